@@ -1,0 +1,5 @@
+"""``python -m ragops`` runs the CLI."""
+
+from ragops.entrypoints.cli import main
+
+main()

@@ -1,0 +1,83 @@
+"""Object store in an S3 bucket (the cloud system of record)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ragops.errors import ObjectNotFound, StoreUnavailable
+
+_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+class S3ObjectStore:
+    """Keys live under ``prefix`` in ``bucket``. ``client`` is a boto3 S3 client; one is
+    built (lazily, on first use) only when none is injected."""
+
+    def __init__(
+        self, bucket: str, *, prefix: str = "", client: Any | None = None, region: str | None = None
+    ) -> None:
+        if not bucket:
+            raise ValueError("an S3 object store needs a bucket name")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self._client = client
+        self._region = region
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("s3", region_name=self._region)
+        return self._client
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    @contextmanager
+    def _errors(self, action: str, key: str) -> Iterator[None]:
+        """Turn botocore errors into ObjectNotFound (missing key) or StoreUnavailable."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            yield
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
+                raise ObjectNotFound(key) from exc
+            raise StoreUnavailable(
+                f"could not {action} s3://{self.bucket}/{self._key(key)}"
+            ) from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(
+                f"could not {action} s3://{self.bucket}/{self._key(key)}"
+            ) from exc
+
+    def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        extra = {"ContentType": content_type} if content_type else {}
+        with self._errors("write", key):
+            self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
+
+    def get(self, key: str) -> bytes:
+        with self._errors("read", key):
+            return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def exists(self, key: str) -> bool:
+        try:
+            with self._errors("read", key):
+                self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        except ObjectNotFound:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        with self._errors("delete", key):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def list(self, prefix: str) -> Iterator[str]:
+        with self._errors("list", prefix):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                for item in page.get("Contents", []):
+                    yield item["Key"][len(self.prefix) :]

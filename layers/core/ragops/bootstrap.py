@@ -1,0 +1,168 @@
+"""The composition root: builds every adapter from one ``Settings``.
+
+Nothing heavy happens here: models load on first use, clients connect on first call, so
+building a container is cheap (a Lambda cold start pays only for what it uses).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from ragops.domain.chunking import Chunker
+from ragops.domain.fusion import FusionMethod
+from ragops.errors import ConfigurationError
+from ragops.ports import ChatModel, Embedder, ObjectStore, VectorTier
+from ragops.services.answering import AnswerContext
+from ragops.services.documents import IngestContext
+from ragops.settings import Settings
+
+
+@dataclass
+class Container:
+    """Adapters wired for one deployment. Anything may be injected (tests pass fakes or
+    stubbed clients); what is not injected is built from ``settings`` when first used."""
+
+    settings: Settings = field(default_factory=Settings)
+    injected_store: ObjectStore | None = None
+    injected_index: VectorTier | None = None
+    injected_embedder: Embedder | None = None
+    injected_chat_model: ChatModel | None = None
+    chroma_client: Any | None = None
+    aws_clients: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        if self.injected_store is not None:
+            return self.injected_store
+        s = self.settings
+        if s.object_store == "s3":
+            from ragops.adapters.s3 import S3ObjectStore
+
+            if not s.s3_bucket:
+                raise ConfigurationError("RAGOPS_S3_BUCKET is required with RAGOPS_OBJECT_STORE=s3")
+            return S3ObjectStore(
+                s.s3_bucket,
+                prefix=s.s3_prefix,
+                client=self.aws_clients.get("s3"),
+                region=s.aws_region,
+            )
+        from ragops.adapters.localfs import LocalFsObjectStore
+
+        return LocalFsObjectStore(s.object_store_dir)
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        if self.injected_embedder is not None:
+            return self.injected_embedder
+        s = self.settings
+        if s.embedder == "bedrock":
+            from ragops.adapters.bedrock import BedrockTitanEmbedder
+
+            return BedrockTitanEmbedder(
+                s.bedrock_embedding_model_id,
+                dimensions=s.bedrock_embedding_dimensions,
+                client=self.aws_clients.get("bedrock-runtime"),
+                region=s.aws_region,
+            )
+        from ragops.adapters.local_embedder import SentenceTransformerEmbedder
+
+        return SentenceTransformerEmbedder(
+            s.local_embedding_model_dir, batch_size=s.embed_batch_size
+        )
+
+    @cached_property
+    def chat_model(self) -> ChatModel:
+        if self.injected_chat_model is not None:
+            return self.injected_chat_model
+        s = self.settings
+        if s.llm == "bedrock":
+            from ragops.adapters.bedrock import bedrock_chat_model
+
+            return bedrock_chat_model(
+                s.bedrock_chat_model_id,
+                client=self.aws_clients.get("bedrock-runtime"),
+                region=s.aws_region,
+                max_tokens=s.max_answer_tokens,
+                temperature=s.temperature,
+            )
+        from ragops.adapters.llamacpp import LlamaCppChatModel
+
+        return LlamaCppChatModel(
+            model_path=s.local_llm_path,
+            n_ctx=s.local_llm_context_tokens,
+            n_threads=s.local_llm_threads,
+            max_tokens=s.max_answer_tokens,
+            temperature=s.temperature,
+        )
+
+    @property
+    def chat_model_id(self) -> str:
+        model = self.chat_model
+        return str(getattr(model, "model_id", None) or getattr(model, "model", None) or "unknown")
+
+    @cached_property
+    def index(self) -> VectorTier:
+        if self.injected_index is not None:
+            return self.injected_index
+        from ragops.adapters.chroma import ChromaVectorIndex, make_persistent_client
+        from ragops.adapters.hybrid_index import FusionConfig, HybridIndex
+
+        s = self.settings
+        client = self.chroma_client or make_persistent_client(s.chroma_dir)
+        return HybridIndex(
+            ChromaVectorIndex(client, embedding_model=self.embedder.model_id),
+            fusion=FusionConfig(
+                method=FusionMethod(s.fusion_method),
+                vector_weight=s.fusion_vector_weight,
+                rrf_k=s.fusion_rrf_k,
+                candidates=s.candidate_pool,
+            ),
+            bm25_k1=s.bm25_k1,
+            bm25_b=s.bm25_b,
+            bm25_language=s.bm25_language,
+        )
+
+    @cached_property
+    def chunker(self) -> Chunker:
+        s = self.settings
+        size = min(s.chunk_tokens, self.embedder.max_input_tokens)
+        return Chunker(self.embedder.token_counter(), size, min(s.chunk_overlap_tokens, size // 2))
+
+    def ingest_context(self) -> IngestContext:
+        return IngestContext(
+            store=self.store,
+            index=self.index,
+            embedder=self.embedder,
+            chunker=self.chunker,
+            max_bytes=self.settings.max_upload_bytes,
+        )
+
+    def answer_context(self) -> AnswerContext:
+        return AnswerContext(
+            index=self.index,
+            embedder=self.embedder,
+            chat_model=self.chat_model,
+            model_id=self.chat_model_id,
+            min_relevance=self.settings.min_relevance,
+            default_top_k=self.settings.top_k,
+        )
+
+
+def build_container(settings: Settings | None = None, **injected: Any) -> Container:
+    """The one place adapters are chosen. ``injected`` takes ``store``, ``index``,
+    ``embedder``, ``chat_model``, ``chroma_client`` or ``aws_clients``."""
+    known = {"store", "index", "embedder", "chat_model", "chroma_client", "aws_clients"}
+    unknown = set(injected) - known
+    if unknown:
+        raise TypeError(f"unknown injections: {sorted(unknown)}")
+    return Container(
+        settings=settings or Settings(),
+        injected_store=injected.get("store"),
+        injected_index=injected.get("index"),
+        injected_embedder=injected.get("embedder"),
+        injected_chat_model=injected.get("chat_model"),
+        chroma_client=injected.get("chroma_client"),
+        aws_clients=injected.get("aws_clients") or {},
+    )

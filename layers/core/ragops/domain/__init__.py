@@ -1,0 +1,1 @@
+"""Pure domain code: data types, chunking, fusion, prompts, metrics. No I/O."""

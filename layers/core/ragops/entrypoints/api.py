@@ -1,0 +1,318 @@
+"""The HTTP API (FastAPI). The same app runs under uvicorn locally and behind API Gateway.
+
+Errors are JSON ``{"error": {"type": ..., "message": ...}}`` with a 4xx status for
+anything the caller can fix; project errors map to statuses in ``_STATUS`` only here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Header, Request, UploadFile, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ragops import __version__
+from ragops.bootstrap import Container, build_container
+from ragops.domain.models import Answer, DocumentRecord, SearchMode
+from ragops.errors import (
+    ConfigurationError,
+    DocumentNotFound,
+    DocumentRejected,
+    InvalidInput,
+    ModelUnavailable,
+    RagopsError,
+    StoreUnavailable,
+    TierUnavailable,
+)
+from ragops.services.answering import MAX_QUESTION_CHARS, answer_question
+from ragops.services.documents import (
+    IngestResult,
+    UploadedFile,
+    delete_document,
+    get_document,
+    ingest_files,
+    list_documents,
+)
+from ragops.settings import DEFAULT_TENANT, validate_tenant
+
+logger = logging.getLogger(__name__)
+
+_STATUS: dict[type[RagopsError], int] = {
+    DocumentNotFound: status.HTTP_404_NOT_FOUND,
+    InvalidInput: status.HTTP_400_BAD_REQUEST,
+    StoreUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    TierUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ModelUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ConfigurationError: status.HTTP_500_INTERNAL_SERVER_ERROR,
+}
+
+MAX_FILES_PER_UPLOAD = 20
+
+
+# -- schemas ---------------------------------------------------------------------------
+class QueryRequest(BaseModel):
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
+    top_k: int | None = Field(default=None, ge=1, le=50)
+    mode: SearchMode = SearchMode.HYBRID
+
+
+class CitationOut(BaseModel):
+    number: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    source: str
+    page: int | None
+    snippet: str
+    score: float
+
+
+class UsageOut(BaseModel):
+    input_tokens: int
+    output_tokens: int
+
+
+class QueryResponse(BaseModel):
+    answer: str
+    citations: list[CitationOut]
+    model: str
+    usage: UsageOut
+    latency_ms: float
+    abstained: bool
+
+
+class DocumentOut(BaseModel):
+    doc_id: str
+    tenant: str
+    title: str
+    source: str
+    content_type: str
+    content_hash: str
+    version: str
+    size_bytes: int
+    chunk_count: int
+    pages: int | None
+    embedding_model: str
+    status: str
+    created_at: str
+    updated_at: str
+
+
+class DocumentList(BaseModel):
+    documents: list[DocumentOut]
+
+
+class UploadItem(BaseModel):
+    filename: str
+    outcome: str | None = None
+    document: DocumentOut | None = None
+    error: str | None = None
+    status: int
+
+
+class UploadResponse(BaseModel):
+    results: list[UploadItem]
+
+
+class ErrorBody(BaseModel):
+    type: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
+
+
+def _document_out(record: DocumentRecord) -> DocumentOut:
+    return DocumentOut(**record.to_dict())
+
+
+def _answer_out(answer: Answer) -> QueryResponse:
+    data = asdict(answer)
+    return QueryResponse(**data)
+
+
+def _error(
+    status_code: int, kind: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status_code,
+        content={"error": {"type": kind, "message": message}},
+        headers=headers,
+    )
+
+
+# -- dependencies ----------------------------------------------------------------------
+def get_container(request: Request) -> Container:
+    return request.app.state.container
+
+
+def get_tenant(
+    x_tenant_id: Annotated[
+        str | None, Header(description="Tenant (local development only)")
+    ] = None,
+) -> str:
+    """The caller's tenant. Until authentication lands it comes from ``X-Tenant-Id``."""
+    tenant = x_tenant_id or DEFAULT_TENANT
+    try:
+        return validate_tenant(tenant)
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+TenantDep = Annotated[str, Depends(get_tenant)]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "Invalid input"},
+    404: {"model": ErrorResponse, "description": "Not found"},
+    422: {"model": ErrorResponse, "description": "Rejected input"},
+    503: {"model": ErrorResponse, "description": "A backend is unavailable"},
+}
+
+
+def create_app(container: Container | None = None) -> FastAPI:
+    """Build the API around ``container`` (a default local one if none is given)."""
+    app = FastAPI(
+        title="ragops",
+        version=__version__,
+        description="Document question answering with hybrid search and cited answers.",
+    )
+    app.state.container = container or build_container()
+
+    @app.exception_handler(DocumentRejected)
+    async def _rejected(_: Request, exc: DocumentRejected) -> JSONResponse:
+        return _error(exc.status, "document_rejected", str(exc))
+
+    @app.exception_handler(RagopsError)
+    async def _project_error(_: Request, exc: RagopsError) -> JSONResponse:
+        code = next(
+            (c for t, c in _STATUS.items() if isinstance(exc, t)),
+            status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+        if code >= 500:
+            logger.error("request failed: %s", exc)
+        headers = {"Retry-After": "30"} if code == 503 else None
+        return _error(code, type(exc).__name__, str(exc), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
+            for e in exc.errors()
+        )
+        return _error(422, "invalid_request", problems)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, "http_error", str(exc.detail), getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unexpected error")
+        return _error(500, "internal_error", "internal error; see the server log")
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.post(
+        "/v1/documents",
+        tags=["documents"],
+        status_code=status.HTTP_201_CREATED,
+        response_model=UploadResponse,
+        responses={**_ERRORS, 207: {"model": UploadResponse}, 413: _ERRORS[422], 415: _ERRORS[422]},
+    )
+    def upload_documents(
+        container: ContainerDep,
+        tenant: TenantDep,
+        file: Annotated[list[UploadFile], File(description="One or more documents")],
+    ) -> Response:
+        """Upload and index documents (PDF, DOCX, HTML, Markdown, text).
+
+        201 when every file was indexed (or was already indexed unchanged); a rejected
+        single file answers with its own 4xx; a mix answers 207 with a result per file.
+        """
+        if len(file) > MAX_FILES_PER_UPLOAD:
+            raise InvalidInput(f"at most {MAX_FILES_PER_UPLOAD} files per upload")
+        limit = container.settings.max_upload_bytes
+        items: list[UploadedFile | DocumentRejected] = []
+        for upload in file:
+            name = upload.filename or "(unnamed)"
+            data = upload.file.read(limit + 1)
+            if len(data) > limit:
+                items.append(
+                    DocumentRejected(
+                        name, f"the file is over the limit of {limit:,} bytes", status=413
+                    )
+                )
+            else:
+                items.append(UploadedFile(filename=name, data=data))
+        accepted = [i for i in items if isinstance(i, UploadedFile)]
+        outcomes = iter(
+            ingest_files(container.ingest_context(), tenant=tenant, files=accepted)
+            if accepted
+            else []
+        )
+        results: list[UploadItem] = []
+        for item in items:
+            outcome = item if isinstance(item, DocumentRejected) else next(outcomes)
+            if isinstance(outcome, IngestResult):
+                results.append(
+                    UploadItem(
+                        filename=outcome.record.source,
+                        outcome=str(outcome.outcome),
+                        document=_document_out(outcome.record),
+                        status=201,
+                    )
+                )
+            else:
+                results.append(
+                    UploadItem(filename=outcome.filename, error=str(outcome), status=outcome.status)
+                )
+        failed = [r for r in results if r.error]
+        if len(results) == 1 and failed:
+            return _error(failed[0].status, "document_rejected", failed[0].error or "")
+        code = 207 if failed else status.HTTP_201_CREATED
+        return JSONResponse(status_code=code, content=UploadResponse(results=results).model_dump())
+
+    @app.get("/v1/documents", tags=["documents"], response_model=DocumentList, responses=_ERRORS)
+    def get_documents(container: ContainerDep, tenant: TenantDep) -> DocumentList:
+        return DocumentList(
+            documents=[_document_out(r) for r in list_documents(container.store, tenant)]
+        )
+
+    @app.get(
+        "/v1/documents/{doc_id}", tags=["documents"], response_model=DocumentOut, responses=_ERRORS
+    )
+    def get_one_document(doc_id: str, container: ContainerDep, tenant: TenantDep) -> DocumentOut:
+        return _document_out(get_document(container.store, tenant, doc_id))
+
+    @app.delete(
+        "/v1/documents/{doc_id}",
+        tags=["documents"],
+        status_code=status.HTTP_204_NO_CONTENT,
+        responses=_ERRORS,
+    )
+    def remove_document(doc_id: str, container: ContainerDep, tenant: TenantDep) -> Response:
+        delete_document(container.store, container.index, tenant, doc_id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @app.post("/v1/query", tags=["query"], response_model=QueryResponse, responses=_ERRORS)
+    def query(body: QueryRequest, container: ContainerDep, tenant: TenantDep) -> QueryResponse:
+        """Answer a question from the tenant's documents, citing passages as [n]."""
+        answer = answer_question(
+            container.answer_context(),
+            tenant=tenant,
+            question=body.question,
+            top_k=body.top_k,
+            mode=body.mode,
+        )
+        return _answer_out(answer)
+
+    return app

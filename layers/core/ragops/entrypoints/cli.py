@@ -1,0 +1,302 @@
+"""The ``ragops`` command line. The only module that prints."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ragops.domain.models import SearchMode
+from ragops.domain.parsing import SUPPORTED_TYPES
+from ragops.errors import DocumentRejected, RagopsError
+from ragops.settings import DEFAULT_TENANT, Settings, validate_tenant
+
+app = typer.Typer(
+    name="ragops",
+    help="Document question answering with hybrid search and cited answers.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+documents_app = typer.Typer(help="List and delete documents.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
+app.add_typer(documents_app, name="documents")
+app.add_typer(eval_app, name="eval")
+
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Folder for all local state [env: RAGOPS_DATA_DIR; default: .ragops]",
+        show_default=False,
+    ),
+]
+Tenant = Annotated[str, typer.Option("--tenant", help="Tenant the documents belong to.")]
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+INGEST_GROUP_FILES = 64
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+
+
+def _container(data_dir: Path | None) -> Any:
+    from ragops.bootstrap import build_container
+
+    return build_container(_settings(data_dir))
+
+
+def _tenant(tenant: str) -> str:
+    try:
+        return validate_tenant(tenant)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--tenant") from exc
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=not err.is_terminal,
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise _fail("serving needs uvicorn: pip install 'ragops[local]'") from exc
+    from ragops.entrypoints.api import create_app
+
+    application = create_app(_container(data_dir))
+    err.print(f"ragops serving on http://{host}:{port} (API docs at /docs)")
+    uvicorn.run(application, host=host, port=port, log_level="info")
+
+
+def _expand(paths: list[Path]) -> Iterator[tuple[Path, str]]:
+    """(file, name to ingest it under) for each file, walking folders for supported types.
+    A file inside a folder is named by its path relative to that folder."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if child.is_file() and child.suffix.lower() in SUPPORTED_TYPES:
+                    if any(part.startswith(".") for part in child.relative_to(path).parts):
+                        continue
+                    yield child, child.relative_to(path).as_posix()
+        elif path.is_file():
+            yield path, path.name
+        else:
+            raise _fail(f"{path}: no such file or folder")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
+    tenant: Tenant = DEFAULT_TENANT,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Ingest documents: PDF, DOCX, HTML, Markdown and text files, or folders of them."""
+    from ragops.services.documents import IngestResult, UploadedFile, ingest_files
+
+    tenant = _tenant(tenant)
+    files = list(_expand(paths))
+    if not files:
+        raise _fail("no supported documents found (" + ", ".join(sorted(SUPPORTED_TYPES)) + ")")
+    container = _container(data_dir)
+    rows: list[dict[str, Any]] = []
+    try:
+        with _progress() as progress:
+            task = progress.add_task("ingesting", total=len(files))
+            for start in range(0, len(files), INGEST_GROUP_FILES):
+                group = files[start : start + INGEST_GROUP_FILES]
+                uploads = [
+                    UploadedFile(filename=name, data=path.read_bytes()) for path, name in group
+                ]
+                results = ingest_files(container.ingest_context(), tenant=tenant, files=uploads)
+                for (path, _), result in zip(group, results, strict=True):
+                    if isinstance(result, IngestResult):
+                        rows.append(
+                            {
+                                "file": str(path),
+                                "doc_id": result.record.doc_id,
+                                "outcome": str(result.outcome),
+                                "chunks": result.record.chunk_count,
+                                "title": result.record.title,
+                            }
+                        )
+                    else:
+                        rows.append({"file": str(path), "error": result.reason})
+                progress.advance(task, len(group))
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    failed = [r for r in rows if "error" in r]
+    if json_output:
+        print(json.dumps({"tenant": tenant, "results": rows}, indent=2))
+    else:
+        for row in rows:
+            if "error" in row:
+                err.print(f"[red]rejected[/] {row['file']}: {row['error']}", highlight=False)
+            else:
+                detail = f"{row['chunks']} chunks, id {row['doc_id']}"
+                out.print(f"{row['outcome']:>9}  {row['file']}  ({detail})", highlight=False)
+        out.print(f"{len(rows) - len(failed)} ingested, {len(failed)} rejected (tenant {tenant})")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    tenant: Tenant = DEFAULT_TENANT,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50)] = None,
+    mode: Annotated[SearchMode, typer.Option(help="Retrieval mode.")] = SearchMode.HYBRID,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Answer a question from the documents, with citations."""
+    from dataclasses import asdict
+
+    from ragops.services.answering import answer_question
+
+    tenant = _tenant(tenant)
+    container = _container(data_dir)
+    try:
+        answer = answer_question(
+            container.answer_context(), tenant=tenant, question=question, top_k=top_k, mode=mode
+        )
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps(asdict(answer), indent=2, ensure_ascii=False))
+        return
+    out.print(answer.answer, highlight=False)
+    if answer.citations:
+        out.print()
+        for c in answer.citations:
+            page = f", page {c.page}" if c.page else ""
+            out.print(f"[bold][{c.number}][/] {c.title} ({c.source}{page})", highlight=False)
+            out.print(f"    {c.snippet}", style="dim", highlight=False)
+    out.print(
+        f"\n[dim]{answer.model} · {answer.usage.input_tokens} in / "
+        f"{answer.usage.output_tokens} out tokens · {answer.latency_ms:.0f} ms[/]"
+    )
+
+
+@documents_app.command("list")
+def documents_list(
+    tenant: Tenant = DEFAULT_TENANT,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """List the tenant's documents."""
+    from ragops.services.documents import list_documents
+
+    tenant = _tenant(tenant)
+    try:
+        records = list_documents(_container(data_dir).store, tenant)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps({"documents": [r.to_dict() for r in records]}, indent=2))
+        return
+    table = Table("id", "title", "source", "chunks", "status", "updated")
+    for r in records:
+        table.add_row(r.doc_id, r.title, r.source, str(r.chunk_count), str(r.status), r.updated_at)
+    out.print(table)
+    out.print(f"{len(records)} documents (tenant {tenant})")
+
+
+@documents_app.command("delete")
+def documents_delete(
+    doc_id: Annotated[str, typer.Argument(help="Document id (see `ragops documents list`).")],
+    tenant: Tenant = DEFAULT_TENANT,
+    data_dir: DataDir = None,
+) -> None:
+    """Delete a document from the store and the index."""
+    from ragops.services.documents import delete_document
+
+    tenant = _tenant(tenant)
+    container = _container(data_dir)
+    try:
+        removed = delete_document(container.store, container.index, tenant, doc_id)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    out.print(f"deleted {doc_id} ({removed} chunks)")
+
+
+@eval_app.command("retrieval")
+def eval_retrieval(
+    dataset: Annotated[
+        Path, typer.Option(help="BEIR-format folder: corpus.jsonl, queries.jsonl, qrels/SPLIT.tsv")
+    ],
+    split: Annotated[str, typer.Option(help="qrels split to evaluate")] = "test",
+    mode: Annotated[SearchMode, typer.Option(help="Retrieval mode.")] = SearchMode.HYBRID,
+    max_queries: Annotated[
+        int | None, typer.Option(help="Evaluate only the first N queries.")
+    ] = None,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """nDCG@10, Recall@10, Recall@100 and MRR@10 on a BEIR dataset.
+
+    The corpus is indexed into the data directory once and reused on later runs.
+    """
+    from ragops.services.evaluation import run_retrieval_eval
+
+    container = _container(data_dir)
+    try:
+        with _progress() as progress:
+            tasks: dict[str, Any] = {}
+
+            def report(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(stage, total=total)
+                progress.update(tasks[stage], completed=done, total=total)
+
+            result = run_retrieval_eval(
+                container, dataset, split=split, mode=mode, max_queries=max_queries, progress=report
+            )
+    except (RagopsError, DocumentRejected) as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table("metric", "value")
+    for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):
+        table.add_row(key, f"{result[key]:.4f}")
+    out.print(table)
+    out.print(f"mode {result['mode']} · {result['queries']} queries · split {split}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

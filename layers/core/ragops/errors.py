@@ -1,0 +1,60 @@
+"""The project's own errors.
+
+Adapters translate vendor exceptions into these; entrypoints map them to HTTP statuses and
+CLI messages in one place each (``entrypoints/api.py`` and ``entrypoints/cli.py``).
+"""
+
+from __future__ import annotations
+
+
+class RagopsError(Exception):
+    """Base class of every error the product raises on purpose."""
+
+
+class InvalidInput(RagopsError):
+    """The caller sent something we cannot accept (HTTP 400/422)."""
+
+
+class DocumentRejected(InvalidInput):
+    """A document could not be ingested; nothing was written.
+
+    ``filename`` names the file and ``reason`` says why in words a user understands.
+    """
+
+    def __init__(self, filename: str, reason: str, *, status: int = 422) -> None:
+        super().__init__(f"{filename}: {reason}")
+        self.filename = filename
+        self.reason = reason
+        self.status = status
+
+
+class DocumentNotFound(RagopsError):
+    """No document with this id exists for this tenant (HTTP 404)."""
+
+    def __init__(self, doc_id: str) -> None:
+        super().__init__(f"document {doc_id!r} not found")
+        self.doc_id = doc_id
+
+
+class ObjectNotFound(RagopsError):
+    """The object store has no object under this key."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"object {key!r} not found")
+        self.key = key
+
+
+class StoreUnavailable(RagopsError):
+    """The object store could not be reached or refused the request (HTTP 503)."""
+
+
+class TierUnavailable(RagopsError):
+    """The vector tier could not serve the request (HTTP 503)."""
+
+
+class ModelUnavailable(RagopsError):
+    """An embedding or chat model could not be loaded or called (HTTP 503)."""
+
+
+class ConfigurationError(RagopsError):
+    """The settings are inconsistent or a required optional dependency is missing."""

@@ -1,0 +1,1 @@
+"""Use cases. Each takes ports as arguments; none knows about HTTP, events or boto3."""

@@ -1,0 +1,155 @@
+"""Answer a question from the tenant's documents, with citations."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from langchain_core.messages import AIMessage
+
+from ragops.domain.models import Answer, Citation, SearchHit, SearchMode, Usage
+from ragops.domain.prompts import (
+    NOT_FOUND_ANSWER,
+    cite_answer,
+    render_messages,
+    snippet,
+)
+from ragops.errors import InvalidInput, ModelUnavailable
+from ragops.ports import ChatModel, Embedder, VectorTier
+from ragops.settings import validate_tenant
+
+MAX_QUESTION_CHARS = 2000
+UNGROUNDED_PREFIX = "The documents do not answer this directly. The closest passage says:"
+
+
+@dataclass(frozen=True)
+class AnswerContext:
+    """The ports and knobs answering needs, built once by the bootstrap."""
+
+    index: VectorTier
+    embedder: Embedder
+    chat_model: ChatModel
+    model_id: str
+    min_relevance: float
+    default_top_k: int = 5
+    max_top_k: int = 50
+
+
+def validate_question(question: str) -> str:
+    question = (question or "").strip()
+    if not question:
+        raise InvalidInput("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidInput(
+            f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
+        )
+    return question
+
+
+def retrieve(
+    ctx: AnswerContext,
+    tenant: str,
+    question: str,
+    top_k: int,
+    mode: SearchMode = SearchMode.HYBRID,
+) -> list[SearchHit]:
+    """The tenant's passages for ``question``, best first, with an embedding only where
+    the mode needs one."""
+    embedding = None if mode is SearchMode.BM25 else ctx.embedder.embed_array([question])[0]
+    return ctx.index.search(tenant, question, embedding, top_k, mode)
+
+
+def _relevant(hits: list[SearchHit], min_relevance: float, mode: SearchMode) -> list[SearchHit]:
+    """Passages worth showing the model. In modes with vectors, a passage counts when its
+    cosine similarity reaches ``min_relevance``; BM25 alone has no calibrated scale, so
+    every keyword match counts there."""
+    if mode is SearchMode.BM25:
+        return hits
+    return [h for h in hits if h.vector_score is not None and h.vector_score >= min_relevance]
+
+
+def answer_question(
+    ctx: AnswerContext,
+    *,
+    tenant: str,
+    question: str,
+    top_k: int | None = None,
+    mode: SearchMode = SearchMode.HYBRID,
+) -> Answer:
+    """Retrieve the tenant's passages, generate an answer citing them as ``[n]``, and
+    return it with the cited passages and token usage.
+
+    When no passage is relevant the answer says so and the model is not called.
+    """
+    started = time.perf_counter()
+    validate_tenant(tenant)
+    question = validate_question(question)
+    top_k = ctx.default_top_k if top_k is None else top_k
+    if not 1 <= top_k <= ctx.max_top_k:
+        raise InvalidInput(f"top_k must be between 1 and {ctx.max_top_k}")
+
+    hits = _relevant(retrieve(ctx, tenant, question, top_k, mode), ctx.min_relevance, mode)
+    if not hits:
+        return Answer(
+            answer=NOT_FOUND_ANSWER,
+            citations=[],
+            model=ctx.model_id,
+            usage=Usage(),
+            latency_ms=_elapsed_ms(started),
+            abstained=True,
+        )
+
+    try:
+        response = ctx.chat_model.invoke(render_messages(question, hits))
+    except (ModelUnavailable, InvalidInput):
+        raise
+    except Exception as exc:  # provider errors of every kind become one project error
+        raise ModelUnavailable(f"the chat model failed: {exc}") from exc
+    text = response.content if isinstance(response.content, str) else str(response.content)
+    cited = cite_answer(text, [h.chunk.text for h in hits])
+    answer_text = cited.text
+    numbers = cited.cited
+    if not cited.grounded:
+        # Nothing in the generated text is supported by the passages: rather than pass on
+        # a guess, say so and quote the best passage.
+        answer_text = f'{UNGROUNDED_PREFIX} "{snippet(hits[0].chunk.text, 240)}" [1]'
+        numbers = [1]
+    return Answer(
+        answer=answer_text,
+        citations=[_citation(n, hits[n - 1]) for n in numbers],
+        model=_model_name(response, ctx.model_id),
+        usage=_usage(response),
+        latency_ms=_elapsed_ms(started),
+        abstained=False,
+    )
+
+
+def _citation(number: int, hit: SearchHit) -> Citation:
+    chunk = hit.chunk
+    return Citation(
+        number=number,
+        doc_id=chunk.doc_id,
+        chunk_id=chunk.chunk_id,
+        title=chunk.title,
+        source=chunk.source,
+        page=chunk.page,
+        snippet=snippet(chunk.text),
+        score=round(hit.score, 6),
+    )
+
+
+def _usage(response: AIMessage) -> Usage:
+    meta = getattr(response, "usage_metadata", None) or {}
+    return Usage(
+        input_tokens=int(meta.get("input_tokens", 0)),
+        output_tokens=int(meta.get("output_tokens", 0)),
+    )
+
+
+def _model_name(response: AIMessage, default: str) -> str:
+    meta = getattr(response, "response_metadata", None) or {}
+    return str(meta.get("model_name") or meta.get("model_id") or default)
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 2)

@@ -1,0 +1,306 @@
+"""Ingest, list and delete documents.
+
+Ingestion order makes failures safe: everything that can reject a file (parsing, chunking,
+embedding) happens before the first write; the manifest is written last, so a document is
+listed only once its chunks are in the store and the index; and a failed write is undone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import PurePath
+
+import numpy as np
+
+from ragops.domain.artifacts import (
+    ChunkArtifact,
+    artifact_key,
+    artifact_prefix,
+    decode_record,
+    encode_artifact,
+    encode_record,
+    manifest_key,
+    manifest_prefix,
+    raw_key,
+)
+from ragops.domain.chunking import Chunker
+from ragops.domain.models import (
+    Chunk,
+    DocumentRecord,
+    DocumentStatus,
+    content_hash,
+    document_id_for,
+    utc_now,
+)
+from ragops.domain.parsing import parse_document
+from ragops.errors import DocumentNotFound, DocumentRejected, ObjectNotFound
+from ragops.ports import Embedder, ObjectStore, VectorTier
+from ragops.settings import validate_tenant
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` while chunks are embedded."""
+
+
+class IngestOutcome(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: IngestOutcome
+    record: DocumentRecord
+
+
+@dataclass(frozen=True)
+class IngestContext:
+    """The ports and limits ingestion needs, built once by the bootstrap."""
+
+    store: ObjectStore
+    index: VectorTier
+    embedder: Embedder
+    chunker: Chunker
+    max_bytes: int
+    embed_call_size: int = 1024
+    """Texts handed to the embedder per call. Large, because the local embedder sorts each
+    call's texts by length before batching them, which saves padding; progress is
+    reported between calls."""
+
+
+def _load_record(store: ObjectStore, tenant: str, doc_id: str) -> DocumentRecord | None:
+    try:
+        return decode_record(store.get(manifest_key(tenant, doc_id)))
+    except ObjectNotFound:
+        return None
+
+
+def embed_in_batches(
+    embedder: Embedder,
+    texts: Sequence[str],
+    batch_size: int,
+    progress: ProgressCallback | None = None,
+) -> np.ndarray:
+    """Embeddings of ``texts`` (unit-length float32 rows), computed ``batch_size`` at a time
+    so progress can be reported."""
+    parts: list[np.ndarray] = []
+    for start in range(0, len(texts), batch_size):
+        parts.append(embedder.embed_array(texts[start : start + batch_size]))
+        if progress:
+            progress(min(start + batch_size, len(texts)), len(texts))
+    return np.vstack(parts) if parts else np.zeros((0, 0), np.float32)
+
+
+@dataclass(frozen=True)
+class UploadedFile:
+    """One file to ingest: its name, its bytes, and optionally a fixed id and title."""
+
+    filename: str
+    data: bytes
+    doc_id: str | None = None
+    title: str | None = None
+
+
+@dataclass
+class _Prepared:
+    """A document parsed and chunked, waiting for its embeddings and its writes."""
+
+    record: DocumentRecord
+    previous: DocumentRecord | None
+    chunks: list[Chunk]
+    data: bytes
+
+
+def _prepare(ctx: IngestContext, tenant: str, item: UploadedFile) -> _Prepared | IngestResult:
+    """Parse and chunk one file, or return UNCHANGED if it is already indexed as is.
+    Raises ``DocumentRejected`` for a bad file. Writes nothing."""
+    source = PurePath(item.filename).as_posix() if item.filename else ""
+    if not source or source.endswith("/") or source == ".":
+        raise DocumentRejected(item.filename or "(unnamed)", "the file has no name")
+    doc_id = item.doc_id or document_id_for(source)
+    digest = content_hash(item.data)
+    previous = _load_record(ctx.store, tenant, doc_id)
+    if (
+        previous is not None
+        and previous.content_hash == digest
+        and previous.embedding_model == ctx.embedder.model_id
+        and previous.status is DocumentStatus.INDEXED
+        and len(ctx.index.document_chunk_ids(tenant, doc_id)) == previous.chunk_count
+    ):
+        return IngestResult(IngestOutcome.UNCHANGED, previous)
+
+    parsed = parse_document(source, item.data, max_bytes=ctx.max_bytes)
+    title = (item.title or parsed.title or PurePath(source).name).strip()
+    version = digest[:16]
+    chunks = ctx.chunker.split(
+        parsed, doc_id=doc_id, tenant=tenant, title=title, source=source, version=version
+    )
+    if not chunks:
+        raise DocumentRejected(PurePath(source).name, "no text could be extracted from the file")
+    now = utc_now()
+    record = DocumentRecord(
+        doc_id=doc_id,
+        tenant=tenant,
+        title=title,
+        source=source,
+        content_type=parsed.content_type,
+        content_hash=digest,
+        size_bytes=len(item.data),
+        chunk_count=len(chunks),
+        pages=sum(1 for s in parsed.sections if s.page is not None) or None,
+        embedding_model=ctx.embedder.model_id,
+        created_at=previous.created_at if previous else now,
+        updated_at=now,
+    )
+    return _Prepared(record=record, previous=previous, chunks=chunks, data=item.data)
+
+
+def _commit(ctx: IngestContext, prepared: _Prepared, embeddings: np.ndarray) -> IngestResult:
+    """Write the artifact, index the chunks, then the raw bytes and the manifest; undo on
+    failure; retire the previous version's chunks once the new one is live."""
+    record, chunks = prepared.record, prepared.chunks
+    tenant, doc_id = record.tenant, record.doc_id
+    new_ids = {c.chunk_id for c in chunks}
+    old_ids = [i for i in ctx.index.document_chunk_ids(tenant, doc_id) if i not in new_ids]
+    new_artifact = artifact_key(tenant, doc_id, record.version)
+    written: list[str] = []
+    try:
+        ctx.store.put(
+            new_artifact,
+            encode_artifact(ChunkArtifact(record, chunks, embeddings)),
+            "application/json",
+        )
+        written.append(new_artifact)
+        ctx.index.upsert(tenant, chunks, embeddings)
+        ctx.store.put(raw_key(tenant, doc_id), prepared.data, record.content_type)
+        if prepared.previous is None:
+            written.append(raw_key(tenant, doc_id))
+        ctx.store.put(manifest_key(tenant, doc_id), encode_record(record), "application/json")
+    except Exception:
+        _undo(ctx, tenant, written, sorted(new_ids))
+        raise
+    if old_ids:
+        ctx.index.delete_chunks(tenant, old_ids)
+    for key in ctx.store.list(artifact_prefix(tenant, doc_id)):
+        if key != new_artifact:
+            ctx.store.delete(key)
+    outcome = IngestOutcome.UPDATED if prepared.previous else IngestOutcome.CREATED
+    logger.info("ingested document", extra={"tenant": tenant, "doc_id": doc_id, "outcome": outcome})
+    return IngestResult(outcome, record)
+
+
+def ingest_files(
+    ctx: IngestContext,
+    *,
+    tenant: str,
+    files: Sequence[UploadedFile],
+    progress: ProgressCallback | None = None,
+) -> list[IngestResult | DocumentRejected]:
+    """Ingest several files for ``tenant``, embedding their chunks together in batches.
+
+    Returns one entry per file, in order: its ``IngestResult``, or the ``DocumentRejected``
+    that explains why it was refused (a refused file writes nothing and does not stop the
+    others). ``progress(done, total)`` counts chunks embedded.
+    """
+    validate_tenant(tenant)
+    results: list[IngestResult | DocumentRejected | None] = [None] * len(files)
+    pending: list[tuple[int, _Prepared]] = []
+    for position, item in enumerate(files):
+        try:
+            prepared = _prepare(ctx, tenant, item)
+        except DocumentRejected as rejected:
+            results[position] = rejected
+            continue
+        if isinstance(prepared, IngestResult):
+            results[position] = prepared
+        else:
+            pending.append((position, prepared))
+    texts = [c.indexed_text() for _, p in pending for c in p.chunks]
+    embeddings = embed_in_batches(ctx.embedder, texts, ctx.embed_call_size, progress)
+    offset = 0
+    for position, prepared in pending:
+        count = len(prepared.chunks)
+        results[position] = _commit(ctx, prepared, embeddings[offset : offset + count])
+        offset += count
+    return [r for r in results if r is not None]
+
+
+def ingest_document(
+    ctx: IngestContext,
+    *,
+    tenant: str,
+    filename: str,
+    data: bytes,
+    doc_id: str | None = None,
+    title: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> IngestResult:
+    """Parse, chunk, embed and index one document for ``tenant``.
+
+    The document's identity is ``doc_id``, by default derived from ``filename``: ingesting
+    the same name again with identical bytes changes nothing, with other bytes replaces
+    the old chunks. Raises ``DocumentRejected`` (nothing written) for a bad file.
+    """
+    (result,) = ingest_files(
+        ctx,
+        tenant=tenant,
+        files=[UploadedFile(filename=filename, data=data, doc_id=doc_id, title=title)],
+        progress=progress,
+    )
+    if isinstance(result, DocumentRejected):
+        raise result
+    return result
+
+
+def _undo(ctx: IngestContext, tenant: str, written: list[str], new_chunk_ids: list[str]) -> None:
+    """Best effort to leave store and index as they were before a failed ingestion."""
+    try:
+        ctx.index.delete_chunks(tenant, new_chunk_ids)
+    except Exception:  # the original error matters more than a failed clean-up
+        logger.exception("could not remove new chunks after a failed ingestion")
+    for key in written:
+        try:
+            ctx.store.delete(key)
+        except Exception:
+            logger.exception("could not remove %s after a failed ingestion", key)
+
+
+def list_documents(store: ObjectStore, tenant: str) -> list[DocumentRecord]:
+    """The tenant's documents, most recently updated first."""
+    validate_tenant(tenant)
+    records = []
+    for key in store.list(manifest_prefix(tenant)):
+        if key.endswith(".json"):
+            try:
+                records.append(decode_record(store.get(key)))
+            except ObjectNotFound:
+                continue  # deleted while we listed
+    return sorted(records, key=lambda r: (r.updated_at, r.doc_id), reverse=True)
+
+
+def get_document(store: ObjectStore, tenant: str, doc_id: str) -> DocumentRecord:
+    validate_tenant(tenant)
+    record = _load_record(store, tenant, doc_id)
+    if record is None:
+        raise DocumentNotFound(doc_id)
+    return record
+
+
+def delete_document(store: ObjectStore, index: VectorTier, tenant: str, doc_id: str) -> int:
+    """Remove a document from the index and the store; returns the chunks removed.
+
+    Raises ``DocumentNotFound`` when the tenant has no such document.
+    """
+    get_document(store, tenant, doc_id)
+    removed = index.delete_document(tenant, doc_id)
+    for key in list(store.list(artifact_prefix(tenant, doc_id))):
+        store.delete(key)
+    store.delete(raw_key(tenant, doc_id))
+    store.delete(manifest_key(tenant, doc_id))
+    logger.info("deleted document", extra={"tenant": tenant, "doc_id": doc_id})
+    return removed

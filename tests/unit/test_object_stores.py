@@ -1,0 +1,65 @@
+"""One behaviour suite for the ObjectStore port, run against the local folder and S3
+(under moto)."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+from ragops.adapters.localfs import LocalFsObjectStore
+from ragops.adapters.s3 import S3ObjectStore
+from ragops.errors import ObjectNotFound, StoreUnavailable
+
+
+@pytest.fixture(params=["localfs", "s3"])
+def store(request, tmp_path):
+    if request.param == "localfs":
+        yield LocalFsObjectStore(tmp_path / "objects")
+        return
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="docs")
+        yield S3ObjectStore("docs", prefix="ragops", client=client)
+
+
+def test_put_get_exists_delete(store):
+    store.put("raw/t1/doc", b"hello", "text/plain")
+    assert store.get("raw/t1/doc") == b"hello"
+    assert store.exists("raw/t1/doc")
+    store.put("raw/t1/doc", b"replaced")
+    assert store.get("raw/t1/doc") == b"replaced"
+    store.delete("raw/t1/doc")
+    assert not store.exists("raw/t1/doc")
+    store.delete("raw/t1/doc")  # deleting a missing key is not an error
+
+
+def test_missing_key_raises_object_not_found(store):
+    with pytest.raises(ObjectNotFound):
+        store.get("documents/t1/nothing.json")
+
+
+def test_list_by_prefix(store):
+    for key in ["documents/t1/a.json", "documents/t1/b.json", "documents/t10/c.json", "raw/t1/a"]:
+        store.put(key, b"x")
+    assert sorted(store.list("documents/t1/")) == ["documents/t1/a.json", "documents/t1/b.json"]
+    assert sorted(store.list("documents/t1")) == [
+        "documents/t1/a.json",
+        "documents/t1/b.json",
+        "documents/t10/c.json",
+    ]
+    assert list(store.list("nothing/")) == []
+
+
+def test_local_keys_cannot_escape_the_root(tmp_path):
+    store = LocalFsObjectStore(tmp_path / "objects")
+    for key in ["../outside", "a/../../b", "/abs", ""]:
+        with pytest.raises(ValueError):
+            store.put(key, b"x")
+
+
+def test_s3_errors_become_store_unavailable():
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        store = S3ObjectStore("no-such-bucket", client=client)
+        with pytest.raises(StoreUnavailable):
+            store.put("k", b"x")

@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import pytest
+from ragops.domain.parsing import parse_document
+from ragops.errors import DocumentRejected
+
+from tests.samples import make_docx, make_html, make_pdf
+
+LIMIT = 1_000_000
+
+
+def test_pdf_keeps_pages_and_title():
+    data = make_pdf(["First page about glaciers.", "Second page about rivers."], title="Water")
+    parsed = parse_document("water.pdf", data, max_bytes=LIMIT)
+    assert parsed.title == "Water"
+    assert [s.page for s in parsed.sections] == [1, 2]
+    assert "glaciers" in parsed.sections[0].text
+    assert "rivers" in parsed.sections[1].text
+
+
+def test_docx_text_and_core_title():
+    data = make_docx(["Alpha paragraph.", "Beta paragraph."], title="Greek letters")
+    parsed = parse_document("letters.docx", data, max_bytes=LIMIT)
+    assert parsed.title == "Greek letters"
+    assert "Alpha paragraph." in parsed.sections[0].text
+    assert "Beta paragraph." in parsed.sections[0].text
+
+
+def test_html_drops_script_and_style_and_takes_title():
+    parsed = parse_document(
+        "page.html", make_html("Tides", "The moon pulls the sea."), max_bytes=LIMIT
+    )
+    assert parsed.title == "Tides"
+    text = parsed.sections[0].text
+    assert "The moon pulls the sea." in text
+    assert "script text" not in text
+    assert "color:red" not in text
+
+
+def test_markdown_title_from_first_heading():
+    data = b"Intro line\n\n# Real Title\n\nBody text.\n\n## Sub\n"
+    parsed = parse_document("notes.md", data, max_bytes=LIMIT)
+    assert parsed.title == "Real Title"
+    assert "Body text." in parsed.sections[0].text
+
+
+def test_plain_text_has_no_title_and_accepts_utf8_bom():
+    parsed = parse_document("a.txt", "\ufeffCafé au lait".encode(), max_bytes=LIMIT)
+    assert parsed.title is None
+    assert parsed.sections[0].text == "Café au lait"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "status", "reason"),
+    [
+        ("empty.txt", b"", 422, "empty"),
+        ("blank.md", b"   \n\t\n", 422, "no text"),
+        ("binary.txt", bytes(range(256)) * 4, 422, "binary"),
+        ("latin1.txt", "caf\xe9 cr\xe8me".encode("latin-1"), 422, "not valid UTF-8"),
+        ("broken.pdf", b"%PDF-1.4\n this is not really a pdf", 422, "corrupt PDF"),
+        ("fake.pdf", b"hello, I am text", 422, "corrupt PDF"),
+        ("broken.docx", b"PK\x03\x04 not a zip really", 422, "corrupt DOCX"),
+        ("image.png", b"\x89PNG\r\n", 415, "unsupported file type"),
+        ("noext", b"text", 415, "unsupported file type"),
+    ],
+)
+def test_bad_files_are_rejected_with_the_file_name_and_reason(name, data, status, reason):
+    with pytest.raises(DocumentRejected) as caught:
+        parse_document(name, data, max_bytes=LIMIT)
+    assert caught.value.filename == name
+    assert reason in caught.value.reason
+    assert caught.value.status == status
+    assert name in str(caught.value)
+
+
+def test_oversize_file_is_rejected_before_parsing():
+    with pytest.raises(DocumentRejected) as caught:
+        parse_document("big.txt", b"a" * 101, max_bytes=100)
+    assert caught.value.status == 413
+    assert "over the limit of 100 bytes" in caught.value.reason
+
+
+def test_pdf_without_text_is_rejected():
+    with pytest.raises(DocumentRejected, match="no extractable text"):
+        parse_document("scan.pdf", make_pdf([""]), max_bytes=LIMIT)
