@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     local_llm_threads: int | None = None
     bedrock_chat_model_id: str = "us.amazon.nova-2-lite-v1:0"
     bedrock_pro_model_id: str = "us.amazon.nova-pro-v1:0"
-    max_answer_tokens: int = Field(default=256, ge=16, le=4096)
+    max_answer_tokens: int = Field(default=200, ge=16, le=4096)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
 
     # --- ingestion ---------------------------------------------------------------------

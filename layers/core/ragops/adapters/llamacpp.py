@@ -39,6 +39,9 @@ def packaged_smollm2_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
 
 
+_SAMPLING_OVERRIDES = frozenset({"max_tokens", "temperature", "repeat_penalty", "top_p", "top_k"})
+
+
 def _role(message: BaseMessage) -> str:
     if isinstance(message, SystemMessage):
         return "system"
@@ -64,6 +67,8 @@ class LlamaCppChatModel(BaseChatModel):
     n_threads: int | None = None
     max_tokens: int = 256
     temperature: float = 0.0
+    repeat_penalty: float = 1.3
+    """Small models loop on a phrase; a penalty on repeated tokens curbs it."""
     seed: int = 42
     client: Any = None
 
@@ -98,13 +103,18 @@ class LlamaCppChatModel(BaseChatModel):
                 raise ModelUnavailable(f"could not load the chat model {path}: {exc}") from exc
         return self.client
 
-    def _request(self, messages: list[BaseMessage], stop: list[str] | None) -> dict[str, Any]:
-        return {
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        request = {
             "messages": [{"role": _role(m), "content": str(m.content)} for m in messages],
             "max_tokens": self.max_tokens,
             "temperature": self.temperature,
+            "repeat_penalty": self.repeat_penalty,
             "stop": stop or [],
         }
+        request.update({k: v for k, v in overrides.items() if k in _SAMPLING_OVERRIDES})
+        return request
 
     def _generate(
         self,
@@ -115,7 +125,7 @@ class LlamaCppChatModel(BaseChatModel):
     ) -> ChatResult:
         with self._lock:
             llama = self._llama()
-            response = llama.create_chat_completion(**self._request(messages, stop))
+            response = llama.create_chat_completion(**self._request(messages, stop, kwargs))
         choice = response["choices"][0]
         usage = response.get("usage") or {}
         input_tokens = int(usage.get("prompt_tokens", 0))
@@ -143,7 +153,7 @@ class LlamaCppChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         with self._lock:
             llama = self._llama()
-            request = self._request(messages, stop)
+            request = self._request(messages, stop, kwargs)
             prompt_tokens = self._count_prompt_tokens(llama, request["messages"])
             output_tokens = 0
             for part in llama.create_chat_completion(stream=True, **request):

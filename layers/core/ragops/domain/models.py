@@ -167,3 +167,5 @@ class Answer:
     usage: Usage
     latency_ms: float
     abstained: bool = False
+    unsupported_sentences: int = 0
+    """Generated sentences dropped because no passage supports them."""

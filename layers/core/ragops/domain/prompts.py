@@ -1,8 +1,8 @@
 """Prompt rendering with numbered passages, and the citations of an answer.
 
-The model is asked to cite passages as ``[n]``. Small models often forget, so
-``cite_answer`` also attributes uncited sentences to the passage that contains most of
-their words, and reports an answer none of whose sentences is supported as ungrounded.
+The model is asked to cite passages as ``[n]``. Small models forget, cite the wrong
+passage, or invent: ``cite_answer`` checks every sentence against the passages, keeps the
+supported ones with their citations, and drops the rest.
 """
 
 from __future__ import annotations
@@ -73,8 +73,12 @@ _STOP = frozenset(
         "no",
     ]
 )
-# Share of an uncited sentence's content words that must occur in a passage to credit it.
+# Share of a sentence's content words that must occur in a passage: to credit an uncited
+# sentence to it, and to keep a citation the model wrote.
 SUPPORT_THRESHOLD = 0.6
+MARKER_SUPPORT = 0.4
+# Sentences with fewer content words ("The answer is:") say nothing checkable.
+MIN_CONTENT_WORDS = 2
 
 
 def render_messages(question: str, hits: list[SearchHit]) -> list[BaseMessage]:
@@ -96,6 +100,27 @@ def snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
     return text[: cut if cut > limit // 2 else limit] + "…"
 
 
+def extract_quote(question: str, passage: str, limit: int = 300) -> str:
+    """The passage's sentences that share most words with the question, in reading order,
+    up to ``limit`` characters: an extractive answer for when generation cannot be trusted."""
+    sentences = [s for s in _SENTENCE_END.split(" ".join(passage.split())) if s.strip()]
+    if not sentences:
+        return ""
+    asked = _content_words(question)
+    overlap = [len(_content_words(sentence) & asked) for sentence in sentences]
+    ranked = sorted(range(len(sentences)), key=lambda i: (overlap[i], -i), reverse=True)
+    # Sentences sharing no word with the question only when none does.
+    ranked = [i for i in ranked if overlap[i] > 0] or ranked[:1]
+    chosen: list[int] = []
+    used = 0
+    for i in ranked:
+        if chosen and used + len(sentences[i]) > limit:
+            continue
+        chosen.append(i)
+        used += len(sentences[i]) + 1
+    return snippet(" ".join(sentences[i] for i in sorted(chosen)), limit)
+
+
 def _content_words(text: str) -> set[str]:
     return {w for w in (m.lower() for m in _WORD.findall(text)) if w not in _STOP and len(w) > 1}
 
@@ -104,46 +129,69 @@ def _content_words(text: str) -> set[str]:
 class CitedAnswer:
     text: str
     cited: list[int]  # passage numbers, 1-based, in order of first citation
-    grounded: bool
+    dropped: int  # sentences removed because no passage supports them
+
+    @property
+    def grounded(self) -> bool:
+        return bool(self.cited)
+
+
+def _support(words: set[str], passage_words: set[str]) -> float:
+    return len(words & passage_words) / len(words) if words else 0.0
 
 
 def cite_answer(answer: str, passages: list[str]) -> CitedAnswer:
-    """Validate the model's ``[n]`` markers against ``passages`` and attribute uncited
-    sentences by word overlap.
+    """Keep the sentences of ``answer`` that the passages support, each with its citation.
 
-    Markers pointing past the passages are removed. A sentence without a marker gets one
-    when at least ``SUPPORT_THRESHOLD`` of its content words occur in one passage. The
-    answer is grounded when at least one sentence carries a valid citation.
+    A sentence's support by a passage is the share of its content words found in it. A
+    ``[n]`` marker the model wrote stays only if passage ``n`` exists and gives at least
+    ``MARKER_SUPPORT``; a sentence left without a marker is credited to the passage that
+    gives it at least ``SUPPORT_THRESHOLD``, if any. Sentences with no citation after that
+    are dropped (and counted): a small model's unsupported sentences are guesses, and a
+    guess must not reach the user dressed as an answer.
     """
-    count = len(passages)
-
-    def keep_valid(match: re.Match[str]) -> str:
-        return match.group(0) if 1 <= int(match.group(1)) <= count else ""
-
-    text = _MARKER.sub(keep_valid, answer.strip())
     passage_words = [_content_words(p) for p in passages]
-    sentences = [s for s in _SENTENCE_END.split(text) if s.strip()]
-    out: list[str] = []
-    for sentence in sentences:
-        if not _MARKER.search(sentence):
-            words = _content_words(sentence)
-            if words and passage_words:
-                overlaps = [len(words & pw) / len(words) for pw in passage_words]
-                best = max(range(count), key=overlaps.__getitem__)
-                if overlaps[best] >= SUPPORT_THRESHOLD:
-                    sentence = _attach_marker(sentence, best + 1)
-        out.append(sentence)
-    text = " ".join(out)
+    kept: list[str] = []
+    dropped = 0
+    for sentence in _sentences(answer):
+        words = _content_words(_MARKER.sub(" ", sentence))
+        support = [_support(words, pw) for pw in passage_words]
+        claimed = [int(m) for m in _MARKER.findall(sentence)]
+        valid = [n for n in claimed if 1 <= n <= len(passages) and support[n - 1] >= MARKER_SUPPORT]
+        body = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", " ".join(_MARKER.sub("", sentence).split()))
+        if not valid and support:
+            best = max(range(len(passages)), key=support.__getitem__)
+            if support[best] >= SUPPORT_THRESHOLD:
+                valid = [best + 1]
+        if not valid or len(words) < MIN_CONTENT_WORDS:
+            dropped += 1
+            continue
+        kept.append(_attach_markers(body, sorted(set(valid), key=valid.index)))
     cited: list[int] = []
-    for match in _MARKER.finditer(text):
-        number = int(match.group(1))
-        if number not in cited:
-            cited.append(number)
-    return CitedAnswer(text=text, cited=cited, grounded=bool(cited))
+    for sentence in kept:
+        for number in _MARKER.findall(sentence):
+            if int(number) not in cited:
+                cited.append(int(number))
+    return CitedAnswer(text=" ".join(kept), cited=cited, dropped=dropped)
 
 
-def _attach_marker(sentence: str, number: int) -> str:
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.!?,;:])")
+_LINE_NOISE = re.compile(r"^\s*(?:#+|[-*>]|\d+[.)]|```\w*)\s*")
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences of a generated answer; lines are separate sentences and markdown list,
+    heading and code-fence prefixes are removed."""
+    out = []
+    for line in text.splitlines():
+        line = _LINE_NOISE.sub("", line).strip()
+        out.extend(s.strip() for s in _SENTENCE_END.split(line) if s.strip())
+    return out
+
+
+def _attach_markers(sentence: str, numbers: list[int]) -> str:
+    markers = "".join(f"[{n}]" for n in numbers)
     stripped = sentence.rstrip()
     if stripped and stripped[-1] in ".!?":
-        return f"{stripped[:-1]} [{number}]{stripped[-1]}"
-    return f"{stripped} [{number}]"
+        return f"{stripped[:-1]} {markers}{stripped[-1]}"
+    return f"{stripped} {markers}"

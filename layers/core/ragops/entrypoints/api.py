@@ -83,7 +83,10 @@ class QueryResponse(BaseModel):
     model: str
     usage: UsageOut
     latency_ms: float
-    abstained: bool
+    abstained: bool = Field(description="True when no passage was relevant enough to answer from.")
+    unsupported_sentences: int = Field(
+        default=0, description="Generated sentences dropped because no passage supports them."
+    )
 
 
 class DocumentOut(BaseModel):

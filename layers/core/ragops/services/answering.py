@@ -11,6 +11,7 @@ from ragops.domain.models import Answer, Citation, SearchHit, SearchMode, Usage
 from ragops.domain.prompts import (
     NOT_FOUND_ANSWER,
     cite_answer,
+    extract_quote,
     render_messages,
     snippet,
 )
@@ -19,7 +20,9 @@ from ragops.ports import ChatModel, Embedder, VectorTier
 from ragops.settings import validate_tenant
 
 MAX_QUESTION_CHARS = 2000
-UNGROUNDED_PREFIX = "The documents do not answer this directly. The closest passage says:"
+UNGROUNDED_PREFIX = (
+    "I could not verify a generated answer against the documents. The most relevant passage says:"
+)
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def answer_question(
     if not cited.grounded:
         # Nothing in the generated text is supported by the passages: rather than pass on
         # a guess, say so and quote the best passage.
-        answer_text = f'{UNGROUNDED_PREFIX} "{snippet(hits[0].chunk.text, 240)}" [1]'
+        answer_text = f'{UNGROUNDED_PREFIX} "{extract_quote(question, hits[0].chunk.text)}" [1]'
         numbers = [1]
     return Answer(
         answer=answer_text,
@@ -121,6 +124,7 @@ def answer_question(
         usage=_usage(response),
         latency_ms=_elapsed_ms(started),
         abstained=False,
+        unsupported_sentences=cited.dropped,
     )
 
 
