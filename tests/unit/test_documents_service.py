@@ -154,3 +154,14 @@ def test_failed_indexing_is_undone(container):
     with pytest.raises(StoreUnavailable):
         ingest_document(broken, tenant="default", filename="ops.md", data=GUIDE)
     assert snapshot(container) == before
+
+
+def test_the_same_file_twice_in_one_batch_is_refused_once(container):
+    results = ingest_files(
+        container.ingest_context(),
+        tenant="default",
+        files=[UploadedFile("a.txt", b"first words"), UploadedFile("a.txt", b"second words")],
+    )
+    assert type(results[0]).__name__ == "IngestResult"
+    assert isinstance(results[1], DocumentRejected) and "twice" in results[1].reason
+    assert container.index.count("default") == results[0].record.chunk_count

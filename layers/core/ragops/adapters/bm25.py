@@ -47,9 +47,9 @@ class Bm25Index:
         )
         if not tokens or not tokens[0]:
             return []
-        # bm25s needs k <= corpus size.
+        # bm25s needs k <= corpus size; n_threads=0 runs in this thread (1 starts a pool).
         docs, scores = self._retriever.retrieve(
-            tokens, k=min(k, self.size), show_progress=False, n_threads=1
+            tokens, k=min(k, self.size), show_progress=False, n_threads=0
         )
         positions = np.asarray(docs[0])
         values = np.asarray(scores[0])

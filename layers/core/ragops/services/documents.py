@@ -1,8 +1,8 @@
 """Ingest, list and delete documents.
 
-Ingestion order makes failures safe: everything that can reject a file (parsing, chunking,
-embedding) happens before the first write; the manifest is written last, so a document is
-listed only once its chunks are in the store and the index; and a failed write is undone.
+Ingestion order makes failures safe: everything that can reject a file (parsing, chunking)
+happens before the first write; the manifest is written last, so a document is listed only
+once its chunks are in the store and the index; and a failed write is undone.
 """
 
 from __future__ import annotations
@@ -116,13 +116,23 @@ class _Prepared:
     data: bytes
 
 
-def _prepare(ctx: IngestContext, tenant: str, item: UploadedFile) -> _Prepared | IngestResult:
-    """Parse and chunk one file, or return UNCHANGED if it is already indexed as is.
-    Raises ``DocumentRejected`` for a bad file. Writes nothing."""
+def _source(item: UploadedFile) -> str:
     source = PurePath(item.filename).as_posix() if item.filename else ""
     if not source or source.endswith("/") or source == ".":
         raise DocumentRejected(item.filename or "(unnamed)", "the file has no name")
-    doc_id = item.doc_id or document_id_for(source)
+    return source
+
+
+def _document_id(item: UploadedFile) -> str:
+    """A fixed id if the caller gave one, else one derived from the file name."""
+    return item.doc_id or document_id_for(_source(item))
+
+
+def _prepare(ctx: IngestContext, tenant: str, item: UploadedFile) -> _Prepared | IngestResult:
+    """Parse and chunk one file, or return UNCHANGED if it is already indexed as is.
+    Raises ``DocumentRejected`` for a bad file. Writes nothing."""
+    source = _source(item)
+    doc_id = _document_id(item)
     digest = content_hash(item.data)
     previous = _load_record(ctx.store, tenant, doc_id)
     if (
@@ -160,38 +170,61 @@ def _prepare(ctx: IngestContext, tenant: str, item: UploadedFile) -> _Prepared |
     return _Prepared(record=record, previous=previous, chunks=chunks, data=item.data)
 
 
-def _commit(ctx: IngestContext, prepared: _Prepared, embeddings: np.ndarray) -> IngestResult:
-    """Write the artifact, index the chunks, then the raw bytes and the manifest; undo on
-    failure; retire the previous version's chunks once the new one is live."""
-    record, chunks = prepared.record, prepared.chunks
-    tenant, doc_id = record.tenant, record.doc_id
-    new_ids = {c.chunk_id for c in chunks}
-    old_ids = [i for i in ctx.index.document_chunk_ids(tenant, doc_id) if i not in new_ids]
-    new_artifact = artifact_key(tenant, doc_id, record.version)
+def _commit(
+    ctx: IngestContext, tenant: str, batch: list[_Prepared], embeddings: np.ndarray
+) -> list[IngestResult]:
+    """Write the documents' artifacts, index all their chunks in one upsert (a Chroma write
+    costs about 30 ms whatever its size), then write raw bytes and manifests; undo
+    everything on failure; retire previous versions once the new ones are live."""
+    new_ids = [c.chunk_id for p in batch for c in p.chunks]
+    fresh = set(new_ids)
+    old_ids = [
+        i
+        for p in batch
+        for i in ctx.index.document_chunk_ids(tenant, p.record.doc_id)
+        if i not in fresh
+    ]
     written: list[str] = []
     try:
-        ctx.store.put(
-            new_artifact,
-            encode_artifact(ChunkArtifact(record, chunks, embeddings)),
-            "application/json",
-        )
-        written.append(new_artifact)
-        ctx.index.upsert(tenant, chunks, embeddings)
-        ctx.store.put(raw_key(tenant, doc_id), prepared.data, record.content_type)
-        if prepared.previous is None:
-            written.append(raw_key(tenant, doc_id))
-        ctx.store.put(manifest_key(tenant, doc_id), encode_record(record), "application/json")
+        offset = 0
+        for prepared in batch:
+            count = len(prepared.chunks)
+            key = artifact_key(tenant, prepared.record.doc_id, prepared.record.version)
+            artifact = ChunkArtifact(
+                prepared.record, prepared.chunks, embeddings[offset : offset + count]
+            )
+            ctx.store.put(key, encode_artifact(artifact), "application/json")
+            written.append(key)
+            offset += count
+        ctx.index.upsert(tenant, [c for p in batch for c in p.chunks], embeddings)
+        for prepared in batch:
+            record = prepared.record
+            ctx.store.put(raw_key(tenant, record.doc_id), prepared.data, record.content_type)
+            if prepared.previous is None:
+                written.append(raw_key(tenant, record.doc_id))
+            ctx.store.put(
+                manifest_key(tenant, record.doc_id), encode_record(record), "application/json"
+            )
     except Exception:
-        _undo(ctx, tenant, written, sorted(new_ids))
+        _undo(ctx, tenant, written, new_ids)
         raise
     if old_ids:
         ctx.index.delete_chunks(tenant, old_ids)
-    for key in ctx.store.list(artifact_prefix(tenant, doc_id)):
-        if key != new_artifact:
-            ctx.store.delete(key)
-    outcome = IngestOutcome.UPDATED if prepared.previous else IngestOutcome.CREATED
-    logger.info("ingested document", extra={"tenant": tenant, "doc_id": doc_id, "outcome": outcome})
-    return IngestResult(outcome, record)
+    results = []
+    for prepared in batch:
+        record = prepared.record
+        live = artifact_key(tenant, record.doc_id, record.version)
+        if prepared.previous is not None:
+            for key in ctx.store.list(artifact_prefix(tenant, record.doc_id)):
+                if key != live:
+                    ctx.store.delete(key)
+        outcome = IngestOutcome.UPDATED if prepared.previous else IngestOutcome.CREATED
+        logger.info(
+            "ingested document",
+            extra={"tenant": tenant, "doc_id": record.doc_id, "outcome": str(outcome)},
+        )
+        results.append(IngestResult(outcome, record))
+    return results
 
 
 def ingest_files(
@@ -210,8 +243,15 @@ def ingest_files(
     validate_tenant(tenant)
     results: list[IngestResult | DocumentRejected | None] = [None] * len(files)
     pending: list[tuple[int, _Prepared]] = []
+    seen: set[str] = set()
     for position, item in enumerate(files):
         try:
+            doc_id = _document_id(item)
+            if doc_id in seen:
+                raise DocumentRejected(
+                    item.filename, "the same document appears twice in one upload"
+                )
+            seen.add(doc_id)
             prepared = _prepare(ctx, tenant, item)
         except DocumentRejected as rejected:
             results[position] = rejected
@@ -220,13 +260,12 @@ def ingest_files(
             results[position] = prepared
         else:
             pending.append((position, prepared))
-    texts = [c.indexed_text() for _, p in pending for c in p.chunks]
-    embeddings = embed_in_batches(ctx.embedder, texts, ctx.embed_call_size, progress)
-    offset = 0
-    for position, prepared in pending:
-        count = len(prepared.chunks)
-        results[position] = _commit(ctx, prepared, embeddings[offset : offset + count])
-        offset += count
+    if pending:
+        texts = [c.indexed_text() for _, p in pending for c in p.chunks]
+        embeddings = embed_in_batches(ctx.embedder, texts, ctx.embed_call_size, progress)
+        committed = _commit(ctx, tenant, [p for _, p in pending], embeddings)
+        for (position, _), result in zip(pending, committed, strict=True):
+            results[position] = result
     return [r for r in results if r is not None]
 
 
