@@ -12,16 +12,16 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from ragops.adapters.embedding_base import ArrayEmbeddings
 from ragops.domain.chunking import TokenCounter
 
 _WORD = re.compile(r"\w+")
 
 
-class HashingEmbedder(Embeddings):
+class HashingEmbedder(ArrayEmbeddings):
     """Bag-of-words hashed into ``dimensions`` buckets, L2-normalised. Counts calls."""
 
     def __init__(self, dimensions: int = 256, model_id: str = "fake/hashing-256") -> None:
@@ -48,12 +48,6 @@ class HashingEmbedder(Embeddings):
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         return np.vstack([self._vector(t) for t in texts])
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_array(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_array([text])[0].tolist()
 
     def token_counter(self) -> TokenCounter:
         return lambda text: len(text.split())

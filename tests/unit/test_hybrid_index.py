@@ -116,3 +116,12 @@ def test_hits_carry_both_scores_in_hybrid_mode(index, embedder):
     hit = index.search("acme", query, embedder.embed_array([query])[0], 1)[0]
     assert hit.vector_score is not None and 0.0 < hit.vector_score <= 1.0001
     assert hit.bm25_score is not None and hit.bm25_score > 0
+
+
+def test_drop_tenant_removes_only_that_tenant(index, embedder):
+    fill(index, embedder, "acme")
+    fill(index, embedder, "globex")
+    index.drop_tenant("acme")
+    assert index.count("acme") == 0
+    assert index.search("acme", "tides", embedder.embed_array(["tides"])[0], 5) == []
+    assert index.count("globex") == len(TEXTS)

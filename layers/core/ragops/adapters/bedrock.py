@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
+from ragops.adapters.embedding_base import ArrayEmbeddings
 from ragops.domain.chunking import TokenCounter, approximate_token_count
 from ragops.errors import ConfigurationError, ModelUnavailable
 
@@ -29,7 +29,7 @@ def _require_langchain_aws() -> Any:
     return langchain_aws
 
 
-class BedrockTitanEmbedder(Embeddings):
+class BedrockTitanEmbedder(ArrayEmbeddings):
     """Titan Text Embeddings V2 (``amazon.titan-embed-text-v2:0``), unit-length vectors.
 
     Titan reads up to 8,192 tokens, so chunk size is bounded by retrieval quality rather
@@ -72,12 +72,6 @@ class BedrockTitanEmbedder(Embeddings):
         except Exception as exc:  # botocore ClientError, throttling, validation...
             raise ModelUnavailable(f"Bedrock embedding failed: {exc}") from exc
         return np.asarray(vectors, dtype=np.float32)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_array(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_array([text])[0].tolist()
 
     def token_counter(self) -> TokenCounter:
         return approximate_token_count

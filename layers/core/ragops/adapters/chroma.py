@@ -196,9 +196,9 @@ class ChromaVectorIndex:
             return int(collection.count())
 
     def drop(self, tenant: str) -> None:
+        """Delete the tenant's collection, if it has one."""
+        exists = self._collection(tenant, create=False) is not None
         self._collections.pop(tenant, None)
-        if self._collection(tenant, create=False) is None:
-            return
-        self._collections.pop(tenant, None)
-        with _chroma_errors("drop the collection"):
-            self.client.delete_collection(collection_name(tenant))
+        if exists:
+            with _chroma_errors("drop the collection"):
+                self.client.delete_collection(collection_name(tenant))

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
+from ragops.adapters.embedding_base import ArrayEmbeddings
 from ragops.domain.chunking import TokenCounter, word_additive_counter
 from ragops.errors import ConfigurationError, ModelUnavailable
 
@@ -34,7 +34,7 @@ def packaged_minilm_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-class SentenceTransformerEmbedder(Embeddings):
+class SentenceTransformerEmbedder(ArrayEmbeddings):
     """``Embeddings`` over a local sentence-transformers model; vectors are unit length.
 
     The model is loaded on first use (never at import or construction), once per instance,
@@ -106,12 +106,6 @@ class SentenceTransformerEmbedder(Embeddings):
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_array(texts).tolist()
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_array([text])[0].tolist()
 
     # -- token counting ----------------------------------------------------------------
     def token_counter(self) -> TokenCounter:

@@ -7,7 +7,6 @@ anything the caller can fix; project errors map to statuses in ``_STATUS`` only 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, File, Header, Request, UploadFile, status
@@ -61,34 +60,6 @@ class QueryRequest(BaseModel):
     mode: SearchMode = SearchMode.HYBRID
 
 
-class CitationOut(BaseModel):
-    number: int
-    doc_id: str
-    chunk_id: str
-    title: str
-    source: str
-    page: int | None
-    snippet: str
-    score: float
-
-
-class UsageOut(BaseModel):
-    input_tokens: int
-    output_tokens: int
-
-
-class QueryResponse(BaseModel):
-    answer: str
-    citations: list[CitationOut]
-    model: str
-    usage: UsageOut
-    latency_ms: float
-    abstained: bool = Field(description="True when no passage was relevant enough to answer from.")
-    unsupported_sentences: int = Field(
-        default=0, description="Generated sentences dropped because no passage supports them."
-    )
-
-
 class DocumentOut(BaseModel):
     doc_id: str
     tenant: str
@@ -133,11 +104,6 @@ class ErrorResponse(BaseModel):
 
 def _document_out(record: DocumentRecord) -> DocumentOut:
     return DocumentOut(**record.to_dict())
-
-
-def _answer_out(answer: Answer) -> QueryResponse:
-    data = asdict(answer)
-    return QueryResponse(**data)
 
 
 def _error(
@@ -306,16 +272,15 @@ def create_app(container: Container | None = None) -> FastAPI:
         delete_document(container.store, container.index, tenant, doc_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    @app.post("/v1/query", tags=["query"], response_model=QueryResponse, responses=_ERRORS)
-    def query(body: QueryRequest, container: ContainerDep, tenant: TenantDep) -> QueryResponse:
+    @app.post("/v1/query", tags=["query"], response_model=Answer, responses=_ERRORS)
+    def query(body: QueryRequest, container: ContainerDep, tenant: TenantDep) -> Answer:
         """Answer a question from the tenant's documents, citing passages as [n]."""
-        answer = answer_question(
+        return answer_question(
             container.answer_context(),
             tenant=tenant,
             question=body.question,
             top_k=body.top_k,
             mode=body.mode,
         )
-        return _answer_out(answer)
 
     return app

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ragops.domain.models import SearchMode
 from ragops.domain.parsing import SUPPORTED_TYPES
-from ragops.errors import DocumentRejected, RagopsError
+from ragops.errors import RagopsError
 from ragops.settings import DEFAULT_TENANT, Settings, validate_tenant
 
 app = typer.Typer(
@@ -282,7 +282,7 @@ def eval_retrieval(
             result = run_retrieval_eval(
                 container, dataset, split=split, mode=mode, max_queries=max_queries, progress=report
             )
-    except (RagopsError, DocumentRejected) as exc:
+    except RagopsError as exc:
         raise _fail(str(exc)) from exc
     if json_output:
         print(json.dumps(result, indent=2))
