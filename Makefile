@@ -23,9 +23,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: install, ingest the sample documents (docs/ and this README), serve on 127.0.0.1:8000
+## run: install, ingest the sample documents (docs/), serve on 127.0.0.1:8000
 run: $(STAMP)
-	$(BIN)/ragops ingest docs README.md
+	$(BIN)/ragops ingest docs
 	$(BIN)/ragops serve --host $(HOST) --port $(PORT)
 
 serve: $(STAMP)

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     local_llm_threads: int | None = None
     bedrock_chat_model_id: str = "us.amazon.nova-2-lite-v1:0"
     bedrock_pro_model_id: str = "us.amazon.nova-pro-v1:0"
-    max_answer_tokens: int = Field(default=200, ge=16, le=4096)
+    max_answer_tokens: int = Field(default=128, ge=16, le=4096)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
 
     # --- ingestion ---------------------------------------------------------------------
@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     fusion_vector_weight: float = Field(default=0.5, ge=0.0, le=1.0)
     fusion_rrf_k: int = Field(default=60, ge=1)
     min_relevance: float = Field(
-        default=0.3,
+        default=0.25,
         description="Cosine similarity a passage needs to count as relevant to a question.",
     )
     bm25_k1: float = 1.2
