@@ -128,11 +128,12 @@ def _document_id(item: UploadedFile) -> str:
     return item.doc_id or document_id_for(_source(item))
 
 
-def _prepare(ctx: IngestContext, tenant: str, item: UploadedFile) -> _Prepared | IngestResult:
+def _prepare(
+    ctx: IngestContext, tenant: str, item: UploadedFile, doc_id: str
+) -> _Prepared | IngestResult:
     """Parse and chunk one file, or return UNCHANGED if it is already indexed as is.
     Raises ``DocumentRejected`` for a bad file. Writes nothing."""
     source = _source(item)
-    doc_id = _document_id(item)
     digest = content_hash(item.data)
     previous = _load_record(ctx.store, tenant, doc_id)
     if (
@@ -252,7 +253,7 @@ def ingest_files(
                     item.filename, "the same document appears twice in one upload"
                 )
             seen.add(doc_id)
-            prepared = _prepare(ctx, tenant, item)
+            prepared = _prepare(ctx, tenant, item, doc_id)
         except DocumentRejected as rejected:
             results[position] = rejected
             continue
