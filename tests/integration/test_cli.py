@@ -74,6 +74,21 @@ def test_ingest_ask_list_delete(library, tmp_path):
     assert missing.returncode == 1 and "not found" in missing.stderr
 
 
+def test_pause_ingest_resume_on_the_cli(library, tmp_path):
+    data = tmp_path / "data"
+    ragops("tier", "pause", data_dir=data)
+    status = json.loads(ragops("tier", "status", "--json", data_dir=data).stdout)
+    assert status == {"state": "paused", "usable": False, "message": status["message"]}
+    stored = json.loads(ragops("ingest", str(library / "tides.md"), "--json", data_dir=data).stdout)
+    assert [r["outcome"] for r in stored["results"]] == ["accepted"]
+    paused = ragops("ask", "What causes spring tides?", data_dir=data, check=False)
+    assert paused.returncode == 1 and "paused" in paused.stderr
+    resumed = ragops("tier", "resume", data_dir=data)
+    assert "1 pending documents indexed" in resumed.stdout
+    answer = json.loads(ragops("ask", "What causes spring tides?", "--json", data_dir=data).stdout)
+    assert answer["citations"][0]["source"] == "tides.md"
+
+
 def test_tenants_are_separate_on_the_cli(library, tmp_path):
     data = tmp_path / "data"
     ragops("ingest", str(library / "tides.md"), "--tenant", "acme", data_dir=data)

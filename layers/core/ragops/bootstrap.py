@@ -12,10 +12,12 @@ from typing import Any
 
 from ragops.domain.chunking import Chunker
 from ragops.domain.fusion import FusionMethod
+from ragops.domain.tier import CircuitBreaker, TierStatus
 from ragops.errors import ConfigurationError
-from ragops.ports import ChatModel, Embedder, ObjectStore, VectorTier
+from ragops.ports import ChatModel, Embedder, ObjectStore, TierStateStore, VectorTier
 from ragops.services.answering import AnswerContext
 from ragops.services.documents import IngestContext
+from ragops.services.tier import tier_status
 from ragops.settings import Settings
 
 
@@ -29,6 +31,7 @@ class Container:
     injected_index: VectorTier | None = None
     injected_embedder: Embedder | None = None
     injected_chat_model: ChatModel | None = None
+    injected_tier_state: TierStateStore | None = None
     chroma_client: Any | None = None
     aws_clients: dict[str, Any] = field(default_factory=dict)
 
@@ -103,7 +106,39 @@ class Container:
         return str(getattr(model, "model_id", None) or getattr(model, "model", None) or "unknown")
 
     @cached_property
+    def breaker(self) -> CircuitBreaker:
+        s = self.settings
+        return CircuitBreaker(s.breaker_failures, s.breaker_reset_seconds)
+
+    @cached_property
+    def tier_state(self) -> TierStateStore:
+        if self.injected_tier_state is not None:
+            return self.injected_tier_state
+        s = self.settings
+        if s.tier_state_source == "ssm":
+            from ragops.adapters.tier_state import SsmTierState
+
+            return SsmTierState(
+                s.tier_state_parameter,
+                client=self.aws_clients.get("ssm"),
+                max_age=s.tier_state_cache_seconds,
+            )
+        from ragops.adapters.tier_state import FileTierState
+
+        return FileTierState(s.tier_state_file)
+
+    def tier_status(self) -> TierStatus:
+        return tier_status(self.tier_state, self.breaker)
+
+    @cached_property
     def index(self) -> VectorTier:
+        """The vector tier behind a circuit breaker: after repeated failures requests fail
+        fast and the API switches to maintenance mode until the breaker closes."""
+        from ragops.adapters.guarded_tier import BreakerGuardedTier
+
+        return BreakerGuardedTier(self._raw_index(), self.breaker)
+
+    def _raw_index(self) -> VectorTier:
         if self.injected_index is not None:
             return self.injected_index
         from ragops.adapters.chroma import ChromaVectorIndex, make_persistent_client
@@ -152,8 +187,16 @@ class Container:
 
 def build_container(settings: Settings | None = None, **injected: Any) -> Container:
     """The one place adapters are chosen. ``injected`` takes ``store``, ``index``,
-    ``embedder``, ``chat_model``, ``chroma_client`` or ``aws_clients``."""
-    known = {"store", "index", "embedder", "chat_model", "chroma_client", "aws_clients"}
+    ``embedder``, ``chat_model``, ``tier_state``, ``chroma_client`` or ``aws_clients``."""
+    known = {
+        "store",
+        "index",
+        "embedder",
+        "chat_model",
+        "tier_state",
+        "chroma_client",
+        "aws_clients",
+    }
     unknown = set(injected) - known
     if unknown:
         raise TypeError(f"unknown injections: {sorted(unknown)}")
@@ -163,6 +206,7 @@ def build_container(settings: Settings | None = None, **injected: Any) -> Contai
         injected_index=injected.get("index"),
         injected_embedder=injected.get("embedder"),
         injected_chat_model=injected.get("chat_model"),
+        injected_tier_state=injected.get("tier_state"),
         chroma_client=injected.get("chroma_client"),
         aws_clients=injected.get("aws_clients") or {},
     )

@@ -52,6 +52,18 @@ class TierUnavailable(RagopsError):
     """The vector tier could not serve the request (HTTP 503)."""
 
 
+class ServicePaused(TierUnavailable):
+    """The tier is paused, resuming, or its circuit breaker is open (HTTP 503).
+
+    ``state`` is the declared tier state and ``retry_after`` the seconds to wait.
+    """
+
+    def __init__(self, message: str, *, state: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.state = state
+        self.retry_after = retry_after
+
+
 class ModelUnavailable(RagopsError):
     """An embedding or chat model could not be loaded or called (HTTP 503)."""
 

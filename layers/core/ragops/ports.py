@@ -15,6 +15,7 @@ from langchain_core.language_models.chat_models import BaseChatModel
 
 from ragops.domain.chunking import TokenCounter
 from ragops.domain.models import Chunk, SearchHit, SearchMode
+from ragops.domain.tier import TierState
 
 ChatModel = BaseChatModel
 
@@ -23,6 +24,7 @@ __all__ = [
     "Embedder",
     "Embeddings",
     "ObjectStore",
+    "TierStateStore",
     "VectorTier",
 ]
 
@@ -103,3 +105,14 @@ class VectorTier(Protocol):
     def count(self, tenant: str) -> int: ...
 
     def drop_tenant(self, tenant: str) -> None: ...
+
+
+class TierStateStore(Protocol):
+    """Where operators declare the tier state: a local file, or an SSM parameter.
+
+    A store that was never written reads ``active``.
+    """
+
+    def get(self) -> TierState: ...
+
+    def set(self, state: TierState) -> None: ...

@@ -50,6 +50,21 @@ class Settings(BaseSettings):
     s3_prefix: str = ""
     aws_region: str | None = None
 
+    # --- the vector tier and maintenance mode -----------------------------------------
+    tier_state_source: Literal["file", "ssm"] = Field(
+        default="file",
+        description="Where the tier state (active, paused, resuming) is declared.",
+    )
+    tier_state_parameter: str = "/ragops/tier/state"
+    tier_state_cache_seconds: int = Field(default=5, ge=0)
+    ingest_mode: Literal["sync", "async"] = Field(
+        default="sync",
+        description="sync: uploads are indexed in the request; async: stored as pending and "
+        "indexed by the ingest function (S3 event).",
+    )
+    breaker_failures: int = Field(default=3, ge=1)
+    breaker_reset_seconds: float = Field(default=30.0, gt=0)
+
     # --- models ------------------------------------------------------------------------
     embedder: Literal["local", "bedrock"] = "local"
     local_embedding_model_dir: Path | None = Field(
@@ -107,3 +122,7 @@ class Settings(BaseSettings):
     @property
     def chroma_dir(self) -> Path:
         return self.data_dir / "chroma"
+
+    @property
+    def tier_state_file(self) -> Path:
+        return self.data_dir / "tier-state"

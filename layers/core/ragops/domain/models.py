@@ -107,6 +107,8 @@ class DocumentRecord:
     status: DocumentStatus = DocumentStatus.INDEXED
     created_at: str = field(default_factory=utc_now)
     updated_at: str = field(default_factory=utc_now)
+    status_reason: str | None = None
+    """Why a document is pending or failed, in words."""
 
     @property
     def version(self) -> str:

@@ -25,18 +25,21 @@ from ragops.errors import (
     InvalidInput,
     ModelUnavailable,
     RagopsError,
+    ServicePaused,
     StoreUnavailable,
     TierUnavailable,
 )
 from ragops.services.answering import MAX_QUESTION_CHARS, answer_question
 from ragops.services.documents import (
+    IngestOutcome,
     IngestResult,
     UploadedFile,
     delete_document,
     get_document,
-    ingest_files,
     list_documents,
+    receive_uploads,
 )
+from ragops.services.tier import require_usable
 from ragops.settings import DEFAULT_TENANT, validate_tenant
 
 logger = logging.getLogger(__name__)
@@ -72,7 +75,8 @@ class DocumentOut(BaseModel):
     chunk_count: int
     pages: int | None
     embedding_model: str
-    status: str
+    status: str = Field(description="indexed, pending (waits for the search tier) or failed")
+    status_reason: str | None = None
     created_at: str
     updated_at: str
 
@@ -91,6 +95,19 @@ class UploadItem(BaseModel):
 
 class UploadResponse(BaseModel):
     results: list[UploadItem]
+
+
+class TierHealth(BaseModel):
+    state: str = Field(description="active, paused or resuming")
+    usable: bool
+    retry_after: int | None = None
+    message: str
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    tier: TierHealth
 
 
 class ErrorBody(BaseModel):
@@ -158,6 +175,17 @@ def create_app(container: Container | None = None) -> FastAPI:
     async def _rejected(_: Request, exc: DocumentRejected) -> JSONResponse:
         return _error(exc.status, "document_rejected", str(exc))
 
+    @app.exception_handler(ServicePaused)
+    async def _paused(_: Request, exc: ServicePaused) -> JSONResponse:
+        return JSONResponse(
+            status_code=503,
+            content={
+                "error": {"type": "service_paused", "message": str(exc)},
+                "tier_state": exc.state,
+            },
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+
     @app.exception_handler(RagopsError)
     async def _project_error(_: Request, exc: RagopsError) -> JSONResponse:
         code = next(
@@ -186,16 +214,34 @@ def create_app(container: Container | None = None) -> FastAPI:
         logger.exception("unexpected error")
         return _error(500, "internal_error", "internal error; see the server log")
 
-    @app.get("/healthz", tags=["operations"])
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    @app.get("/healthz", tags=["operations"], response_model=Health)
+    def healthz(container: ContainerDep) -> Health:
+        """Liveness, with the search tier's state: ``ok`` when queries can be served,
+        ``maintenance`` while the tier is paused, resuming or failing."""
+        tier = container.tier_status()
+        return Health(
+            status="ok" if tier.usable else "maintenance",
+            version=__version__,
+            tier=TierHealth(
+                state=str(tier.state),
+                usable=tier.usable,
+                retry_after=None if tier.usable else tier.retry_after,
+                message=tier.reason,
+            ),
+        )
 
     @app.post(
         "/v1/documents",
         tags=["documents"],
         status_code=status.HTTP_201_CREATED,
         response_model=UploadResponse,
-        responses={**_ERRORS, 207: {"model": UploadResponse}, 413: _ERRORS[422], 415: _ERRORS[422]},
+        responses={
+            **_ERRORS,
+            202: {"model": UploadResponse, "description": "Stored; indexed on resume"},
+            207: {"model": UploadResponse},
+            413: _ERRORS[422],
+            415: _ERRORS[422],
+        },
     )
     def upload_documents(
         container: ContainerDep,
@@ -204,8 +250,10 @@ def create_app(container: Container | None = None) -> FastAPI:
     ) -> Response:
         """Upload and index documents (PDF, DOCX, HTML, Markdown, text).
 
-        201 when every file was indexed (or was already indexed unchanged); a rejected
-        single file answers with its own 4xx; a mix answers 207 with a result per file.
+        201 when every file was indexed (or was already indexed unchanged); 202 when files
+        were stored as pending because the search tier is paused or busy (they are indexed
+        on resume); a rejected single file answers with its own 4xx; a mix of accepted and
+        rejected files answers 207 with a result per file.
         """
         if len(file) > MAX_FILES_PER_UPLOAD:
             raise InvalidInput(f"at most {MAX_FILES_PER_UPLOAD} files per upload")
@@ -223,8 +271,16 @@ def create_app(container: Container | None = None) -> FastAPI:
             else:
                 items.append(UploadedFile(filename=name, data=data))
         accepted = [i for i in items if isinstance(i, UploadedFile)]
+        tier = container.tier_status()
         outcomes = iter(
-            ingest_files(container.ingest_context(), tenant=tenant, files=accepted)
+            receive_uploads(
+                container.ingest_context(),
+                tenant=tenant,
+                files=accepted,
+                tier_usable=tier.usable,
+                tier_reason=tier.reason,
+                index_now=container.settings.ingest_mode == "sync",
+            )
             if accepted
             else []
         )
@@ -237,7 +293,7 @@ def create_app(container: Container | None = None) -> FastAPI:
                         filename=outcome.record.source,
                         outcome=str(outcome.outcome),
                         document=_document_out(outcome.record),
-                        status=201,
+                        status=202 if outcome.outcome is IngestOutcome.ACCEPTED else 201,
                     )
                 )
             else:
@@ -247,7 +303,12 @@ def create_app(container: Container | None = None) -> FastAPI:
         failed = [r for r in results if r.error]
         if len(results) == 1 and failed:
             return _error(failed[0].status, "document_rejected", failed[0].error or "")
-        code = 207 if failed else status.HTTP_201_CREATED
+        if failed:
+            code = 207
+        elif any(r.status == 202 for r in results):
+            code = status.HTTP_202_ACCEPTED
+        else:
+            code = status.HTTP_201_CREATED
         return JSONResponse(status_code=code, content=UploadResponse(results=results).model_dump())
 
     @app.get("/v1/documents", tags=["documents"], response_model=DocumentList, responses=_ERRORS)
@@ -269,12 +330,15 @@ def create_app(container: Container | None = None) -> FastAPI:
         responses=_ERRORS,
     )
     def remove_document(doc_id: str, container: ContainerDep, tenant: TenantDep) -> Response:
+        require_usable(container.tier_status())
         delete_document(container.store, container.index, tenant, doc_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @app.post("/v1/query", tags=["query"], response_model=Answer, responses=_ERRORS)
     def query(body: QueryRequest, container: ContainerDep, tenant: TenantDep) -> Answer:
-        """Answer a question from the tenant's documents, citing passages as [n]."""
+        """Answer a question from the tenant's documents, citing passages as [n].
+        503 with ``Retry-After`` while the search tier is paused."""
+        require_usable(container.tier_status())
         return answer_question(
             container.answer_context(),
             tenant=tenant,

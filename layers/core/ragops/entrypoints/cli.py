@@ -26,8 +26,10 @@ app = typer.Typer(
 )
 documents_app = typer.Typer(help="List and delete documents.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
+tier_app = typer.Typer(help="Pause and resume the search tier.", no_args_is_help=True)
 app.add_typer(documents_app, name="documents")
 app.add_typer(eval_app, name="eval")
+app.add_typer(tier_app, name="tier")
 
 out = Console()
 err = Console(stderr=True)
@@ -122,7 +124,7 @@ def ingest(
     json_output: JsonFlag = False,
 ) -> None:
     """Ingest documents: PDF, DOCX, HTML, Markdown and text files, or folders of them."""
-    from ragops.services.documents import IngestResult, UploadedFile, ingest_files
+    from ragops.services.documents import IngestResult, UploadedFile, receive_uploads
 
     tenant = _tenant(tenant)
     files = list(_expand(paths))
@@ -138,7 +140,14 @@ def ingest(
                 uploads = [
                     UploadedFile(filename=name, data=path.read_bytes()) for path, name in group
                 ]
-                results = ingest_files(container.ingest_context(), tenant=tenant, files=uploads)
+                tier = container.tier_status()
+                results = receive_uploads(
+                    container.ingest_context(),
+                    tenant=tenant,
+                    files=uploads,
+                    tier_usable=tier.usable,
+                    tier_reason=tier.reason,
+                )
                 for (path, _), result in zip(group, results, strict=True):
                     if isinstance(result, IngestResult):
                         rows.append(
@@ -183,10 +192,12 @@ def ask(
     from dataclasses import asdict
 
     from ragops.services.answering import answer_question
+    from ragops.services.tier import require_usable
 
     tenant = _tenant(tenant)
     container = _container(data_dir)
     try:
+        require_usable(container.tier_status())
         answer = answer_question(
             container.answer_context(), tenant=tenant, question=question, top_k=top_k, mode=mode
         )
@@ -292,6 +303,45 @@ def eval_retrieval(
         table.add_row(key, f"{result[key]:.4f}")
     out.print(table)
     out.print(f"mode {result['mode']} · {result['queries']} queries · split {split}")
+
+
+@tier_app.command("status")
+def tier_status_command(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
+    """Show the tier state and whether queries can be served."""
+    status = _container(data_dir).tier_status()
+    if json_output:
+        print(
+            json.dumps(
+                {"state": str(status.state), "usable": status.usable, "message": status.reason}
+            )
+        )
+    else:
+        out.print(f"{status.state}: {status.reason}", highlight=False)
+
+
+@tier_app.command("pause")
+def tier_pause(data_dir: DataDir = None) -> None:
+    """Declare the tier paused: queries get 503, uploads are stored as pending."""
+    from ragops.services.tier import pause_tier
+
+    pause_tier(_container(data_dir).tier_state)
+    out.print("tier paused: queries answer 503; uploads are stored and indexed on resume")
+
+
+@tier_app.command("resume")
+def tier_resume(data_dir: DataDir = None) -> None:
+    """Declare the tier back and index every document uploaded while it was paused."""
+    from ragops.services.documents import IngestResult
+    from ragops.services.tier import resume_tier
+
+    container = _container(data_dir)
+    try:
+        results = resume_tier(container.tier_state, container.ingest_context())
+    except RagopsError as exc:
+        raise _fail(f"{exc} (the tier stays 'resuming'; run resume again)") from exc
+    indexed = sum(isinstance(r, IngestResult) for r in results)
+    failed = len(results) - indexed
+    out.print(f"tier active: {indexed} pending documents indexed, {failed} failed")
 
 
 def main() -> None:

@@ -31,12 +31,13 @@ from ragops.domain.models import (
     Chunk,
     DocumentRecord,
     DocumentStatus,
+    ParsedDocument,
     content_hash,
     document_id_for,
     utc_now,
 )
 from ragops.domain.parsing import parse_document
-from ragops.errors import DocumentNotFound, DocumentRejected, ObjectNotFound
+from ragops.errors import DocumentNotFound, DocumentRejected, ObjectNotFound, TierUnavailable
 from ragops.ports import Embedder, ObjectStore, VectorTier
 from ragops.settings import validate_tenant
 
@@ -50,6 +51,8 @@ class IngestOutcome(StrEnum):
     CREATED = "created"
     UPDATED = "updated"
     UNCHANGED = "unchanged"
+    ACCEPTED = "accepted"
+    """Stored and listed as pending: it is indexed when the search tier can take it."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,8 @@ class UploadedFile:
     data: bytes
     doc_id: str | None = None
     title: str | None = None
+    raw_stored: bool = False
+    """The bytes are already in the store under ``raw/{tenant}/{doc_id}`` (S3 event)."""
 
 
 @dataclass
@@ -114,6 +119,11 @@ class _Prepared:
     previous: DocumentRecord | None
     chunks: list[Chunk]
     data: bytes
+    raw_stored: bool = False
+
+    @property
+    def replaces_indexed(self) -> bool:
+        return self.previous is not None and self.previous.status is DocumentStatus.INDEXED
 
 
 def _source(item: UploadedFile) -> str:
@@ -126,6 +136,47 @@ def _source(item: UploadedFile) -> str:
 def _document_id(item: UploadedFile) -> str:
     """A fixed id if the caller gave one, else one derived from the file name."""
     return item.doc_id or document_id_for(_source(item))
+
+
+def _claim(seen: set[str], item: UploadedFile) -> str:
+    """The item's document id, refusing a second file for the same document in one call."""
+    doc_id = _document_id(item)
+    if doc_id in seen:
+        raise DocumentRejected(item.filename, "the same document appears twice in one upload")
+    seen.add(doc_id)
+    return doc_id
+
+
+def _new_record(
+    ctx: IngestContext,
+    item: UploadedFile,
+    parsed: ParsedDocument,
+    *,
+    tenant: str,
+    doc_id: str,
+    previous: DocumentRecord | None,
+    status: DocumentStatus = DocumentStatus.INDEXED,
+    reason: str | None = None,
+) -> DocumentRecord:
+    """The manifest for ``item``; ``chunk_count`` is filled in once chunked."""
+    source = _source(item)
+    now = utc_now()
+    return DocumentRecord(
+        doc_id=doc_id,
+        tenant=tenant,
+        title=(item.title or parsed.title or PurePath(source).name).strip(),
+        source=source,
+        content_type=parsed.content_type,
+        content_hash=content_hash(item.data),
+        size_bytes=len(item.data),
+        chunk_count=0,
+        pages=sum(1 for s in parsed.sections if s.page is not None) or None,
+        embedding_model=ctx.embedder.model_id,
+        status=status,
+        created_at=previous.created_at if previous else now,
+        updated_at=now,
+        status_reason=reason,
+    )
 
 
 def _prepare(
@@ -146,29 +197,21 @@ def _prepare(
         return IngestResult(IngestOutcome.UNCHANGED, previous)
 
     parsed = parse_document(source, item.data, max_bytes=ctx.max_bytes)
-    title = (item.title or parsed.title or PurePath(source).name).strip()
-    version = digest[:16]
+    record = _new_record(ctx, item, parsed, tenant=tenant, doc_id=doc_id, previous=previous)
     chunks = ctx.chunker.split(
-        parsed, doc_id=doc_id, tenant=tenant, title=title, source=source, version=version
+        parsed,
+        doc_id=doc_id,
+        tenant=tenant,
+        title=record.title,
+        source=source,
+        version=record.version,
     )
     if not chunks:
         raise DocumentRejected(PurePath(source).name, "no text could be extracted from the file")
-    now = utc_now()
-    record = DocumentRecord(
-        doc_id=doc_id,
-        tenant=tenant,
-        title=title,
-        source=source,
-        content_type=parsed.content_type,
-        content_hash=digest,
-        size_bytes=len(item.data),
-        chunk_count=len(chunks),
-        pages=sum(1 for s in parsed.sections if s.page is not None) or None,
-        embedding_model=ctx.embedder.model_id,
-        created_at=previous.created_at if previous else now,
-        updated_at=now,
+    record.chunk_count = len(chunks)
+    return _Prepared(
+        record=record, previous=previous, chunks=chunks, data=item.data, raw_stored=item.raw_stored
     )
-    return _Prepared(record=record, previous=previous, chunks=chunks, data=item.data)
 
 
 def _commit(
@@ -200,9 +243,10 @@ def _commit(
         ctx.index.upsert(tenant, [c for p in batch for c in p.chunks], embeddings)
         for prepared in batch:
             record = prepared.record
-            ctx.store.put(raw_key(tenant, record.doc_id), prepared.data, record.content_type)
-            if prepared.previous is None:
-                written.append(raw_key(tenant, record.doc_id))
+            if not prepared.raw_stored:
+                ctx.store.put(raw_key(tenant, record.doc_id), prepared.data, record.content_type)
+                if prepared.previous is None:
+                    written.append(raw_key(tenant, record.doc_id))
             ctx.store.put(
                 manifest_key(tenant, record.doc_id), encode_record(record), "application/json"
             )
@@ -219,7 +263,7 @@ def _commit(
             for key in ctx.store.list(artifact_prefix(tenant, record.doc_id)):
                 if key != live:
                     ctx.store.delete(key)
-        outcome = IngestOutcome.UPDATED if prepared.previous else IngestOutcome.CREATED
+        outcome = IngestOutcome.UPDATED if prepared.replaces_indexed else IngestOutcome.CREATED
         logger.info(
             "ingested document",
             extra={"tenant": tenant, "doc_id": record.doc_id, "outcome": str(outcome)},
@@ -247,13 +291,7 @@ def ingest_files(
     seen: set[str] = set()
     for position, item in enumerate(files):
         try:
-            doc_id = _document_id(item)
-            if doc_id in seen:
-                raise DocumentRejected(
-                    item.filename, "the same document appears twice in one upload"
-                )
-            seen.add(doc_id)
-            prepared = _prepare(ctx, tenant, item, doc_id)
+            prepared = _prepare(ctx, tenant, item, _claim(seen, item))
         except DocumentRejected as rejected:
             results[position] = rejected
             continue
@@ -308,6 +346,123 @@ def _undo(ctx: IngestContext, tenant: str, written: list[str], new_chunk_ids: li
             ctx.store.delete(key)
         except Exception:
             logger.exception("could not remove %s after a failed ingestion", key)
+
+
+def accept_upload(
+    ctx: IngestContext, *, tenant: str, files: Sequence[UploadedFile], reason: str
+) -> list[IngestResult | DocumentRejected]:
+    """Store files for later indexing, while the search tier cannot take them.
+
+    Each file is still parsed, so a bad file is refused now, with its reason, exactly as
+    in ``ingest_files``. A good one gets its raw bytes and a ``pending`` manifest (with
+    ``reason``); ``index_pending_documents`` indexes it later. An identical file that is
+    already indexed stays as it is.
+    """
+    validate_tenant(tenant)
+    results: list[IngestResult | DocumentRejected] = []
+    seen: set[str] = set()
+    for item in files:
+        try:
+            doc_id = _claim(seen, item)
+            previous = _load_record(ctx.store, tenant, doc_id)
+            if (
+                previous is not None
+                and previous.content_hash == content_hash(item.data)
+                and previous.status is not DocumentStatus.FAILED
+            ):
+                results.append(IngestResult(IngestOutcome.UNCHANGED, previous))
+                continue
+            parsed = parse_document(_source(item), item.data, max_bytes=ctx.max_bytes)
+        except DocumentRejected as rejected:
+            results.append(rejected)
+            continue
+        record = _new_record(
+            ctx,
+            item,
+            parsed,
+            tenant=tenant,
+            doc_id=doc_id,
+            previous=previous,
+            status=DocumentStatus.PENDING,
+            reason=reason,
+        )
+        if not item.raw_stored:
+            ctx.store.put(raw_key(tenant, doc_id), item.data, parsed.content_type)
+        # While pending, the previous version (if any) stays searchable; its manifest is
+        # replaced so the listing shows what will be indexed.
+        ctx.store.put(manifest_key(tenant, doc_id), encode_record(record), "application/json")
+        results.append(IngestResult(IngestOutcome.ACCEPTED, record))
+    return results
+
+
+def receive_uploads(
+    ctx: IngestContext,
+    *,
+    tenant: str,
+    files: Sequence[UploadedFile],
+    tier_usable: bool,
+    tier_reason: str,
+    index_now: bool = True,
+) -> list[IngestResult | DocumentRejected]:
+    """Index uploads now when the tier can take them and ``index_now`` is set; otherwise,
+    or if the tier fails on the way, store them as pending (``accept_upload``). Nothing
+    a caller uploads is lost to a paused or failing tier."""
+    reason = tier_reason
+    if not index_now:
+        reason = "stored; indexing runs in the background"
+    elif tier_usable:
+        try:
+            return ingest_files(ctx, tenant=tenant, files=files)
+        except TierUnavailable as exc:
+            logger.warning("tier failed during ingestion; storing uploads as pending: %s", exc)
+            reason = f"the search tier failed ({exc}); it will be indexed later"
+    return accept_upload(ctx, tenant=tenant, files=files, reason=reason)
+
+
+def index_pending_documents(
+    ctx: IngestContext, *, tenant: str | None = None, group_size: int = 64
+) -> list[IngestResult | DocumentRejected]:
+    """Index every pending document (of one tenant, or of all), from the raw bytes in the
+    store. A document that turns out unreadable is marked ``failed`` with its reason; the
+    tier failing leaves the rest pending for the next attempt (the error propagates)."""
+    prefix = manifest_prefix(tenant) if tenant else "documents/"
+    pending: dict[str, list[DocumentRecord]] = {}
+    for key in ctx.store.list(prefix):
+        if not key.endswith(".json"):
+            continue
+        try:
+            record = decode_record(ctx.store.get(key))
+        except ObjectNotFound:
+            continue
+        if record.status is DocumentStatus.PENDING:
+            pending.setdefault(record.tenant, []).append(record)
+    results: list[IngestResult | DocumentRejected] = []
+    for owner, records in sorted(pending.items()):
+        for start in range(0, len(records), group_size):
+            group = records[start : start + group_size]
+            files = [
+                UploadedFile(
+                    filename=r.source,
+                    data=ctx.store.get(raw_key(owner, r.doc_id)),
+                    doc_id=r.doc_id,
+                    title=r.title,
+                    raw_stored=True,
+                )
+                for r in group
+            ]
+            outcomes = ingest_files(ctx, tenant=owner, files=files)
+            for record, outcome in zip(group, outcomes, strict=True):
+                if isinstance(outcome, DocumentRejected):
+                    record.status = DocumentStatus.FAILED
+                    record.status_reason = outcome.reason
+                    record.updated_at = utc_now()
+                    ctx.store.put(
+                        manifest_key(owner, record.doc_id),
+                        encode_record(record),
+                        "application/json",
+                    )
+            results.extend(outcomes)
+    return results
 
 
 def list_documents(store: ObjectStore, tenant: str) -> list[DocumentRecord]:
