@@ -56,7 +56,7 @@ def main() -> None:
     ctx = container.ingest_context()
     dataset = load_beir(args.dataset, args.split)
     tenant, _ = index_corpus(ctx, dataset)
-    index = container.index
+    index = container.index.inner  # the HybridIndex behind the circuit breaker
     state = index._state(tenant)  # the bench reads the tier's own candidate lists
     keyword_index = index._keyword_index(state)
     query_ids = sorted(dataset.qrels)

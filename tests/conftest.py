@@ -38,7 +38,7 @@ def chroma_client():
 def chat_model():
     from tests.fakes import ScriptedChatModel
 
-    return ScriptedChatModel(responses=["Pausing destroys the EKS tier [1]."], seen=[])
+    return ScriptedChatModel(responses=["Pausing destroys the EKS tier [1]."])
 
 
 @pytest.fixture

@@ -12,11 +12,9 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
-from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from langchain_core.messages import AIMessage, BaseMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
 from ragops.adapters.embedding_base import ArrayEmbeddings
 from ragops.domain.chunking import TokenCounter
+from ragops.domain.models import ChatMessage, Generation, Usage
 
 _WORD = re.compile(r"\w+")
 
@@ -53,25 +51,21 @@ class HashingEmbedder(ArrayEmbeddings):
         return lambda text: len(text.split())
 
 
-class ScriptedChatModel(FakeListChatModel):
+class ScriptedChatModel:
     """Answers with the scripted responses in turn and reports token usage, counting
     whitespace-separated words as tokens. Records the messages it was given."""
 
-    model_id: str = "fake-chat"
-    seen: list[list[BaseMessage]] = []  # noqa: RUF012 - a pydantic field, copied per instance
+    def __init__(self, responses: list[str], model_id: str = "fake-chat") -> None:
+        self.responses = responses
+        self.model_id = model_id
+        self.seen: list[list[ChatMessage]] = []
 
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):  # type: ignore[override]
+    def generate(self, messages: Sequence[ChatMessage]) -> Generation:
         self.seen.append(list(messages))
-        text = self.responses[self.i % len(self.responses)]
-        self.i += 1
-        prompt_tokens = sum(len(str(m.content).split()) for m in messages)
-        message = AIMessage(
-            content=text,
-            usage_metadata={
-                "input_tokens": prompt_tokens,
-                "output_tokens": len(text.split()),
-                "total_tokens": prompt_tokens + len(text.split()),
-            },
-            response_metadata={"model_name": self.model_id},
+        text = self.responses[(len(self.seen) - 1) % len(self.responses)]
+        prompt_tokens = sum(len(m.content.split()) for m in messages)
+        return Generation(
+            text=text,
+            usage=Usage(input_tokens=prompt_tokens, output_tokens=len(text.split())),
+            model=self.model_id,
         )
-        return ChatResult(generations=[ChatGeneration(message=message)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from langchain_core.messages import HumanMessage, SystemMessage
+from ragops.domain.models import ChatMessage
 
 from tests.fakes import HashingEmbedder, ScriptedChatModel
 
@@ -20,7 +20,7 @@ def any_embedder(request, real_embedder):
 @pytest.fixture(params=["fake", "smollm2"])
 def any_chat_model(request, real_chat_model):
     if request.param == "fake":
-        return ScriptedChatModel(responses=["An answer [1]."], seen=[])
+        return ScriptedChatModel(responses=["An answer [1]."])
     return real_chat_model
 
 
@@ -30,6 +30,7 @@ def test_embedder_contract(any_embedder):
     assert batch.dtype == np.float32 and batch.shape[0] == 3
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, rtol=1e-4)
     single = np.asarray(any_embedder.embed_query(texts[0]), dtype=np.float32)
+    assert any_embedder.embed_documents(texts[:1]) == [any_embedder.embed_query(texts[0])]
     np.testing.assert_allclose(single, batch[0], atol=1e-4)
     assert batch[0] @ batch[2] > batch[0] @ batch[1]
     assert any_embedder.model_id
@@ -39,8 +40,9 @@ def test_embedder_contract(any_embedder):
 
 
 def test_chat_model_contract(any_chat_model):
-    reply = any_chat_model.invoke([SystemMessage("Be brief."), HumanMessage("Say yes.")])
-    assert isinstance(reply.content, str) and reply.content
-    assert reply.usage_metadata["input_tokens"] > 0
-    assert reply.usage_metadata["output_tokens"] > 0
-    assert reply.response_metadata["model_name"]
+    reply = any_chat_model.generate(
+        [ChatMessage("system", "Be brief."), ChatMessage("user", "Say yes.")]
+    )
+    assert isinstance(reply.text, str) and reply.text
+    assert reply.usage.input_tokens > 0 and reply.usage.output_tokens > 0
+    assert reply.model == any_chat_model.model_id

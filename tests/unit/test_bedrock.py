@@ -7,17 +7,14 @@ import io
 import json
 
 import boto3
-import numpy as np
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
-from langchain_core.messages import HumanMessage, SystemMessage
-from ragops.adapters.bedrock import BedrockTitanEmbedder, bedrock_chat_model
+from ragops.adapters.bedrock import BedrockConverseChatModel, BedrockTitanEmbedder
 from ragops.bootstrap import build_container
+from ragops.domain.models import ChatMessage
 from ragops.errors import ModelUnavailable
 from ragops.settings import Settings
-
-pytest.importorskip("langchain_aws")
 
 
 @pytest.fixture
@@ -33,29 +30,29 @@ def _titan_response(vector):
     return {"body": StreamingBody(io.BytesIO(body), len(body)), "contentType": "application/json"}
 
 
-def test_titan_v2_request_shape_and_unit_vectors(runtime):
+def test_titan_v2_request_shape(runtime):
     client, stubber = runtime
-    for text, vector in [("first text", [3.0, 4.0, 0.0]), ("second", [0.0, 0.0, 2.0])]:
+    for text, vector in [("first text", [0.6, 0.8, 0.0]), ("second", [0.0, 0.0, 1.0])]:
         stubber.add_response(
             "invoke_model",
             _titan_response(vector),
             {
                 "modelId": "amazon.titan-embed-text-v2:0",
-                "body": json.dumps({"inputText": text, "dimensions": 3}),
+                "body": json.dumps({"inputText": text, "dimensions": 3, "normalize": True}),
                 "accept": "application/json",
                 "contentType": "application/json",
             },
         )
-    embedder = BedrockTitanEmbedder(dimensions=3, client=client)
-    vectors = embedder.embed_array(["first text", "second"])
-    np.testing.assert_allclose(vectors, [[0.6, 0.8, 0.0], [0.0, 0.0, 1.0]], rtol=1e-6)
-    assert vectors.dtype == np.float32
+    # concurrency=1 keeps the stubbed responses in request order
+    embedder = BedrockTitanEmbedder(dimensions=3, client=client, concurrency=1)
+    assert embedder.embed_array(["first text"]) == [[0.6, 0.8, 0.0]]
+    assert embedder.embed_query("second") == [0.0, 0.0, 1.0]
 
 
 def test_titan_errors_become_model_unavailable(runtime):
     client, stubber = runtime
     stubber.add_client_error("invoke_model", "ThrottlingException", "slow down", 429)
-    with pytest.raises(ModelUnavailable):
+    with pytest.raises(ModelUnavailable, match="slow down"):
         BedrockTitanEmbedder(dimensions=3, client=client).embed_array(["text"])
 
 
@@ -81,13 +78,23 @@ def test_nova_converse_request_shape_and_usage(runtime):
             "inferenceConfig": {"maxTokens": 256, "temperature": 0.0},
         },
     )
-    model = bedrock_chat_model("us.amazon.nova-2-lite-v1:0", client=client, max_tokens=256)
-    reply = model.invoke(
-        [SystemMessage("Answer from the passages."), HumanMessage("Passages: [1] ... Question: q")]
+    model = BedrockConverseChatModel("us.amazon.nova-2-lite-v1:0", client=client, max_tokens=256)
+    reply = model.generate(
+        [
+            ChatMessage("system", "Answer from the passages."),
+            ChatMessage("user", "Passages: [1] ... Question: q"),
+        ]
     )
-    assert reply.content == "Paused tiers answer 503 [1]."
-    assert reply.usage_metadata["input_tokens"] == 120
-    assert reply.usage_metadata["output_tokens"] == 9
+    assert reply.text == "Paused tiers answer 503 [1]."
+    assert (reply.usage.input_tokens, reply.usage.output_tokens) == (120, 9)
+    assert reply.model == "us.amazon.nova-2-lite-v1:0"
+
+
+def test_converse_errors_become_model_unavailable(runtime):
+    client, stubber = runtime
+    stubber.add_client_error("converse", "ValidationException", "bad model", 400)
+    with pytest.raises(ModelUnavailable, match="bad model"):
+        BedrockConverseChatModel("x", client=client).generate([ChatMessage("user", "hi")])
 
 
 def test_container_builds_bedrock_adapters_from_settings(runtime):
@@ -97,4 +104,5 @@ def test_container_builds_bedrock_adapters_from_settings(runtime):
         aws_clients={"bedrock-runtime": client},
     )
     assert container.embedder.model_id == "amazon.titan-embed-text-v2:0"
-    assert container.chat_model_id == "us.amazon.nova-2-lite-v1:0"
+    assert container.chat_model.model_id == "us.amazon.nova-2-lite-v1:0"
+    assert container.embedder.client is client

@@ -81,9 +81,9 @@ class Container:
             return self.injected_chat_model
         s = self.settings
         if s.llm == "bedrock":
-            from ragops.adapters.bedrock import bedrock_chat_model
+            from ragops.adapters.bedrock import BedrockConverseChatModel
 
-            return bedrock_chat_model(
+            return BedrockConverseChatModel(
                 s.bedrock_chat_model_id,
                 client=self.aws_clients.get("bedrock-runtime"),
                 region=s.aws_region,
@@ -93,17 +93,12 @@ class Container:
         from ragops.adapters.llamacpp import LlamaCppChatModel
 
         return LlamaCppChatModel(
-            model_path=s.local_llm_path,
+            s.local_llm_path,
             n_ctx=s.local_llm_context_tokens,
             n_threads=s.local_llm_threads,
             max_tokens=s.max_answer_tokens,
             temperature=s.temperature,
         )
-
-    @property
-    def chat_model_id(self) -> str:
-        model = self.chat_model
-        return str(getattr(model, "model_id", None) or getattr(model, "model", None) or "unknown")
 
     @cached_property
     def breaker(self) -> CircuitBreaker:
@@ -179,7 +174,7 @@ class Container:
             index=self.index,
             embedder=self.embedder,
             chat_model=self.chat_model,
-            model_id=self.chat_model_id,
+            model_id=self.chat_model.model_id,
             min_relevance=self.settings.min_relevance,
             default_top_k=self.settings.top_k,
         )

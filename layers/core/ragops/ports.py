@@ -1,28 +1,27 @@
 """Ports: the interfaces services depend on. Adapters in ``ragops.adapters`` implement them.
 
-Where LangChain already defines the interface we use it: embedders are
-``langchain_core.embeddings.Embeddings`` and chat models ``BaseChatModel``.
+The ports are plain protocols with no LangChain or numpy behind them, on purpose: the API
+Lambda must fit in 50 MB, and langchain-core (with langsmith) or numpy alone would take
+more than that (measured: numpy 73 MB installed, langchain-core with its dependencies
+72 MB). Embedders still offer LangChain's ``embed_documents``/``embed_query``, so they
+plug into LangChain where it is wanted.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Protocol, runtime_checkable
-
-import numpy as np
-from langchain_core.embeddings import Embeddings
-from langchain_core.language_models.chat_models import BaseChatModel
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ragops.domain.chunking import TokenCounter
-from ragops.domain.models import Chunk, SearchHit, SearchMode
+from ragops.domain.models import ChatMessage, Chunk, Generation, SearchHit, SearchMode
 from ragops.domain.tier import TierState
 
-ChatModel = BaseChatModel
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = [
     "ChatModel",
     "Embedder",
-    "Embeddings",
     "ObjectStore",
     "TierStateStore",
     "VectorTier",
@@ -31,22 +30,35 @@ __all__ = [
 
 @runtime_checkable
 class Embedder(Protocol):
-    """An ``Embeddings`` that also tells how it counts tokens and what it is called.
+    """Turns texts into unit-length vectors and says how it counts tokens.
 
-    ``embed_array`` returns unit-length float32 rows; ``count_tokens`` measures text the way
-    the model will, so chunks fit its input (``max_input_tokens``).
+    ``embed_array`` returns one row per text (a float32 ``numpy`` array from local models,
+    lists of floats from Bedrock: anything ``numpy.asarray`` takes); ``token_counter``
+    measures text the way the model will, so chunks fit its input (``max_input_tokens``).
     """
 
     model_id: str
     max_input_tokens: int
 
+    def embed_array(self, texts: Sequence[str]) -> Any: ...
+
     def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
 
     def embed_query(self, text: str) -> list[float]: ...
 
-    def embed_array(self, texts: Sequence[str]) -> np.ndarray: ...
-
     def token_counter(self) -> TokenCounter: ...
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """Generates an answer to a conversation and reports the tokens used.
+
+    Provider errors surface as ``ModelUnavailable``.
+    """
+
+    model_id: str
+
+    def generate(self, messages: Sequence[ChatMessage]) -> Generation: ...
 
 
 class ObjectStore(Protocol):
@@ -91,7 +103,7 @@ class VectorTier(Protocol):
         self,
         tenant: str,
         query: str,
-        query_embedding: np.ndarray | None,
+        query_embedding: Sequence[float] | np.ndarray | None,
         top_k: int,
         mode: SearchMode = SearchMode.HYBRID,
         candidates: int | None = None,

@@ -4,14 +4,15 @@ fails fast (``TierUnavailable``) instead of waiting on a dead tier for every req
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ragops.domain.models import Chunk, SearchHit, SearchMode
 from ragops.domain.tier import CircuitBreaker
 from ragops.errors import TierUnavailable
 from ragops.ports import VectorTier
+
+if TYPE_CHECKING:
+    import numpy as np
 
 T = TypeVar("T")
 
@@ -61,7 +62,7 @@ class BreakerGuardedTier:
         self,
         tenant: str,
         query: str,
-        query_embedding: np.ndarray | None,
+        query_embedding: Sequence[float] | np.ndarray | None,
         top_k: int,
         mode: SearchMode = SearchMode.HYBRID,
         candidates: int | None = None,

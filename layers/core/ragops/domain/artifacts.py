@@ -11,11 +11,12 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ragops.domain.models import Chunk, DocumentRecord
+
+if TYPE_CHECKING:
+    import numpy as np
 
 ARTIFACT_SCHEMA = 1
 
@@ -48,6 +49,8 @@ class ChunkArtifact:
 
 
 def encode_artifact(artifact: ChunkArtifact) -> bytes:
+    import numpy as np  # only where artifacts are written or read, not in the API Lambda
+
     vectors = np.ascontiguousarray(artifact.embeddings, dtype="<f4")
     payload: dict[str, Any] = {
         "schema": ARTIFACT_SCHEMA,
@@ -61,6 +64,8 @@ def encode_artifact(artifact: ChunkArtifact) -> bytes:
 
 
 def decode_artifact(data: bytes) -> ChunkArtifact:
+    import numpy as np
+
     payload = json.loads(data)
     if payload.get("schema") != ARTIFACT_SCHEMA:
         raise ValueError(f"unsupported chunk artifact schema {payload.get('schema')!r}")

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import lru_cache
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from ragops.domain.models import Chunk, ParsedDocument
 
 SECTION_SEPARATOR = "\n\n"
@@ -60,6 +58,8 @@ class Chunker:
             raise ValueError("chunk overlap must be smaller than the chunk size")
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
         self._count = lru_cache(maxsize=100_000)(count_tokens)
         self._splitter = RecursiveCharacterTextSplitter(
             chunk_size=chunk_tokens,

@@ -6,10 +6,9 @@ sorted best first. An id missing from one list simply gets nothing from that lis
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from enum import StrEnum
-
-import numpy as np
 
 
 class FusionMethod(StrEnum):
@@ -38,13 +37,14 @@ def _standardise(scores: Mapping[str, float]) -> tuple[dict[str, float], float]:
     candidate's (a chunk outside the top list scored at most that)."""
     if not scores:
         return {}, 0.0
-    values = np.fromiter(scores.values(), dtype=np.float64, count=len(scores))
-    spread = float(values.std())
-    mean = float(values.mean())
+    # By hand: statistics.pstdev computes exactly with fractions, 20x slower on this path.
+    values = list(scores.values())
+    mean = math.fsum(values) / len(values)
+    spread = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / len(values))
     if spread == 0.0:
         return dict.fromkeys(scores, 0.0), 0.0
     standardised = {key: (value - mean) / spread for key, value in scores.items()}
-    return standardised, (float(values.min()) - mean) / spread
+    return standardised, (min(values) - mean) / spread
 
 
 def zscore_fusion(

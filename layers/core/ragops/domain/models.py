@@ -148,6 +148,23 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One turn of a conversation with a chat model."""
+
+    role: str  # "system", "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """What a chat model answered, with the tokens it read and wrote."""
+
+    text: str
+    usage: Usage
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
 class Citation:
     """A passage the answer cites as ``[number]``."""
 

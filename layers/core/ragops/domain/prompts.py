@@ -10,9 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
-
-from ragops.domain.models import SearchHit
+from ragops.domain.models import ChatMessage, SearchHit
 
 PROMPT_VERSION = "answer-v1"
 
@@ -81,14 +79,14 @@ MARKER_SUPPORT = 0.4
 MIN_CONTENT_WORDS = 2
 
 
-def render_messages(question: str, hits: list[SearchHit]) -> list[BaseMessage]:
+def render_messages(question: str, hits: list[SearchHit]) -> list[ChatMessage]:
     passages = "\n\n".join(
         f"[{number}] (from {hit.chunk.title}) {hit.chunk.text.strip()}"
         for number, hit in enumerate(hits, start=1)
     )
     return [
-        SystemMessage(SYSTEM_PROMPT),
-        HumanMessage(f"Passages:\n{passages}\n\nQuestion: {question.strip()}\nAnswer:"),
+        ChatMessage("system", SYSTEM_PROMPT),
+        ChatMessage("user", f"Passages:\n{passages}\n\nQuestion: {question.strip()}\nAnswer:"),
     ]
 
 

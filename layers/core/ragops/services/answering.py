@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from langchain_core.messages import AIMessage
-
 from ragops.domain.models import Answer, Citation, SearchHit, SearchMode, Usage
 from ragops.domain.prompts import (
     NOT_FOUND_ANSWER,
@@ -15,7 +13,7 @@ from ragops.domain.prompts import (
     render_messages,
     snippet,
 )
-from ragops.errors import InvalidInput, ModelUnavailable
+from ragops.errors import InvalidInput
 from ragops.ports import ChatModel, Embedder, VectorTier
 from ragops.settings import validate_tenant
 
@@ -102,14 +100,8 @@ def answer_question(
             abstained=True,
         )
 
-    try:
-        response = ctx.chat_model.invoke(render_messages(question, hits))
-    except (ModelUnavailable, InvalidInput):
-        raise
-    except Exception as exc:  # provider errors of every kind become one project error
-        raise ModelUnavailable(f"the chat model failed: {exc}") from exc
-    text = response.content if isinstance(response.content, str) else str(response.content)
-    cited = cite_answer(text, [h.chunk.text for h in hits])
+    generation = ctx.chat_model.generate(render_messages(question, hits))
+    cited = cite_answer(generation.text, [h.chunk.text for h in hits])
     answer_text = cited.text
     numbers = cited.cited
     if not cited.grounded:
@@ -120,8 +112,8 @@ def answer_question(
     return Answer(
         answer=answer_text,
         citations=[_citation(n, hits[n - 1]) for n in numbers],
-        model=_model_name(response, ctx.model_id),
-        usage=_usage(response),
+        model=generation.model or ctx.model_id,
+        usage=generation.usage,
         latency_ms=_elapsed_ms(started),
         abstained=False,
         unsupported_sentences=cited.dropped,
@@ -140,19 +132,6 @@ def _citation(number: int, hit: SearchHit) -> Citation:
         snippet=snippet(chunk.text),
         score=round(hit.score, 6),
     )
-
-
-def _usage(response: AIMessage) -> Usage:
-    meta = getattr(response, "usage_metadata", None) or {}
-    return Usage(
-        input_tokens=int(meta.get("input_tokens", 0)),
-        output_tokens=int(meta.get("output_tokens", 0)),
-    )
-
-
-def _model_name(response: AIMessage, default: str) -> str:
-    meta = getattr(response, "response_metadata", None) or {}
-    return str(meta.get("model_name") or meta.get("model_id") or default)
 
 
 def _elapsed_ms(started: float) -> float:

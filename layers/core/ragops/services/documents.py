@@ -12,8 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePath
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from ragops.domain.artifacts import (
     ChunkArtifact,
@@ -40,6 +39,9 @@ from ragops.domain.parsing import parse_document
 from ragops.errors import DocumentNotFound, DocumentRejected, ObjectNotFound, TierUnavailable
 from ragops.ports import Embedder, ObjectStore, VectorTier
 from ragops.settings import validate_tenant
+
+if TYPE_CHECKING:
+    import numpy as np
 
 logger = logging.getLogger(__name__)
 
@@ -91,9 +93,13 @@ def embed_in_batches(
 ) -> np.ndarray:
     """Embeddings of ``texts`` (unit-length float32 rows), computed ``batch_size`` at a time
     so progress can be reported."""
+    import numpy as np  # ingestion only: the API Lambda ships without numpy
+
     parts: list[np.ndarray] = []
     for start in range(0, len(texts), batch_size):
-        parts.append(embedder.embed_array(texts[start : start + batch_size]))
+        parts.append(
+            np.asarray(embedder.embed_array(texts[start : start + batch_size]), np.float32)
+        )
         if progress:
             progress(min(start + batch_size, len(texts)), len(texts))
     return np.vstack(parts) if parts else np.zeros((0, 0), np.float32)
