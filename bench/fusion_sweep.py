@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+
 from ragops.bootstrap import build_container
 from ragops.domain.fusion import reciprocal_rank_fusion, zscore_fusion
 from ragops.domain.metrics import retrieval_report

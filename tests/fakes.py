@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+
 from ragops.adapters.embedding_base import ArrayEmbeddings
 from ragops.domain.chunking import TokenCounter
 from ragops.domain.models import ChatMessage, Generation, Usage

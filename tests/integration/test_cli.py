@@ -212,3 +212,27 @@ def test_eval_retrieval_names_a_missing_file(tmp_path):
         check=False,
     )
     assert result.returncode == 1 and "dev.tsv" in result.stderr
+
+
+def test_invoke_runs_a_handler_with_an_event_file(tmp_path):
+    root = Path(__file__).resolve().parents[2]
+    result = ragops(
+        "invoke",
+        "api",
+        str(root / "events" / "api_health.json"),
+        "--functions-dir",
+        str(root / "functions"),
+        data_dir=tmp_path / "d",
+        env={"POWERTOOLS_TRACE_DISABLED": "1"},
+    )
+    response = json.loads(result.stdout[result.stdout.index("{\n") :])  # after the EMF line
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["tier"]["state"] == "active"
+    unknown = ragops(
+        "invoke",
+        "nope",
+        str(root / "events" / "api_health.json"),
+        data_dir=tmp_path / "d",
+        check=False,
+    )
+    assert unknown.returncode == 1 and "no function 'nope'" in unknown.stderr

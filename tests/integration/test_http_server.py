@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from ragops.bootstrap import build_container
 from ragops.entrypoints.api import create_app
 from ragops.settings import Settings
-
 from tests.integration.conftest import UvicornThread
 from tests.samples import make_pdf
 

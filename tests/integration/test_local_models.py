@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import pytest
+
 from ragops.domain.models import ChatMessage, Generation
 
 pytestmark = pytest.mark.slow

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ragops.domain.models import ChatMessage
 
+from ragops.domain.models import ChatMessage
 from tests.fakes import HashingEmbedder, ScriptedChatModel
 
 pytestmark = pytest.mark.slow

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ragops.domain.prompts import NOT_FOUND_ANSWER
 from ragops.errors import InvalidInput
 from ragops.services.answering import UNGROUNDED_PREFIX, answer_question

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from ragops.entrypoints.api import create_app
 
+from ragops.entrypoints.api import create_app
 from tests.samples import make_docx, make_pdf
 
 GUIDE = (

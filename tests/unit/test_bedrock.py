@@ -10,6 +10,7 @@ import boto3
 import pytest
 from botocore.response import StreamingBody
 from botocore.stub import Stubber
+
 from ragops.adapters.bedrock import BedrockConverseChatModel, BedrockTitanEmbedder
 from ragops.bootstrap import build_container
 from ragops.domain.models import ChatMessage

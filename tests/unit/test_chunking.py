@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ragops.domain.chunking import SECTION_SEPARATOR, Chunker, word_additive_counter
 from ragops.domain.models import ParsedDocument, Section
 

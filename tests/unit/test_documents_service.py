@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+
 from ragops.domain.artifacts import decode_artifact
 from ragops.errors import DocumentNotFound, DocumentRejected, StoreUnavailable
 from ragops.services.documents import (
@@ -11,7 +12,6 @@ from ragops.services.documents import (
     ingest_files,
     list_documents,
 )
-
 from tests.samples import make_pdf
 
 GUIDE = (

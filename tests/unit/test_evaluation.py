@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from ragops.domain.models import SearchMode
 from ragops.errors import InvalidInput
 from ragops.services.evaluation import load_beir, run_retrieval_eval

@@ -3,6 +3,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from ragops.domain.fusion import reciprocal_rank_fusion, zscore_fusion
 from ragops.domain.metrics import mrr_at_k, ndcg_at_k, recall_at_k, retrieval_report
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ragops.adapters.chroma import ChromaVectorIndex
 from ragops.adapters.hybrid_index import HybridIndex
 from ragops.domain.models import Chunk, SearchMode

@@ -6,6 +6,7 @@ import boto3
 import pytest
 from fastapi.testclient import TestClient
 from moto import mock_aws
+
 from ragops.adapters.guarded_tier import BreakerGuardedTier
 from ragops.adapters.tier_state import FileTierState, SsmTierState
 from ragops.domain.tier import CircuitBreaker, TierState

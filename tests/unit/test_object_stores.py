@@ -6,6 +6,7 @@ from __future__ import annotations
 import boto3
 import pytest
 from moto import mock_aws
+
 from ragops.adapters.localfs import LocalFsObjectStore
 from ragops.adapters.s3 import S3ObjectStore
 from ragops.errors import ObjectNotFound, StoreUnavailable

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import pytest
+
 from ragops.domain.parsing import parse_document
 from ragops.errors import DocumentRejected
-
 from tests.samples import make_docx, make_html, make_pdf
 
 LIMIT = 1_000_000

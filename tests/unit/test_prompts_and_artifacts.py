@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from ragops.domain.artifacts import ChunkArtifact, decode_artifact, encode_artifact
 from ragops.domain.models import Chunk, DocumentRecord, SearchHit
 from ragops.domain.prompts import cite_answer, extract_quote, render_messages, snippet

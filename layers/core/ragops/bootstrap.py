@@ -122,6 +122,14 @@ class Container:
 
         return FileTierState(s.tier_state_file)
 
+    def aws_client(self, service: str) -> Any:
+        """An injected client for ``service``, else a boto3 client built now (not at import)."""
+        if service not in self.aws_clients:
+            import boto3
+
+            self.aws_clients[service] = boto3.client(service, region_name=self.settings.aws_region)
+        return self.aws_clients[service]
+
     def tier_status(self) -> TierStatus:
         return tier_status(self.tier_state, self.breaker)
 

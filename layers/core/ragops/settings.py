@@ -62,6 +62,10 @@ class Settings(BaseSettings):
         description="sync: uploads are indexed in the request; async: stored as pending and "
         "indexed by the ingest function (S3 event).",
     )
+    eks_cluster_name: str = "ragops-tier"
+    eks_nodegroup_name: str = "ragops-tier-nodes"
+    tier_nodes_desired: int = Field(default=2, ge=1)
+    tier_nodes_max: int = Field(default=3, ge=1)
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
 

@@ -305,6 +305,39 @@ def eval_retrieval(
     out.print(f"mode {result['mode']} · {result['queries']} queries · split {split}")
 
 
+@app.command()
+def invoke(
+    function: Annotated[
+        str, typer.Argument(help="Function folder under functions/: api, ingest, scaler.")
+    ],
+    event_file: Annotated[
+        Path, typer.Argument(help="Event JSON, for example events/api_query.json.")
+    ],
+    functions_dir: Annotated[Path, typer.Option(help="Where the function folders are.")] = Path(
+        "functions"
+    ),
+    data_dir: DataDir = None,
+) -> None:
+    """Run a Lambda handler locally with an event file and print its result (the
+    Docker-free equivalent of `sam local invoke`). Uses the RAGOPS_* settings."""
+    from ragops.entrypoints import lambdas
+
+    try:
+        event = json.loads(event_file.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise _fail(f"{event_file}: {exc}") from exc
+    try:
+        handler = lambdas.load_function(functions_dir, function)
+    except FileNotFoundError as exc:
+        raise _fail(str(exc)) from exc
+    lambdas.use_container(_container(data_dir))
+    try:
+        result = handler(event, lambdas.LocalLambdaContext(function_name=f"ragops-{function}"))
+    except Exception as exc:  # whatever the handler raised is the answer, minus the trace
+        raise _fail(f"the {function} handler raised {type(exc).__name__}: {exc}") from exc
+    print(json.dumps(result, indent=2, default=str))
+
+
 @tier_app.command("status")
 def tier_status_command(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
     """Show the tier state and whether queries can be served."""

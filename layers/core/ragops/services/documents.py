@@ -392,11 +392,20 @@ def accept_upload(
             status=DocumentStatus.PENDING,
             reason=reason,
         )
-        if not item.raw_stored:
-            ctx.store.put(raw_key(tenant, doc_id), item.data, parsed.content_type)
-        # While pending, the previous version (if any) stays searchable; its manifest is
-        # replaced so the listing shows what will be indexed.
+        # The manifest goes first: the raw object's creation event (cloud) must find it.
+        # While pending, the previous version (if any) stays searchable.
         ctx.store.put(manifest_key(tenant, doc_id), encode_record(record), "application/json")
+        if not item.raw_stored:
+            try:
+                ctx.store.put(raw_key(tenant, doc_id), item.data, parsed.content_type)
+            except Exception:
+                if previous is None:
+                    ctx.store.delete(manifest_key(tenant, doc_id))
+                else:
+                    ctx.store.put(
+                        manifest_key(tenant, doc_id), encode_record(previous), "application/json"
+                    )
+                raise
         results.append(IngestResult(IngestOutcome.ACCEPTED, record))
     return results
 
@@ -445,30 +454,79 @@ def index_pending_documents(
     results: list[IngestResult | DocumentRejected] = []
     for owner, records in sorted(pending.items()):
         for start in range(0, len(records), group_size):
-            group = records[start : start + group_size]
-            files = [
-                UploadedFile(
-                    filename=r.source,
-                    data=ctx.store.get(raw_key(owner, r.doc_id)),
-                    doc_id=r.doc_id,
-                    title=r.title,
-                    raw_stored=True,
-                )
-                for r in group
-            ]
-            outcomes = ingest_files(ctx, tenant=owner, files=files)
-            for record, outcome in zip(group, outcomes, strict=True):
-                if isinstance(outcome, DocumentRejected):
-                    record.status = DocumentStatus.FAILED
-                    record.status_reason = outcome.reason
-                    record.updated_at = utc_now()
-                    ctx.store.put(
-                        manifest_key(owner, record.doc_id),
-                        encode_record(record),
-                        "application/json",
-                    )
-            results.extend(outcomes)
+            results.extend(_ingest_stored(ctx, owner, records[start : start + group_size]))
     return results
+
+
+def _ingest_stored(
+    ctx: IngestContext, tenant: str, records: Sequence[DocumentRecord]
+) -> list[IngestResult | DocumentRejected]:
+    """Index documents whose raw bytes and manifests are already in the store; one that
+    turns out unreadable gets its manifest marked ``failed`` with the reason."""
+    files = [
+        UploadedFile(
+            filename=r.source,
+            data=ctx.store.get(raw_key(tenant, r.doc_id)),
+            doc_id=r.doc_id,
+            title=r.title,
+            raw_stored=True,
+        )
+        for r in records
+    ]
+    outcomes = ingest_files(ctx, tenant=tenant, files=files)
+    for record, outcome in zip(records, outcomes, strict=True):
+        if isinstance(outcome, DocumentRejected):
+            record.status = DocumentStatus.FAILED
+            record.status_reason = outcome.reason
+            record.updated_at = utc_now()
+            ctx.store.put(
+                manifest_key(tenant, record.doc_id), encode_record(record), "application/json"
+            )
+    return outcomes
+
+
+def parse_raw_key(key: str) -> tuple[str, str] | None:
+    """``(tenant, doc_id)`` for a key of the form ``raw/{tenant}/{doc_id}``, else None."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] != "raw" or not parts[2]:
+        return None
+    try:
+        return validate_tenant(parts[1]), parts[2]
+    except ValueError:
+        return None
+
+
+def handle_object_event(ctx: IngestContext, *, key: str, removed: bool, tier_usable: bool) -> str:
+    """React to an object store event (S3 ``ObjectCreated`` / ``ObjectRemoved``) on
+    ``raw/{tenant}/{doc_id}``; returns what was done, in a word.
+
+    Safe to deliver twice: a created object that is already indexed with the same bytes
+    is ``unchanged``; a removed document that is gone already is ``gone``. While the tier
+    cannot take documents they stay ``pending`` and are indexed on resume. A created
+    object without a manifest raises ``ObjectNotFound`` (the manifest is written first,
+    so this is a race or a stray upload; a retry settles it).
+    """
+    where = parse_raw_key(key)
+    if where is None:
+        return "ignored"
+    tenant, doc_id = where
+    if removed:
+        if ctx.store.exists(key):
+            return "recreated"  # deleted and uploaded again before this event arrived
+        try:
+            delete_document(ctx.store, ctx.index, tenant, doc_id)
+        except DocumentNotFound:
+            return "gone"
+        return "deleted"
+    record = _load_record(ctx.store, tenant, doc_id)
+    if record is None:
+        if not ctx.store.exists(key):
+            return "gone"  # created, then deleted with its manifest before this event
+        raise ObjectNotFound(manifest_key(tenant, doc_id))
+    if not tier_usable:
+        return "pending"
+    (outcome,) = _ingest_stored(ctx, tenant, [record])
+    return "failed" if isinstance(outcome, DocumentRejected) else str(outcome.outcome)
 
 
 def list_documents(store: ObjectStore, tenant: str) -> list[DocumentRecord]:

@@ -1,0 +1,21 @@
+"""Ingest function: S3 object events on raw/ (through SQS) index or remove documents."""
+
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.parser.models import S3SqsEventNotificationRecordModel
+
+from ragops.entrypoints.lambdas import ingest_record, logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS, model=S3SqsEventNotificationRecordModel)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event, context):
+    return process_partial_response(
+        event=event, record_handler=ingest_record, processor=processor, context=context
+    )
