@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+TOOLS := .tools
+TOOLS_STAMP := $(TOOLS)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SCIFACT ?= ../shared/data/scifact
@@ -10,8 +12,10 @@ SCIFACT ?= ../shared/data/scifact
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 export ANONYMIZED_TELEMETRY := False
+export SAM_CLI_TELEMETRY := 0
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install run serve test test-unit test-integration lint format bench eval clean
+.PHONY: install tools run serve test test-unit test-integration test-infra build lint format bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +27,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Infrastructure tools (SAM CLI, cfn-lint, aws-cdk-lib) in an environment of their own.
+$(TOOLS_STAMP): requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --upgrade pip
+	$(TOOLS)/bin/pip install --quiet -r requirements-tools.txt
+	touch $(TOOLS_STAMP)
+
+tools: $(TOOLS_STAMP)
+
 ## run: install, ingest the sample documents (docs/), serve on 127.0.0.1:8000
 run: $(STAMP)
 	$(BIN)/ragops ingest docs
@@ -31,8 +44,8 @@ run: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/ragops serve --host $(HOST) --port $(PORT)
 
-## test: install what the tests need, lint, and run every test (unit and integration)
-test: $(STAMP)
+## test: install what the tests need, lint, and run every test (unit, integration, infra)
+test: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
@@ -43,6 +56,14 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
+test-infra: $(STAMP) $(TOOLS_STAMP)
+	$(BIN)/pytest -q tests/infra
+
+## build: the Lambda functions and layers, as `sam deploy` takes them (.aws-sam/build)
+build: $(TOOLS_STAMP)
+	$(TOOLS)/bin/sam validate --lint
+	$(TOOLS)/bin/sam build
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -51,10 +72,11 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: $(STAMP)
+bench: $(STAMP) $(TOOLS_STAMP)
 	$(BIN)/pip install --quiet -e '.[local,aws,dev,bench]'
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/cold_start.py
 
 ## eval: retrieval quality on SciFact (train split) in all three modes
 eval: $(STAMP)
@@ -63,4 +85,4 @@ eval: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) .ragops .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .ragops .pytest_cache .ruff_cache .aws-sam

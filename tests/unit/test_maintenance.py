@@ -159,6 +159,30 @@ def test_guarded_tier_counts_only_tier_errors(container):
         guarded.count("default")
 
 
+def test_guarded_tier_builds_its_tier_once_on_first_use():
+    built = []
+
+    def build():
+        built.append(DeadIndex())
+        return built[-1]
+
+    guarded = BreakerGuardedTier(None, CircuitBreaker(failure_threshold=5), build=build)
+    assert built == []  # constructing the container's tier loads nothing
+    for _ in range(2):
+        with pytest.raises(TierUnavailable):
+            guarded.count("default")
+    assert len(built) == 1 and guarded.inner is built[0]
+
+
+def test_a_deployment_without_index_libraries_reports_the_tier_unavailable():
+    def build():
+        raise ModuleNotFoundError("No module named 'chromadb'", name="chromadb")
+
+    guarded = BreakerGuardedTier(None, CircuitBreaker(failure_threshold=5), build=build)
+    with pytest.raises(TierUnavailable, match="chromadb is not installed"):
+        guarded.search("default", "glaciers", None, top_k=3)
+
+
 @pytest.mark.parametrize("backend", ["file", "ssm"])
 def test_tier_state_stores(tmp_path, backend):
     with mock_aws():

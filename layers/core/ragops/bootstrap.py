@@ -139,7 +139,7 @@ class Container:
         fast and the API switches to maintenance mode until the breaker closes."""
         from ragops.adapters.guarded_tier import BreakerGuardedTier
 
-        return BreakerGuardedTier(self._raw_index(), self.breaker)
+        return BreakerGuardedTier(None, self.breaker, build=self._raw_index)
 
     def _raw_index(self) -> VectorTier:
         if self.injected_index is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from ragops.domain.models import Chunk, ParsedDocument
 
@@ -58,12 +58,17 @@ class Chunker:
             raise ValueError("chunk overlap must be smaller than the chunk size")
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
+        self._count = lru_cache(maxsize=100_000)(count_tokens)
+
+    @cached_property
+    def _splitter(self):
+        # Built on the first split: a process that never chunks (the API function storing
+        # uploads for asynchronous ingestion) never imports LangChain.
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-        self._count = lru_cache(maxsize=100_000)(count_tokens)
-        self._splitter = RecursiveCharacterTextSplitter(
-            chunk_size=chunk_tokens,
-            chunk_overlap=overlap_tokens,
+        return RecursiveCharacterTextSplitter(
+            chunk_size=self.chunk_tokens,
+            chunk_overlap=self.overlap_tokens,
             length_function=self._count,
             separators=["\n\n", "\n", ". ", " ", ""],
             keep_separator="end",

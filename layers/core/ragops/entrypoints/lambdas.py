@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parser.models import S3SqsEventNotificationRecordModel
 
 logger = Logger(service="ragops")
-tracer = Tracer(service="ragops")
+# Patch only botocore (S3, SSM, Bedrock, EKS calls): X-Ray's default patches every library it
+# finds installed (SQLAlchemy, httpx, ...), which costs cold-start time for nothing we call.
+tracer = Tracer(service="ragops", patch_modules=("botocore",))
 metrics = Metrics(namespace="ragops", service="ragops")
 
 _container: Container | None = None

@@ -1,0 +1,711 @@
+"""Security and shape assertions for the SAM template (``template.yaml``), fully offline.
+
+Run it with the tools interpreter, not the project's::
+
+    .tools/bin/python tests/infra/assert_template.py [TEMPLATE] [--verbose] [--dump FILE]
+
+Why a separate script in the tools environment: the assertions need ``samtranslator`` (to turn
+the SAM template into the CloudFormation that is actually deployed, IAM roles included) and
+``aws_cdk.assertions`` (``Template``, ``Match``, ``Capture``; jsii, so Node 20 too). Both live in
+the tools virtualenv (``.tools``, next to aws-sam-cli and cfn-lint) and not in the runtime
+``.venv``, which has pytest instead. ``tests/infra/test_template_assertions.py`` runs this
+script through a subprocess from pytest.
+
+Nothing here calls AWS: the translator is given the managed-policy map bundled with
+samtranslator instead of loading it through IAM, and local ``CodeUri``/``ContentUri`` folders
+are replaced with a placeholder S3 URI. That is how cfn-lint's SAM transform
+(``cfnlint/template/transforms/_sam.py``) used to translate offline; the cfn-lint in the tools
+environment (1.58) no longer translates SAM at all, so this script does it itself.
+
+Every check runs; each prints ``ok   <name>`` or ``FAIL <name>: <reason>`` on one line
+(``--verbose`` adds cdk's full mismatch report under a failure). Exit status: 0 when all checks
+pass, 1 when any fails, 2 when the template cannot be loaded or translated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import os
+import re
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+try:
+    from aws_cdk.assertions import Capture, Match, Template
+    from samtranslator.internal.managed_policies import get_bundled_managed_policy_map
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import Translator
+    from samtranslator.yaml_helper import yaml_parse
+except Exception as error:  # ImportError, or jsii failing to start Node
+    sys.stderr.write(f"error: needs the tools virtualenv (make tools) and Node: {error}\n")
+    sys.exit(2)
+
+Cfn = dict[str, Any]  # a translated (plain CloudFormation) template
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+
+# Logical ids this contract is about (they are also how the application refers to them).
+DOCUMENTS_BUCKET = "DocumentsBucket"
+INGEST_QUEUE = "IngestQueue"
+DEAD_LETTER_QUEUE = "IngestDeadLetterQueue"
+TIER_STATE_PARAMETER = "TierStateParameter"
+INGEST_FUNCTION = "IngestFunction"
+SCALER_FUNCTION = "ScalerFunction"
+MODEL_ID_PARAMETERS = (
+    "EmbeddingModelId",
+    "ChatModelId",
+    "ChatFoundationModelId",
+    "ProChatModelId",
+    "ProChatFoundationModelId",
+)
+OBJECT_PREFIXES = ("raw", "documents", "chunks")
+SCHEDULED_ACTIONS = {"pause", "resume", "activate"}
+BUCKET_LEVEL_S3_ACTIONS = {"s3:listbucket", "s3:listbucketversions", "s3:getbucketlocation"}
+
+_MODELS = "|".join(MODEL_ID_PARAMETERS)
+# Foundation models are regional resources without an account; a cross-region inference
+# profile may route to any region, hence "*" is allowed there (never in the model part).
+BEDROCK_ARN = (
+    rf"^arn:\$\{{AWS::Partition\}}:bedrock:"
+    rf"(\$\{{AWS::Region\}}|\*)::foundation-model/\$\{{({_MODELS})\}}$"
+    rf"|^arn:\$\{{AWS::Partition\}}:bedrock:\$\{{AWS::Region\}}:\$\{{AWS::AccountId\}}:"
+    rf"inference-profile/\$\{{({_MODELS})\}}$"
+)
+BUCKET_ARN = rf"^arn:\$\{{AWS::Partition\}}:s3:::\$\{{{DOCUMENTS_BUCKET}\}}$"
+OBJECT_ARN = (
+    rf"^arn:\$\{{AWS::Partition\}}:s3:::\$\{{{DOCUMENTS_BUCKET}\}}/"
+    rf"({'|'.join(OBJECT_PREFIXES)})/\*$"
+)
+TIER_STATE_ARN = (
+    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:"
+    f"parameter${{{TIER_STATE_PARAMETER}}}"
+)
+
+
+class CheckFailed(Exception):
+    """A check's own verdict (as opposed to a cdk assertion error)."""
+
+
+class TemplateError(Exception):
+    """The template could not be loaded or translated (exit status 2)."""
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+def _placeholder_code_uris(template: dict[str, Any]) -> None:
+    """Point local code folders at a fake S3 URI: the translator only accepts S3 locations."""
+    uri_properties = {
+        "AWS::Serverless::Function": "CodeUri",
+        "AWS::Serverless::LayerVersion": "ContentUri",
+    }
+    for resource in template.get("Resources", {}).values():
+        key = uri_properties.get(resource.get("Type"))
+        properties = resource.get("Properties", {})
+        if key and isinstance(properties.get(key), str) and not properties[key].startswith("s3://"):
+            properties[key] = "s3://bucket/value"
+
+
+def translate(path: Path) -> Cfn:
+    """The SAM template at ``path`` as plain CloudFormation, translated offline."""
+    try:
+        sam = yaml_parse(path.read_text(encoding="utf-8"))
+    except Exception as error:  # OSError, yaml errors
+        raise TemplateError(f"cannot read {path}: {error}") from error
+    if not isinstance(sam, dict) or not isinstance(sam.get("Resources"), dict):
+        raise TemplateError(f"{path} is not a CloudFormation template (no Resources mapping)")
+    _placeholder_code_uris(sam)
+
+    policies = get_bundled_managed_policy_map("aws") or {}
+    translator = Translator(managed_policy_map=policies, sam_parser=Parser())
+    try:
+        cfn = translator.translate(
+            sam_template=copy.deepcopy(sam),
+            parameter_values={},
+            get_managed_policy_map=lambda: policies,
+        )
+        # Normalise to JSON types (what CloudFormation receives, and what jsii can carry).
+        return json.loads(json.dumps(cfn))
+    except Exception as error:  # samtranslator's InvalidDocumentException and friends
+        raise TemplateError(f"cannot translate {path}: {error}") from error
+
+
+def load_cdk_template(cfn: Cfn) -> Template:
+    """A cdk assertions Template; cycles are a check of their own, not a load error."""
+    try:
+        return Template.from_json(cfn, skip_cyclical_dependencies_check=True)
+    except Exception as error:
+        raise TemplateError(f"aws_cdk.assertions cannot load the template: {error}") from error
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _alternatives(value: Any) -> Iterator[Any]:
+    """Every concrete value ``value`` may take: lists flattened, both Fn::If branches
+    followed, AWS::NoValue dropped."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _alternatives(item)
+    elif isinstance(value, dict) and set(value) == {"Fn::If"}:
+        _condition, when_true, when_false = value["Fn::If"]
+        yield from _alternatives(when_true)
+        yield from _alternatives(when_false)
+    elif value != {"Ref": "AWS::NoValue"}:
+        yield value
+
+
+@dataclass(frozen=True)
+class Statement:
+    where: str
+    body: dict[str, Any]
+
+    @property
+    def allows(self) -> bool:
+        return self.body.get("Effect") == "Allow"
+
+    @property
+    def actions(self) -> list[Any]:
+        return list(_alternatives(self.body.get("Action", self.body.get("NotAction", []))))
+
+    @property
+    def resources(self) -> list[Any]:
+        return list(_alternatives(self.body.get("Resource", self.body.get("NotResource", []))))
+
+    def grants(self, service: str) -> bool:
+        prefix = f"{service}:"
+        return any(isinstance(a, str) and a.lower().startswith(prefix) for a in self.actions)
+
+
+def _statements(where: str, document: Any) -> Iterator[Statement]:
+    if not isinstance(document, dict):
+        return
+    for index, body in enumerate(_alternatives(document.get("Statement", []))):
+        sid = f" ({body['Sid']})" if isinstance(body, dict) and "Sid" in body else ""
+        yield Statement(f"{where}#{index}{sid}", body if isinstance(body, dict) else {})
+
+
+def identity_statements(template: Template) -> list[Statement]:
+    """Statements of the inline/identity policies of every role, user, group and policy
+    (SAM's generated function roles included); ManagedPolicyArns are not statements."""
+    found: list[Statement] = []
+    for rtype in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
+        for logical_id, resource in template.find_resources(rtype).items():
+            for policy in _alternatives(resource.get("Properties", {}).get("Policies", [])):
+                name = policy.get("PolicyName", "?")
+                found += _statements(f"{logical_id}/{name}", policy.get("PolicyDocument"))
+    for rtype in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        for logical_id, resource in template.find_resources(rtype).items():
+            document = resource.get("Properties", {}).get("PolicyDocument")
+            found += _statements(logical_id, document)
+    return found
+
+
+def resource_policy_statements(template: Template) -> list[Statement]:
+    """Statements of trust policies and of bucket, queue and topic policies."""
+    found: list[Statement] = []
+    for logical_id, resource in template.find_resources("AWS::IAM::Role").items():
+        document = resource.get("Properties", {}).get("AssumeRolePolicyDocument")
+        found += _statements(f"{logical_id}/trust", document)
+    for rtype in ("AWS::S3::BucketPolicy", "AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"):
+        for logical_id, resource in template.find_resources(rtype).items():
+            found += _statements(logical_id, resource.get("Properties", {}).get("PolicyDocument"))
+    return found
+
+
+def _fails(matcher, value: Any) -> bool:
+    return matcher.test(value).has_failed()
+
+
+def _resource(cfn: Cfn, logical_id: str, rtype: str) -> dict[str, Any]:
+    resource = cfn.get("Resources", {}).get(logical_id)
+    if resource is None:
+        raise CheckFailed(f"no resource {logical_id}")
+    if resource.get("Type") != rtype:
+        raise CheckFailed(f"{logical_id} is a {resource.get('Type')}, expected {rtype}")
+    return resource
+
+
+def _only(cfn: Cfn, logical_id: str, rtype: str) -> Template:
+    """A cdk Template holding just ``logical_id``: pins cdk's assertions to that resource."""
+    resource = _resource(cfn, logical_id, rtype)
+    return Template.from_json(
+        {"Resources": {logical_id: resource}}, skip_cyclical_dependencies_check=True
+    )
+
+
+def _get_att(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def _report(problems: list[str]) -> None:
+    if problems:
+        raise CheckFailed("; ".join(problems))
+
+
+# --- checks --------------------------------------------------------------------------------
+# Each takes (cdk Template, translated CloudFormation dict) and raises on failure.
+
+
+def check_no_dependency_cycles(template: Template, cfn: Cfn) -> None:
+    Template.from_json(cfn)  # runs cdk's cyclical-dependency check
+
+
+def check_documents_bucket_encrypted(template: Template, cfn: Cfn) -> None:
+    _only(cfn, DOCUMENTS_BUCKET, "AWS::S3::Bucket").has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketEncryption": {
+                "ServerSideEncryptionConfiguration": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "ServerSideEncryptionByDefault": {
+                                    "SSEAlgorithm": Match.string_like_regexp(
+                                        "^(AES256|aws:kms|aws:kms:dsse)$"
+                                    )
+                                }
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def check_documents_bucket_blocks_public_access(template: Template, cfn: Cfn) -> None:
+    _only(cfn, DOCUMENTS_BUCKET, "AWS::S3::Bucket").has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            }
+        },
+    )
+
+
+def check_bucket_policy_denies_insecure_transport(template: Template, cfn: Cfn) -> None:
+    def sub(pattern: str):
+        return {"Fn::Sub": Match.string_like_regexp(pattern)}
+
+    template.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": DOCUMENTS_BUCKET},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": Match.array_with(
+                                    [sub(BUCKET_ARN), sub(BUCKET_ARN.rstrip("$") + r"/\*$")]
+                                ),
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def check_queues_encrypted(template: Template, cfn: Cfn) -> None:
+    queues = template.find_resources("AWS::SQS::Queue")
+    encrypted = {
+        **template.find_resources(
+            "AWS::SQS::Queue", {"Properties": {"SqsManagedSseEnabled": True}}
+        ),
+        **template.find_resources(
+            "AWS::SQS::Queue", {"Properties": {"KmsMasterKeyId": Match.any_value()}}
+        ),
+    }
+    if not queues:
+        raise CheckFailed("no AWS::SQS::Queue")
+    _report(
+        [
+            f"{q} has neither SqsManagedSseEnabled nor KmsMasterKeyId"
+            for q in queues.keys() - encrypted.keys()
+        ]
+    )
+
+
+def check_ingest_queue_redrives_to_dlq(template: Template, cfn: Cfn) -> None:
+    _resource(cfn, DEAD_LETTER_QUEUE, "AWS::SQS::Queue")
+    max_receive = Capture()
+    _only(cfn, INGEST_QUEUE, "AWS::SQS::Queue").has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "RedrivePolicy": {
+                "deadLetterTargetArn": _get_att(DEAD_LETTER_QUEUE),
+                "maxReceiveCount": max_receive,
+            }
+        },
+    )
+    count = max_receive.as_number()
+    if not (count >= 1 and count == int(count)):
+        raise CheckFailed(f"maxReceiveCount must be a positive integer, got {count}")
+
+
+def check_bucket_notifies_ingest_queue(template: Template, cfn: Cfn) -> None:
+    _only(cfn, DOCUMENTS_BUCKET, "AWS::S3::Bucket").has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "NotificationConfiguration": {
+                "QueueConfigurations": Match.array_with(
+                    [
+                        {
+                            "Event": "s3:ObjectCreated:*",
+                            "Queue": _get_att(INGEST_QUEUE),
+                            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "raw/"}]}},
+                        }
+                    ]
+                )
+            }
+        },
+    )
+
+
+def check_ingest_queue_policy_scoped(template: Template, cfn: Cfn) -> None:
+    """S3 may send to the queue only for this account's documents bucket (confused deputy)."""
+    template.has_resource_properties(
+        "AWS::SQS::QueuePolicy",
+        {
+            "Queues": Match.array_with([{"Ref": INGEST_QUEUE}]),
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "s3.amazonaws.com"},
+                                "Action": "sqs:SendMessage",
+                                "Resource": _get_att(INGEST_QUEUE),
+                                "Condition": {
+                                    "ArnLike": {"aws:SourceArn": Match.any_value()},
+                                    "StringEquals": {
+                                        "aws:SourceAccount": {"Ref": "AWS::AccountId"}
+                                    },
+                                },
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
+
+
+def check_ingest_function_triggered_by_queue(template: Template, cfn: Cfn) -> None:
+    _resource(cfn, INGEST_FUNCTION, "AWS::Lambda::Function")
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"EventSourceArn": _get_att(INGEST_QUEUE), "FunctionName": {"Ref": INGEST_FUNCTION}},
+    )
+
+
+def check_event_source_mappings_report_batch_item_failures(template: Template, cfn: Cfn) -> None:
+    template.all_resources_properties(
+        "AWS::Lambda::EventSourceMapping", {"FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    )
+
+
+def check_ingest_queue_visibility_covers_function_timeout(template: Template, cfn: Cfn) -> None:
+    """Lambda rejects an SQS mapping whose queue times out before the function does."""
+    visibility, timeout = Capture(), Capture()
+    _only(cfn, INGEST_QUEUE, "AWS::SQS::Queue").has_resource_properties(
+        "AWS::SQS::Queue", {"VisibilityTimeout": visibility}
+    )
+    _only(cfn, INGEST_FUNCTION, "AWS::Lambda::Function").has_resource_properties(
+        "AWS::Lambda::Function", {"Timeout": timeout}
+    )
+    if visibility.as_number() < timeout.as_number():
+        raise CheckFailed(
+            f"VisibilityTimeout {visibility.as_number()} < function Timeout {timeout.as_number()}"
+        )
+
+
+def check_lambda_tracing_active(template: Template, cfn: Cfn) -> None:
+    template.all_resources_properties(
+        "AWS::Lambda::Function", {"TracingConfig": {"Mode": "Active"}}
+    )
+
+
+def check_lambda_arm64(template: Template, cfn: Cfn) -> None:
+    template.all_resources_properties("AWS::Lambda::Function", {"Architectures": ["arm64"]})
+
+
+def _function_runtimes(template: Template) -> set[str]:
+    runtime = Capture(Match.string_like_regexp(r"^python3\.\d+$"))
+    template.all_resources_properties("AWS::Lambda::Function", {"Runtime": runtime})
+    runtimes = {runtime.as_string()}
+    while runtime.next():
+        runtimes.add(runtime.as_string())
+    return runtimes
+
+
+def check_lambda_same_python_runtime(template: Template, cfn: Cfn) -> None:
+    runtimes = _function_runtimes(template)
+    if len(runtimes) != 1:
+        raise CheckFailed(f"functions use different runtimes: {sorted(runtimes)}")
+
+
+def check_layers_match_functions(template: Template, cfn: Cfn) -> None:
+    runtimes = sorted(_function_runtimes(template))
+    template.all_resources_properties(
+        "AWS::Lambda::LayerVersion",
+        {
+            "CompatibleRuntimes": Match.array_with(runtimes),
+            "CompatibleArchitectures": Match.array_with(["arm64"]),
+        },
+    )
+
+
+def check_api_stage_tracing_enabled(template: Template, cfn: Cfn) -> None:
+    template.all_resources_properties("AWS::ApiGateway::Stage", {"TracingEnabled": True})
+
+
+def check_api_requires_a_key_except_health(template: Template, cfn: Cfn) -> None:
+    """No route is open to the internet: every method but ``GET /healthz`` needs an API key
+    (until per-tenant authentication replaces it)."""
+    problems = []
+    for logical_id, api in template.find_resources("AWS::ApiGateway::RestApi").items():
+        body = api["Properties"].get("Body", {})
+        for path, methods in body.get("paths", {}).items():
+            for method, operation in methods.items():
+                keyed = any("api_key" in scheme for scheme in operation.get("security") or [])
+                if path == "/healthz" and method == "get":
+                    continue
+                if not keyed:
+                    problems.append(f"{logical_id} {method.upper()} {path} needs no API key")
+    _report(problems)
+
+
+def check_bedrock_scoped_to_model_parameters(template: Template, cfn: Cfn) -> None:
+    missing = [p for p in MODEL_ID_PARAMETERS if p not in cfn.get("Parameters", {})]
+    model_arn = Match.object_equals({"Fn::Sub": Match.string_like_regexp(BEDROCK_ARN)})
+    statements = [s for s in identity_statements(template) if s.allows and s.grants("bedrock")]
+    problems = [f"missing parameters {missing}"] if missing else []
+    if not statements:
+        problems.append("no statement grants bedrock actions (the functions need them)")
+    for statement in statements:
+        if "NotResource" in statement.body:
+            problems.append(f"{statement.where}: NotResource")
+        problems += [
+            f"{statement.where}: action {action!r} is a wildcard"
+            for action in statement.actions
+            if isinstance(action, str) and action.lower().startswith("bedrock:") and "*" in action
+        ]
+        problems += [
+            f"{statement.where}: resource {json.dumps(resource)} is not a model ARN built from "
+            "a model-id parameter"
+            for resource in statement.resources
+            if _fails(model_arn, resource)
+        ]
+    _report(problems)
+
+
+def check_no_wildcard_statements(template: Template, cfn: Cfn) -> None:
+    """No Allow statement, identity or resource policy, grants Action "*" or Resource "*"
+    or to Principal "*", and none uses NotAction/NotResource (allow-everything-except).
+    Deny statements may use wildcards: they only take permissions away."""
+    problems = []
+    for statement in identity_statements(template) + resource_policy_statements(template):
+        if not statement.allows:
+            continue
+        if statement.body.get("Principal") in ("*", {"AWS": "*"}):
+            problems.append(f'{statement.where}: Principal "*"')
+        for key in ("NotAction", "NotResource"):
+            if key in statement.body:
+                problems.append(f"{statement.where}: Allow with {key}")
+        if any(not isinstance(a, str) for a in statement.actions):
+            problems.append(f"{statement.where}: Action is not a literal")
+        if "*" in statement.actions:
+            problems.append(f'{statement.where}: Action "*"')
+        if "*" in statement.resources:
+            problems.append(f'{statement.where}: Resource "*"')
+    _report(problems)
+
+
+def check_s3_statements_scoped_to_prefixes(template: Template, cfn: Cfn) -> None:
+    bucket_arn = Match.object_equals({"Fn::Sub": Match.string_like_regexp(BUCKET_ARN)})
+    object_arn = Match.object_equals({"Fn::Sub": Match.string_like_regexp(OBJECT_ARN)})
+    allowed_prefixes = {f"{prefix}/*" for prefix in OBJECT_PREFIXES}
+    statements = [s for s in identity_statements(template) if s.allows and s.grants("s3")]
+    problems = [] if statements else ["no statement grants s3 actions (the functions need them)"]
+    for statement in statements:
+        actions = {a.lower() for a in statement.actions if isinstance(a, str)}
+        if "NotResource" in statement.body or any("*" in a for a in actions):
+            problems.append(f"{statement.where}: wildcard S3 action or NotResource")
+            continue
+        bucket_only = actions <= BUCKET_LEVEL_S3_ACTIONS
+        matcher = bucket_arn if bucket_only else object_arn
+        problems += [
+            f"{statement.where}: resource {json.dumps(resource)} is outside "
+            f"{', '.join(sorted(allowed_prefixes))} of {DOCUMENTS_BUCKET}"
+            for resource in statement.resources
+            if _fails(matcher, resource)
+        ]
+        if bucket_only and actions & {"s3:listbucket", "s3:listbucketversions"}:
+            condition = statement.body.get("Condition", {}).get("StringLike", {})
+            prefixes = set(_alternatives(condition.get("s3:prefix", [])))
+            if not prefixes or not prefixes <= allowed_prefixes:
+                problems.append(f"{statement.where}: listing not limited by s3:prefix")
+    _report(problems)
+
+
+def check_ssm_statements_scoped_to_tier_state(template: Template, cfn: Cfn) -> None:
+    parameter = _resource(cfn, TIER_STATE_PARAMETER, "AWS::SSM::Parameter")
+    name = parameter["Properties"].get("Name")
+    name = name.get("Fn::Sub") if isinstance(name, dict) else name
+    problems = []
+    if not (isinstance(name, str) and name.startswith("/")):
+        problems.append(f"{TIER_STATE_PARAMETER} Name must start with '/' (ARN is parameter$...)")
+    statements = [s for s in identity_statements(template) if s.allows and s.grants("ssm")]
+    if not statements:
+        problems.append("no statement grants ssm actions (the functions need them)")
+    tier_state_arn = Match.exact({"Fn::Sub": TIER_STATE_ARN})
+    for statement in statements:
+        if "NotResource" in statement.body:
+            problems.append(f"{statement.where}: NotResource")
+        problems += [
+            f"{statement.where}: resource {json.dumps(resource)} is not {TIER_STATE_PARAMETER}"
+            for resource in statement.resources
+            if _fails(tier_state_arn, resource)
+        ]
+    _report(problems)
+
+
+def _schedule_action(schedule: dict[str, Any]) -> str | None:
+    text = schedule.get("Properties", {}).get("Target", {}).get("Input")
+    text = text.get("Fn::Sub") if isinstance(text, dict) else text
+    match = re.search(r'"action"\s*:\s*"(\w+)"', text) if isinstance(text, str) else None
+    return match.group(1) if match else None
+
+
+def check_scaler_schedules(template: Template, cfn: Cfn) -> None:
+    _resource(cfn, SCALER_FUNCTION, "AWS::Lambda::Function")
+    # Every schedule, the optional one-off ones included, invokes the scaler.
+    template.all_resources_properties(
+        "AWS::Scheduler::Schedule",
+        {"Target": Match.object_like({"Arn": _get_att(SCALER_FUNCTION)})},
+    )
+    recurring = template.find_resources("AWS::Scheduler::Schedule", {"Condition": Match.absent()})
+    actions = sorted(str(_schedule_action(schedule)) for schedule in recurring.values())
+    if len(recurring) != len(SCHEDULED_ACTIONS) or set(actions) != SCHEDULED_ACTIONS:
+        raise CheckFailed(
+            f"expected {len(SCHEDULED_ACTIONS)} unconditional schedules with actions "
+            f"{sorted(SCHEDULED_ACTIONS)}, got {len(recurring)} with {actions}"
+        )
+
+
+CHECKS: list[Callable[[Template, Cfn], None]] = [
+    check_no_dependency_cycles,
+    check_documents_bucket_encrypted,
+    check_documents_bucket_blocks_public_access,
+    check_bucket_policy_denies_insecure_transport,
+    check_queues_encrypted,
+    check_ingest_queue_redrives_to_dlq,
+    check_bucket_notifies_ingest_queue,
+    check_ingest_queue_policy_scoped,
+    check_ingest_function_triggered_by_queue,
+    check_event_source_mappings_report_batch_item_failures,
+    check_ingest_queue_visibility_covers_function_timeout,
+    check_lambda_tracing_active,
+    check_lambda_arm64,
+    check_lambda_same_python_runtime,
+    check_layers_match_functions,
+    check_api_stage_tracing_enabled,
+    check_api_requires_a_key_except_health,
+    check_bedrock_scoped_to_model_parameters,
+    check_no_wildcard_statements,
+    check_s3_statements_scoped_to_prefixes,
+    check_ssm_statements_scoped_to_tier_state,
+    check_scaler_schedules,
+]
+
+
+# --- running -------------------------------------------------------------------------------
+
+
+def _emit(line: str) -> None:
+    sys.stdout.write(line + "\n")
+
+
+def _summarise(error: Exception) -> tuple[str, str]:
+    """(one-line reason, full detail) for a failed check."""
+    if isinstance(error, CheckFailed):
+        return str(error), ""
+    message = str(error)
+    if isinstance(error, RuntimeError):  # a cdk assertion, raised through jsii
+        lines = message.removeprefix("AssertionError: ").splitlines()
+        marks = [line.strip().removeprefix("!!").strip() for line in lines if "!!" in line]
+        # all_resources_properties lists the offenders as tab-indented logical ids.
+        offenders = [line.strip() for line in lines if line.startswith("\t")]
+        if offenders:
+            marks.append("not matching: " + ", ".join(offenders))
+        reason = lines[0] if lines else message
+        if marks:
+            reason += " [" + "; ".join(dict.fromkeys(marks)) + "]"
+        return reason, message
+    return f"{type(error).__name__}: {error}", traceback.format_exc()
+
+
+def run_checks(template: Template, cfn: Cfn, verbose: bool = False) -> bool:
+    passed = True
+    for check in CHECKS:
+        name = check.__name__.removeprefix("check_")
+        try:
+            check(template, cfn)
+        except Exception as error:
+            passed = False
+            reason, detail = _summarise(error)
+            _emit(f"FAIL {name}: {' '.join(reason.split())[:600]}")
+            if verbose and detail:
+                _emit("\n".join(f"     | {line}" for line in detail.splitlines()))
+        else:
+            _emit(f"ok   {name}")
+    return passed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("template", nargs="?", type=Path, default=DEFAULT_TEMPLATE)
+    parser.add_argument("--verbose", action="store_true", help="show cdk's full mismatch report")
+    parser.add_argument("--dump", type=Path, help="also write the translated template (JSON)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+
+    try:
+        cfn = translate(args.template)
+        template = load_cdk_template(cfn)
+    except TemplateError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
+    if args.dump:
+        args.dump.write_text(json.dumps(cfn, indent=2) + "\n", encoding="utf-8")
+
+    _emit(f"template {args.template} ({len(cfn.get('Resources', {}))} resources after transform)")
+    passed = run_checks(template, cfn, verbose=args.verbose)
+    _emit(f"{'all checks passed' if passed else 'some checks FAILED'} ({len(CHECKS)} checks)")
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

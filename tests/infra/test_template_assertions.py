@@ -1,0 +1,237 @@
+"""The SAM template's security and shape assertions (``tests/infra/assert_template.py``).
+
+The script needs samtranslator and aws_cdk, which live in the tools virtualenv (``make tools``),
+so it runs as a subprocess of the tools interpreter. Besides the real template, mutated copies
+prove that each check can fail, and fails for the reason it is about.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import NamedTuple
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE = REPO / "template.yaml"
+SCRIPT = Path(__file__).with_name("assert_template.py")
+TOOLS_DIR = Path(os.environ.get("RAGOPS_TOOLS_DIR", REPO / ".tools"))
+TOOLS_PYTHON = TOOLS_DIR / "bin" / "python"
+TOOLS_MISSING = (
+    f"the tools interpreter {TOOLS_PYTHON} is missing: run `make tools` "
+    "(or set RAGOPS_TOOLS_DIR to a virtualenv with aws-sam-cli and aws-cdk-lib)"
+)
+OFFLINE_ENV = {
+    "SAM_CLI_TELEMETRY": "0",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+}
+
+
+class Mutation(NamedTuple):
+    old: str  # replaced at its first occurrence, which must exist
+    new: str
+    fails: frozenset[str]  # exactly the checks the mutation must make fail
+
+
+def mutation(old: str, new: str, *fails: str) -> Mutation:
+    return Mutation(old, new, frozenset(fails))
+
+
+BUCKET_ENCRYPTION = """\
+      BucketEncryption:
+        ServerSideEncryptionConfiguration:
+          - ServerSideEncryptionByDefault:
+              SSEAlgorithm: AES256
+            BucketKeyEnabled: true
+"""
+REDRIVE_POLICY = """\
+      RedrivePolicy:
+        deadLetterTargetArn: !GetAtt IngestDeadLetterQueue.Arn
+        maxReceiveCount: 5
+"""
+SCALER_SSM = (
+    "Action: [ssm:GetParameter, ssm:PutParameter]\n"
+    "              Resource: !Sub arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:"
+    "parameter"
+)
+
+MUTATIONS = {
+    "no-bucket-encryption": mutation(BUCKET_ENCRYPTION, "", "documents_bucket_encrypted"),
+    "public-access-allowed": mutation(
+        "RestrictPublicBuckets: true",
+        "RestrictPublicBuckets: false",
+        "documents_bucket_blocks_public_access",
+    ),
+    "tls-not-required": mutation(
+        'aws:SecureTransport: "false"',
+        'aws:SecureTransport: "true"',
+        "bucket_policy_denies_insecure_transport",
+    ),
+    "no-redrive-policy": mutation(REDRIVE_POLICY, "", "ingest_queue_redrives_to_dlq"),
+    "no-partial-batch-failures": mutation(
+        "            FunctionResponseTypes: [ReportBatchItemFailures]\n",
+        "",
+        "event_source_mappings_report_batch_item_failures",
+    ),
+    "ingest-reads-dead-letters": mutation(
+        "Queue: !GetAtt IngestQueue.Arn\n            BatchSize",
+        "Queue: !GetAtt IngestDeadLetterQueue.Arn\n            BatchSize",
+        "ingest_function_triggered_by_queue",
+    ),
+    "tracing-passthrough": mutation(
+        "    Tracing: Active\n", "    Tracing: PassThrough\n", "lambda_tracing_active"
+    ),
+    "mixed-runtimes": mutation(
+        "      FunctionName: !Sub ragops-${Stage}-scaler\n",
+        "      FunctionName: !Sub ragops-${Stage}-scaler\n      Runtime: python3.12\n",
+        "lambda_same_python_runtime",
+        "layers_match_functions",
+    ),
+    "api-route-without-key": mutation(
+        "            Path: /{proxy+}\n            Method: ANY\n",
+        "            Path: /{proxy+}\n            Method: ANY\n"
+        "            Auth:\n              ApiKeyRequired: false\n",
+        "api_requires_a_key_except_health",
+    ),
+    "api-tracing-off": mutation(
+        "      TracingEnabled: true", "      TracingEnabled: false", "api_stage_tracing_enabled"
+    ),
+    "bedrock-resource-star": mutation(
+        "- !Sub arn:${AWS::Partition}:bedrock:*::foundation-model/${ChatFoundationModelId}",
+        '- "*"',
+        "bedrock_scoped_to_model_parameters",
+        "no_wildcard_statements",
+    ),
+    "bedrock-any-model": mutation(
+        "foundation-model/${ProChatFoundationModelId}",
+        "foundation-model/*",
+        "bedrock_scoped_to_model_parameters",
+    ),
+    "action-star-behind-condition": mutation(
+        "Action: secretsmanager:GetSecretValue", 'Action: "*"', "no_wildcard_statements"
+    ),
+    "schedule-role-resource-star": mutation(
+        "Action: lambda:InvokeFunction\n                Resource: !GetAtt ScalerFunction.Arn",
+        'Action: lambda:InvokeFunction\n                Resource: "*"',
+        "no_wildcard_statements",
+    ),
+    "s3-whole-bucket": mutation(
+        "${DocumentsBucket}/chunks/*", "${DocumentsBucket}/*", "s3_statements_scoped_to_prefixes"
+    ),
+    "ssm-every-parameter": mutation(
+        SCALER_SSM + "${TierStateParameter}",
+        SCALER_SSM + "/ragops/*",
+        "ssm_statements_scoped_to_tier_state",
+    ),
+    "schedule-without-activate": mutation(
+        """Input: '{"action": "activate"}'""", """Input: '{"action": "noop"}'""", "scaler_schedules"
+    ),
+}
+
+# Templates the script must refuse to judge (exit 2), with what its stderr must say.
+UNLOADABLE = {"broken-yaml": "cannot read", "bad-sam-event": "cannot translate"}
+
+
+class Run(NamedTuple):
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def failed_checks(self) -> set[str]:
+        return set(re.findall(r"^FAIL (\w+):", self.stdout, flags=re.MULTILINE))
+
+    def explain(self) -> str:
+        return f"exit {self.returncode}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
+
+
+def run_script(template: Path, *args: str) -> Run:
+    result = subprocess.run(
+        [str(TOOLS_PYTHON), str(SCRIPT), str(template), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={**os.environ, **OFFLINE_ENV},
+    )
+    return Run(result.returncode, result.stdout, result.stderr)
+
+
+def mutated(text: str, change: Mutation) -> str:
+    if change.old not in text:
+        raise LookupError(f"snippet not in template.yaml (update the test): {change.old!r}")
+    return text.replace(change.old, change.new, 1)
+
+
+def template_texts() -> dict[str, str | LookupError]:
+    """The text of every template this module judges (or why it could not be built)."""
+    original = TEMPLATE.read_text(encoding="utf-8")
+    changes = {**MUTATIONS, "bad-sam-event": mutation("Type: SQS\n", "Type: NoSuchEvent\n")}
+    texts: dict[str, str | LookupError] = {"real": original, "broken-yaml": "Resources: [x\n"}
+    for name, change in changes.items():
+        try:
+            texts[name] = mutated(original, change)
+        except LookupError as error:
+            texts[name] = error
+    return texts
+
+
+@pytest.fixture(scope="module")
+def script(tmp_path_factory) -> Iterator[Callable[[str], Run]]:
+    """``script(name)``: the script's run on template ``name``. All runs start together when
+    the module starts, as each spends a few seconds loading cdk."""
+    if not TOOLS_PYTHON.exists():
+        yield lambda name: pytest.fail(TOOLS_MISSING)
+        return
+    folder = tmp_path_factory.mktemp("templates")
+    pool = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2))
+    runs: dict[str, Future[Run] | LookupError] = {}
+    for name, text in template_texts().items():
+        if isinstance(text, LookupError):
+            runs[name] = text
+            continue
+        path = TEMPLATE
+        if name != "real":
+            path = folder / f"{name}.yaml"
+            path.write_text(text, encoding="utf-8")
+        runs[name] = pool.submit(run_script, path)
+
+    def result(name: str) -> Run:
+        run = runs[name]
+        if isinstance(run, LookupError):
+            pytest.fail(str(run))
+        return run.result()
+
+    yield result
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def test_real_template_passes_every_check(script):
+    run = script("real")
+    assert run.returncode == 0, run.explain()
+    assert "FAIL" not in run.stdout, run.explain()
+    assert "all checks passed" in run.stdout, run.explain()
+
+
+@pytest.mark.parametrize("name", sorted(MUTATIONS))
+def test_mutation_fails_the_check_it_breaks(script, name):
+    run = script(name)
+    assert run.returncode == 1, run.explain()
+    assert run.failed_checks() == MUTATIONS[name].fails, run.explain()
+
+
+@pytest.mark.parametrize("name", sorted(UNLOADABLE))
+def test_unloadable_template_exits_2(script, name):
+    run = script(name)
+    assert run.returncode == 2, run.explain()
+    assert UNLOADABLE[name] in run.stderr, run.explain()
+    assert "ok " not in run.stdout and "FAIL" not in run.stdout, run.explain()
