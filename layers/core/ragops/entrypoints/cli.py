@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from collections.abc import Iterator
@@ -375,6 +376,48 @@ def tier_resume(data_dir: DataDir = None) -> None:
     indexed = sum(isinstance(r, IngestResult) for r in results)
     failed = len(results) - indexed
     out.print(f"tier active: {indexed} pending documents indexed, {failed} failed")
+
+
+@tier_app.command("rehydrate")
+def tier_rehydrate(
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Only this tenant (default: every tenant).")
+    ] = None,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Rebuild the index from the chunk artifacts in the object store, without embedding.
+    Safe to run again: documents already in the index are skipped, so an interrupted run
+    continues where it stopped."""
+    from ragops.services.rehydrate import rehydrate_tier
+
+    if tenant is not None:
+        tenant = _tenant(tenant)
+    container = _container(data_dir)
+    with _progress() as progress:
+        task = progress.add_task("rehydrating", total=None)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        try:
+            result = rehydrate_tier(
+                container.store, container.index, tenant=tenant, progress=report
+            )
+        except RagopsError as exc:
+            raise _fail(f"{exc} (run rehydrate again to continue)") from exc
+    if json_output:
+        print(json.dumps(dataclasses.asdict(result)))
+    else:
+        out.print(
+            f"{result.restored} documents restored ({result.chunks} chunks), "
+            f"{result.skipped} already in the index, {len(result.missing)} missing their "
+            f"chunk artifact",
+            highlight=False,
+        )
+    if result.missing:
+        err.print(f"re-ingest these (no chunk artifact): {', '.join(result.missing)}")
+        raise typer.Exit(1)
 
 
 def main() -> None:
