@@ -222,6 +222,15 @@ def resource_policy_statements(template: Template) -> list[Statement]:
     return found
 
 
+def _allowing(template: Template, service: str, problems: list[str]) -> list[Statement]:
+    """The Allow statements granting ``service`` actions; none at all is itself a problem,
+    since the functions need them."""
+    statements = [s for s in identity_statements(template) if s.allows and s.grants(service)]
+    if not statements:
+        problems.append(f"no statement grants {service} actions (the functions need them)")
+    return statements
+
+
 def _fails(matcher, value: Any) -> bool:
     return matcher.test(value).has_failed()
 
@@ -500,10 +509,8 @@ def check_api_requires_a_key_except_health(template: Template, cfn: Cfn) -> None
 def check_bedrock_scoped_to_model_parameters(template: Template, cfn: Cfn) -> None:
     missing = [p for p in MODEL_ID_PARAMETERS if p not in cfn.get("Parameters", {})]
     model_arn = Match.object_equals({"Fn::Sub": Match.string_like_regexp(BEDROCK_ARN)})
-    statements = [s for s in identity_statements(template) if s.allows and s.grants("bedrock")]
     problems = [f"missing parameters {missing}"] if missing else []
-    if not statements:
-        problems.append("no statement grants bedrock actions (the functions need them)")
+    statements = _allowing(template, "bedrock", problems)
     for statement in statements:
         if "NotResource" in statement.body:
             problems.append(f"{statement.where}: NotResource")
@@ -547,8 +554,8 @@ def check_s3_statements_scoped_to_prefixes(template: Template, cfn: Cfn) -> None
     bucket_arn = Match.object_equals({"Fn::Sub": Match.string_like_regexp(BUCKET_ARN)})
     object_arn = Match.object_equals({"Fn::Sub": Match.string_like_regexp(OBJECT_ARN)})
     allowed_prefixes = {f"{prefix}/*" for prefix in OBJECT_PREFIXES}
-    statements = [s for s in identity_statements(template) if s.allows and s.grants("s3")]
-    problems = [] if statements else ["no statement grants s3 actions (the functions need them)"]
+    problems: list[str] = []
+    statements = _allowing(template, "s3", problems)
     for statement in statements:
         actions = {a.lower() for a in statement.actions if isinstance(a, str)}
         if "NotResource" in statement.body or any("*" in a for a in actions):
@@ -577,9 +584,7 @@ def check_ssm_statements_scoped_to_tier_state(template: Template, cfn: Cfn) -> N
     problems = []
     if not (isinstance(name, str) and name.startswith("/")):
         problems.append(f"{TIER_STATE_PARAMETER} Name must start with '/' (ARN is parameter$...)")
-    statements = [s for s in identity_statements(template) if s.allows and s.grants("ssm")]
-    if not statements:
-        problems.append("no statement grants ssm actions (the functions need them)")
+    statements = _allowing(template, "ssm", problems)
     tier_state_arn = Match.exact({"Fn::Sub": TIER_STATE_ARN})
     for statement in statements:
         if "NotResource" in statement.body:

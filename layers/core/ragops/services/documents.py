@@ -8,7 +8,7 @@ once its chunks are in the store and the index; and a failed write is undone.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePath
@@ -440,15 +440,8 @@ def index_pending_documents(
     """Index every pending document (of one tenant, or of all), from the raw bytes in the
     store. A document that turns out unreadable is marked ``failed`` with its reason; the
     tier failing leaves the rest pending for the next attempt (the error propagates)."""
-    prefix = manifest_prefix(tenant) if tenant else "documents/"
     pending: dict[str, list[DocumentRecord]] = {}
-    for key in ctx.store.list(prefix):
-        if not key.endswith(".json"):
-            continue
-        try:
-            record = decode_record(ctx.store.get(key))
-        except ObjectNotFound:
-            continue
+    for record in iter_manifests(ctx.store, tenant):
         if record.status is DocumentStatus.PENDING:
             pending.setdefault(record.tenant, []).append(record)
     results: list[IngestResult | DocumentRejected] = []
@@ -529,16 +522,20 @@ def handle_object_event(ctx: IngestContext, *, key: str, removed: bool, tier_usa
     return "failed" if isinstance(outcome, DocumentRejected) else str(outcome.outcome)
 
 
+def iter_manifests(store: ObjectStore, tenant: str | None = None) -> Iterator[DocumentRecord]:
+    """Every document manifest of ``tenant``, or of every tenant, in store order."""
+    for key in store.list(manifest_prefix(tenant) if tenant else "documents/"):
+        if key.endswith(".json"):
+            try:
+                yield decode_record(store.get(key))
+            except ObjectNotFound:
+                continue  # deleted while we listed
+
+
 def list_documents(store: ObjectStore, tenant: str) -> list[DocumentRecord]:
     """The tenant's documents, most recently updated first."""
     validate_tenant(tenant)
-    records = []
-    for key in store.list(manifest_prefix(tenant)):
-        if key.endswith(".json"):
-            try:
-                records.append(decode_record(store.get(key)))
-            except ObjectNotFound:
-                continue  # deleted while we listed
+    records = iter_manifests(store, tenant)
     return sorted(records, key=lambda r: (r.updated_at, r.doc_id), reverse=True)
 
 

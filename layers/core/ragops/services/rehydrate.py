@@ -14,18 +14,14 @@ ids are deterministic), so a document caught half-written is simply written agai
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ragops.domain.artifacts import (
-    artifact_key,
-    artifact_prefix,
-    decode_artifact,
-    decode_record,
-)
+from ragops.domain.artifacts import artifact_key, artifact_prefix, decode_artifact
 from ragops.domain.models import DocumentRecord, DocumentStatus
 from ragops.errors import ObjectNotFound
 from ragops.ports import ObjectStore, VectorTier
+from ragops.services.documents import iter_manifests
 from ragops.settings import validate_tenant
 
 logger = logging.getLogger(__name__)
@@ -47,19 +43,6 @@ class RehydrateReport:
     missing: list[str] = field(default_factory=list)
     """``tenant/doc_id`` of documents whose artifact is gone (they need re-ingesting)."""
     tenants: list[str] = field(default_factory=list)
-
-
-def _tenants(store: ObjectStore) -> list[str]:
-    return sorted({key.split("/")[1] for key in store.list("documents/") if key.count("/") >= 2})
-
-
-def _manifests(store: ObjectStore, tenant: str) -> Iterator[DocumentRecord]:
-    for key in store.list(f"documents/{tenant}/"):
-        if key.endswith(".json"):
-            try:
-                yield decode_record(store.get(key))
-            except ObjectNotFound:
-                continue  # deleted while we listed
 
 
 def _live_artifact(store: ObjectStore, record: DocumentRecord) -> str | None:
@@ -89,17 +72,18 @@ def rehydrate_tier(
 
     if tenant is not None:
         validate_tenant(tenant)
-    tenants = [tenant] if tenant is not None else _tenants(store)
-    report = RehydrateReport(tenants=tenants)
+    report = RehydrateReport()
     work: list[tuple[DocumentRecord, str]] = []
-    for name in tenants:
-        for record in _manifests(store, name):
-            key = _live_artifact(store, record)
-            if key is None:
-                if record.status is DocumentStatus.INDEXED:
-                    report.missing.append(f"{record.tenant}/{record.doc_id}")
-                continue  # pending without a previous version: nothing searchable yet
-            work.append((record, key))
+    tenants = {tenant} if tenant is not None else set()
+    for record in iter_manifests(store, tenant):
+        tenants.add(record.tenant)
+        key = _live_artifact(store, record)
+        if key is None:
+            if record.status is DocumentStatus.INDEXED:
+                report.missing.append(f"{record.tenant}/{record.doc_id}")
+            continue  # pending without a previous version: nothing searchable yet
+        work.append((record, key))
+    report.tenants = sorted(tenants)
     report.documents = len(work)
 
     done = 0
