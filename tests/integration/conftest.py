@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-
 import pytest
 
 
@@ -23,37 +19,30 @@ def real_chat_model():
     return LlamaCppChatModel(max_tokens=96)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """One ``chroma run`` server for the session (tests use tenants of their own)."""
+    from tests.servers import ChromaServer
+
+    with ChromaServer(tmp_path_factory.mktemp("chroma-server") / "data") as server:
+        yield server
 
 
-class UvicornThread:
-    """A real uvicorn server on 127.0.0.1 in a background thread."""
+TIER_TOKEN = "test-tier-token-0123456789"
 
-    def __init__(self, app) -> None:
-        import uvicorn
 
-        self.port = free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+@pytest.fixture(scope="session")
+def tier_service(chroma_server):
+    """The tier service (real uvicorn on 127.0.0.1) over the Chroma server."""
+    from ragops.entrypoints.tier_service import app_from_settings
+    from ragops.settings import Settings
+    from tests.servers import UvicornThread
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> UvicornThread:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("uvicorn did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+    settings = Settings(
+        chroma_url=chroma_server.url,
+        tier_token=TIER_TOKEN,
+        index_embedding_model="fake/hashing-256",
+        tier_refresh_seconds=0,
+    )
+    with UvicornThread(app_from_settings(settings)) as running:
+        yield running

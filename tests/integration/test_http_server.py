@@ -9,8 +9,8 @@ import pytest
 from ragops.bootstrap import build_container
 from ragops.entrypoints.api import create_app
 from ragops.settings import Settings
-from tests.integration.conftest import UvicornThread
 from tests.samples import make_pdf
+from tests.servers import UvicornThread
 
 pytestmark = pytest.mark.slow
 

@@ -45,55 +45,6 @@ def fill(index, embedder, tenant, texts=TEXTS):
     return chunks
 
 
-@pytest.mark.parametrize("mode", list(SearchMode))
-def test_each_mode_finds_the_matching_chunk(index, embedder, mode):
-    fill(index, embedder, "acme")
-    query = "what makes the tides in the oceans"
-    hits = index.search("acme", query, embedder.embed_array([query])[0], 2, mode)
-    assert hits[0].chunk.doc_id == "doc2"
-    assert len(hits) <= 2
-
-
-def test_a_query_never_returns_another_tenants_chunk(index, embedder):
-    """Two tenants with identical documents: every search, in every mode and at every
-    depth, returns only the caller's chunks."""
-    fill(index, embedder, "acme")
-    fill(index, embedder, "globex")
-    fill(index, embedder, "initech", ["completely different words entirely"])
-    for tenant in ("acme", "globex", "initech"):
-        for query in [*TEXTS, "tides", "nothing matches this zzz"]:
-            embedding = embedder.embed_array([query])[0]
-            for mode in SearchMode:
-                hits = index.search(tenant, query, embedding, 50, mode, candidates=200)
-                if mode is not SearchMode.BM25:  # vectors always return the nearest chunks
-                    assert hits, (tenant, query, mode)
-                assert {h.chunk.tenant for h in hits} <= {tenant}
-                assert all(h.chunk.chunk_id.startswith(f"{tenant}-") for h in hits)
-
-
-def test_unknown_tenant_gets_nothing(index, embedder):
-    fill(index, embedder, "acme")
-    embedding = embedder.embed_array(["tides"])[0]
-    assert index.search("nobody", "tides", embedding, 5) == []
-
-
-def test_upsert_refuses_chunks_of_another_tenant(index, embedder):
-    chunks = make_chunks("globex")
-    with pytest.raises(ValueError):
-        index.upsert("acme", chunks, embedder.embed_array([c.text for c in chunks]))
-
-
-def test_delete_document_removes_it_from_both_retrievers(index, embedder):
-    fill(index, embedder, "acme")
-    assert index.delete_document("acme", "doc2") == 1
-    for mode in SearchMode:
-        embedding = embedder.embed_array(["tides oceans moon"])[0]
-        hits = index.search("acme", "tides oceans moon", embedding, 10, mode)
-        assert all(h.chunk.doc_id != "doc2" for h in hits)
-    assert index.count("acme") == 3
-    assert index.document_count("acme") == 3
-
-
 def test_state_is_reloaded_from_chroma(chroma_client, embedder):
     first = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="fake/hashing-256"))
     fill(first, embedder, "acme")
@@ -111,18 +62,38 @@ def test_collection_built_with_another_embedder_is_refused(chroma_client, embedd
         other.search("acme", "q", np.ones(256, np.float32), 1)
 
 
-def test_hits_carry_both_scores_in_hybrid_mode(index, embedder):
-    fill(index, embedder, "acme")
-    query = "volcanoes release ash"
-    hit = index.search("acme", query, embedder.embed_array([query])[0], 1)[0]
-    assert hit.vector_score is not None and 0.0 < hit.vector_score <= 1.0001
-    assert hit.bm25_score is not None and hit.bm25_score > 0
+def test_a_second_process_sees_writes_after_the_refresh_interval(chroma_client, embedder):
+    """Two tier replicas over one Chroma: what one writes or deletes, the other serves once
+    its view is older than ``refresh_seconds``; with no refresh it keeps its stale view."""
+    writer = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="fake/hashing-256"))
+    replica = HybridIndex(
+        ChromaVectorIndex(chroma_client, embedding_model="fake/hashing-256"), refresh_seconds=0
+    )
+    stale = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="fake/hashing-256"))
+    writer.refresh_seconds = 0
+    fill(writer, embedder, "acme", TEXTS[:2])
+    for index in (replica, stale):
+        assert index.count("acme") == 2
+    fill(writer, embedder, "acme")
+    writer.delete_document("acme", "doc0")
+    assert replica.count("acme") == 3
+    assert replica.search("acme", "lava", None, 1, SearchMode.BM25)[0].chunk.doc_id == "doc3"
+    assert stale.count("acme") == 2  # the embedded default never re-reads Chroma
+
+    writer.drop_tenant("acme")
+    assert replica.count("acme") == 0
+    assert replica.search("acme", "lava", None, 1, SearchMode.BM25) == []
+    assert replica.tenants() == []
 
 
-def test_drop_tenant_removes_only_that_tenant(index, embedder):
-    fill(index, embedder, "acme")
-    fill(index, embedder, "globex")
-    index.drop_tenant("acme")
-    assert index.count("acme") == 0
-    assert index.search("acme", "tides", embedder.embed_array(["tides"])[0], 5) == []
-    assert index.count("globex") == len(TEXTS)
+def test_a_collection_gets_the_configured_search_breadth(chroma_client, embedder):
+    """``ef_search`` is a search-time setting: a collection made with another value (an older
+    version, another setting) is given the configured one when opened, keeping its data."""
+    narrow = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="m", ef_search=100))
+    fill(narrow, embedder, "acme")
+    hnsw = chroma_client.get_collection("t-acme-chunks").configuration_json["hnsw"]
+    assert hnsw["ef_search"] == 100
+    wide = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="m", ef_search=400))
+    assert wide.count("acme") == len(TEXTS)
+    hnsw = chroma_client.get_collection("t-acme-chunks").configuration_json["hnsw"]
+    assert hnsw["ef_search"] == 400 and hnsw["space"] == "cosine"

@@ -139,18 +139,30 @@ class Container:
         fast and the API switches to maintenance mode until the breaker closes."""
         from ragops.adapters.guarded_tier import BreakerGuardedTier
 
-        return BreakerGuardedTier(None, self.breaker, build=self._raw_index)
+        return BreakerGuardedTier(None, self.breaker, build=self.raw_index)
 
-    def _raw_index(self) -> VectorTier:
+    def raw_index(self) -> VectorTier:
+        """The tier without the breaker: the tier service over HTTP when ``tier_url`` is
+        set, else the hybrid index in this process (over a Chroma server when
+        ``chroma_url`` is set, embedded Chroma otherwise)."""
         if self.injected_index is not None:
             return self.injected_index
-        from ragops.adapters.chroma import ChromaVectorIndex, make_persistent_client
+        s = self.settings
+        if s.tier_url:
+            from ragops.adapters.http_tier import HttpVectorTier
+
+            return HttpVectorTier(
+                s.tier_url, token=self.tier_token(), timeout=s.tier_timeout_seconds
+            )
+        from ragops.adapters.chroma import ChromaVectorIndex
         from ragops.adapters.hybrid_index import FusionConfig, HybridIndex
 
-        s = self.settings
-        client = self.chroma_client or make_persistent_client(s.chroma_dir)
         return HybridIndex(
-            ChromaVectorIndex(client, embedding_model=self.embedder.model_id),
+            ChromaVectorIndex(
+                self.chroma(),
+                embedding_model=s.index_embedding_model or self.embedder.model_id,
+                ef_search=s.hnsw_ef_search,
+            ),
             fusion=FusionConfig(
                 method=FusionMethod(s.fusion_method),
                 vector_weight=s.fusion_vector_weight,
@@ -160,6 +172,32 @@ class Container:
             bm25_k1=s.bm25_k1,
             bm25_b=s.bm25_b,
             bm25_language=s.bm25_language,
+            refresh_seconds=s.tier_refresh_seconds if s.chroma_url else None,
+        )
+
+    def chroma(self) -> Any:
+        """The Chroma client: injected, a server's (``chroma_url``) or embedded."""
+        if self.chroma_client is None:
+            from ragops.adapters.chroma import make_http_client, make_persistent_client
+
+            s = self.settings
+            if s.chroma_url:
+                self.chroma_client = make_http_client(s.chroma_url)
+            else:
+                self.chroma_client = make_persistent_client(s.chroma_dir)
+        return self.chroma_client
+
+    def tier_token(self) -> str:
+        """The tier's bearer token: ``tier_token``, else the Secrets Manager secret."""
+        s = self.settings
+        if s.tier_token is not None:
+            return s.tier_token.get_secret_value()
+        if s.tier_secret_arn:
+            from ragops.adapters.secrets import read_secret_string
+
+            return read_secret_string(s.tier_secret_arn, self.aws_client("secretsmanager"))
+        raise ConfigurationError(
+            "the tier service needs a token: set RAGOPS_TIER_TOKEN or RAGOPS_TIER_SECRET_ARN"
         )
 
     @cached_property

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$")
@@ -66,6 +66,33 @@ class Settings(BaseSettings):
     eks_nodegroup_name: str = "ragops-tier-nodes"
     tier_nodes_desired: int = Field(default=2, ge=1)
     tier_nodes_max: int = Field(default=3, ge=1)
+    tier_url: str | None = Field(
+        default=None,
+        description="URL of the tier service (EKS). Unset: the index runs in this process.",
+    )
+    tier_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the tier service (client and service)."
+    )
+    tier_secret_arn: str | None = Field(
+        default=None,
+        description="Secrets Manager secret holding the tier token, read when the token is unset.",
+    )
+    tier_timeout_seconds: float = Field(default=10.0, gt=0)
+    chroma_url: str | None = Field(
+        default=None,
+        description="A Chroma server (the tier service's backend). Unset: embedded Chroma.",
+    )
+    index_embedding_model: str | None = Field(
+        default=None,
+        description="Embedding model id recorded on the index; defaults to the embedder's. "
+        "The tier service, which embeds nothing, must set it.",
+    )
+    tier_refresh_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How stale a tenant's in-memory keyword index may be before it is "
+        "checked against Chroma (other replicas may have written).",
+    )
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
@@ -109,6 +136,13 @@ class Settings(BaseSettings):
     min_relevance: float = Field(
         default=0.25,
         description="Cosine similarity a passage needs to count as relevant to a question.",
+    )
+    hnsw_ef_search: int = Field(
+        default=400,
+        ge=10,
+        le=5000,
+        description="Breadth of Chroma's HNSW search; higher finds more of the exact nearest "
+        "chunks, at some latency.",
     )
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

@@ -7,6 +7,7 @@ Chroma query was measured at about 15x the latency of an unfiltered one at 20k v
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,6 +20,12 @@ from ragops.errors import ConfigurationError, TierUnavailable
 
 # Chroma caps one write at a batch size set by the backend; stay well under it.
 _WRITE_BATCH = 4096
+
+# HNSW search breadth. Chroma's default (100) finds 98.4% of the exact 100 nearest
+# SciFact chunks (all-MiniLM-L6-v2, 11k chunks), and two builds of a graph (an index and its
+# rehydrated copy) miss different ones, which moves fused scores; 400 found all of them for
+# every query measured, at about 2.5 ms more per search (docs/evaluation.md).
+DEFAULT_EF_SEARCH = 400
 
 
 def collection_name(tenant: str) -> str:
@@ -79,6 +86,25 @@ def make_persistent_client(path: Path) -> Any:
     )
 
 
+def make_http_client(url: str) -> Any:
+    """A client of the Chroma server at ``url`` (``http://chroma:8000``); connects lazily."""
+    from urllib.parse import urlsplit
+
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"Chroma URL {url!r} is not an http(s) URL")
+    with _chroma_errors("connect"):
+        return chromadb.HttpClient(
+            host=parts.hostname,
+            port=parts.port or (443 if parts.scheme == "https" else 80),
+            ssl=parts.scheme == "https",
+            settings=ChromaSettings(anonymized_telemetry=False),
+        )
+
+
 class ChromaVectorIndex:
     """Chunks with embeddings in Chroma, cosine space, one collection per tenant.
 
@@ -87,9 +113,12 @@ class ChromaVectorIndex:
     another model is refused, because its vectors would not be comparable.
     """
 
-    def __init__(self, client: Any, *, embedding_model: str) -> None:
+    def __init__(
+        self, client: Any, *, embedding_model: str, ef_search: int = DEFAULT_EF_SEARCH
+    ) -> None:
         self.client = client
         self.embedding_model = embedding_model
+        self.ef_search = ef_search
         self._collections: dict[str, Any] = {}
 
     def _collection(self, tenant: str, *, create: bool) -> Any | None:
@@ -100,7 +129,7 @@ class ChromaVectorIndex:
             if create:
                 collection = self.client.get_or_create_collection(
                     name,
-                    configuration={"hnsw": {"space": "cosine"}},
+                    configuration={"hnsw": {"space": "cosine", "ef_search": self.ef_search}},
                     metadata={"embedding_model": self.embedding_model, "tenant": tenant},
                     embedding_function=None,
                 )
@@ -117,8 +146,17 @@ class ChromaVectorIndex:
                 f"tenant {tenant!r} was indexed with {model!r}, not {self.embedding_model!r}; "
                 "rebuild the index (ragops tier rehydrate) after changing the embedder"
             )
+        self._tune(collection)
         self._collections[tenant] = collection
         return collection
+
+    def _tune(self, collection: Any) -> None:
+        """Give a collection made with another ``ef_search`` (an older version, another
+        setting) this index's; it is a search-time parameter, so no rebuild is needed."""
+        hnsw = (getattr(collection, "configuration_json", None) or {}).get("hnsw") or {}
+        if hnsw.get("ef_search", self.ef_search) != self.ef_search:
+            with _chroma_errors("configure the collection"):
+                collection.modify(configuration={"hnsw": {"ef_search": self.ef_search}})
 
     def upsert(self, tenant: str, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
         if len(chunks) != len(embeddings):
@@ -194,6 +232,35 @@ class ChromaVectorIndex:
             return 0
         with _chroma_errors("read"):
             return int(collection.count())
+
+    def tenants(self) -> list[str]:
+        """Tenants that have a collection, sorted."""
+        with _chroma_errors("list collections"):
+            names = [c.name if hasattr(c, "name") else c for c in self.client.list_collections()]
+        return sorted(n[2:-7] for n in names if n.startswith("t-") and n.endswith("-chunks"))
+
+    def revision(self, tenant: str) -> tuple[str | None, int]:
+        """``(revision, chunk count)`` as stored now, read fresh from the server: the
+        revision is the token the last writer left on the collection (``bump_revision``).
+        A tenant without a collection is ``(None, 0)``. Refreshes the cached handle, so a
+        collection dropped or recreated by another process is noticed."""
+        self._collections.pop(tenant, None)
+        collection = self._collection(tenant, create=False)
+        if collection is None:
+            return None, 0
+        with _chroma_errors("read"):
+            return (collection.metadata or {}).get("revision"), int(collection.count())
+
+    def bump_revision(self, tenant: str) -> str | None:
+        """Leave a new revision token on the tenant's collection (after a write), so other
+        processes serving the same Chroma know their in-memory view is stale."""
+        collection = self._collection(tenant, create=False)
+        if collection is None:
+            return None
+        token = uuid.uuid4().hex
+        with _chroma_errors("write"):
+            collection.modify(metadata={**(collection.metadata or {}), "revision": token})
+        return token
 
     def drop(self, tenant: str) -> None:
         """Delete the tenant's collection, if it has one."""

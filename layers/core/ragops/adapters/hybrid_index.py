@@ -3,11 +3,19 @@
 This is the embedded default of the ``VectorTier`` port and the engine the tier service
 runs on EKS. Tenant isolation is enforced here: every tenant has its own Chroma collection
 and its own BM25 index, and a hit whose chunk belongs to another tenant is never returned.
+
+Several processes may serve one Chroma server (the tier service's replicas). Chroma is the
+truth; what a process holds in memory (chunk metadata, the BM25 index) is a view of it.
+With ``refresh_seconds`` set, every write leaves a revision token on the tenant's
+collection, and a process checks the token and the chunk count at most every
+``refresh_seconds`` before serving a tenant, reloading the view when either moved. Embedded
+(one process), ``refresh_seconds=None`` skips the check.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +38,8 @@ class _TenantState:
     bm25: Bm25Index | None = None
     bm25_ids: list[str] = field(default_factory=list)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    revision: str | None = None
+    checked_at: float = field(default_factory=time.monotonic)
 
     def add(self, chunk: Chunk) -> None:
         self.chunks[chunk.chunk_id] = chunk
@@ -67,8 +77,10 @@ class HybridIndex:
         bm25_k1: float = 1.2,
         bm25_b: float = 0.75,
         bm25_language: str = "english",
+        refresh_seconds: float | None = None,
     ) -> None:
         self.vectors = vectors
+        self.refresh_seconds = refresh_seconds
         self.fusion = fusion or FusionConfig()
         self._bm25_params = {"k1": bm25_k1, "b": bm25_b, "language": bm25_language}
         self._tenants: dict[str, _TenantState] = {}
@@ -79,12 +91,40 @@ class HybridIndex:
         validate_tenant(tenant)
         with self._lock:
             state = self._tenants.get(tenant)
+            if state is not None and self._is_stale(tenant, state):
+                state = None
             if state is None:
-                state = _TenantState(chunks={})
-                for chunk in self.vectors.all_chunks(tenant):
-                    state.add(chunk)
+                state = self._load(tenant)
                 self._tenants[tenant] = state
             return state
+
+    def _load(self, tenant: str) -> _TenantState:
+        state = _TenantState(chunks={})
+        if self.refresh_seconds is not None:
+            state.revision, _ = self.vectors.revision(tenant)
+        for chunk in self.vectors.all_chunks(tenant):
+            state.add(chunk)
+        return state
+
+    def _is_stale(self, tenant: str, state: _TenantState) -> bool:
+        """Whether another process wrote the tenant since this view was loaded or last
+        written here (checked at most every ``refresh_seconds``)."""
+        if self.refresh_seconds is None:
+            return False
+        now = time.monotonic()
+        if now - state.checked_at < self.refresh_seconds:
+            return False
+        with state.lock:
+            revision, count = self.vectors.revision(tenant)
+            state.checked_at = now
+            # The count catches the race the token alone misses: two writers, and this
+            # process's token written last over the other's chunks.
+            return revision != state.revision or count != len(state.chunks)
+
+    def _written(self, tenant: str, state: _TenantState) -> None:
+        if self.refresh_seconds is not None:
+            state.revision = self.vectors.bump_revision(tenant)
+            state.checked_at = time.monotonic()
 
     def _keyword_index(self, state: _TenantState) -> Bm25Index:
         with state.lock:
@@ -107,6 +147,7 @@ class HybridIndex:
                 state.remove(chunk.chunk_id)
                 state.add(chunk)
             state.bm25 = None
+            self._written(tenant, state)
 
     def document_chunk_ids(self, tenant: str, doc_id: str) -> list[str]:
         state = self._state(tenant)
@@ -120,6 +161,7 @@ class HybridIndex:
             for chunk_id in chunk_ids:
                 state.remove(chunk_id)
             state.bm25 = None
+            self._written(tenant, state)
 
     def delete_document(self, tenant: str, doc_id: str) -> int:
         ids = self.document_chunk_ids(tenant, doc_id)
@@ -131,6 +173,16 @@ class HybridIndex:
 
     def document_count(self, tenant: str) -> int:
         return len(self._state(tenant).by_document)
+
+    def tenants(self) -> list[str]:
+        """Every tenant with an index in Chroma."""
+        return self.vectors.tenants()
+
+    def loaded_chunk_count(self) -> int:
+        """Chunks held in memory, over the tenants loaded so far (a metric)."""
+        with self._lock:
+            states = list(self._tenants.values())
+        return sum(len(state.chunks) for state in states)
 
     def drop_tenant(self, tenant: str) -> None:
         state = self._state(tenant)

@@ -420,6 +420,35 @@ def tier_rehydrate(
         raise typer.Exit(1)
 
 
+@tier_app.command("serve")
+def tier_serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the vector tier over HTTP (what runs on EKS), over the Chroma server at
+    RAGOPS_CHROMA_URL, with the bearer token RAGOPS_TIER_TOKEN or RAGOPS_TIER_SECRET_ARN."""
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise _fail("serving needs uvicorn: pip install 'ragops[tier]'") from exc
+    from ragops.entrypoints.tier_service import app_from_settings
+
+    try:
+        app_from_settings()  # fail here, with the reason, rather than in every worker
+    except (RagopsError, ImportError) as exc:
+        raise _fail(str(exc)) from exc
+    err.print(f"ragops tier serving on http://{host}:{port}")
+    uvicorn.run(
+        "ragops.entrypoints.tier_service:app_from_settings",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+    )
+
+
 def main() -> None:
     try:
         app()

@@ -85,6 +85,7 @@ def rehydrate_tier(
         work.append((record, key))
     report.tenants = sorted(tenants)
     report.documents = len(work)
+    work.sort(key=lambda item: item[0].tenant)  # one run of batches per tenant
 
     done = 0
     pending_chunks: list = []
@@ -98,11 +99,15 @@ def rehydrate_tier(
             report.chunks += len(pending_chunks)
         pending_chunks, pending_vectors = [], []
 
+    tenant_is_empty = False
     for record, key in work:
         if pending_tenant != record.tenant:
             flush()
             pending_tenant = record.tenant
-        held = index.document_chunk_ids(record.tenant, record.doc_id)
+            # An empty tenant (a tier rebuilt from nothing) holds no document: no need to
+            # ask the tier about each one, which over HTTP would cost a round trip each.
+            tenant_is_empty = index.count(record.tenant) == 0
+        held = [] if tenant_is_empty else index.document_chunk_ids(record.tenant, record.doc_id)
         if held and len(held) == record.chunk_count and record.status is DocumentStatus.INDEXED:
             report.skipped += 1
         else:

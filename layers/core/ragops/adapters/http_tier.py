@@ -1,0 +1,150 @@
+"""``VectorTier`` over HTTP: the functions' client of the tier service on EKS.
+
+Every call carries the bearer token. Failures map onto the port's errors so the services
+and the circuit breaker treat a remote tier like the in-process one: no answer, a timeout
+or a 5xx is ``TierUnavailable`` (maintenance mode after repeated failures); a refused
+request is ``ValueError``; an index built with another embedder is ``ConfigurationError``.
+Embeddings are sent as float32 matrices (``ragops.domain.tier_wire``), never re-embedded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from ragops.domain.models import Chunk, SearchHit, SearchMode
+from ragops.domain.tier_wire import API_PREFIX, decode_hits, encode_chunks, encode_matrix
+from ragops.errors import ConfigurationError, TierUnavailable
+from ragops.settings import validate_tenant
+
+logger = logging.getLogger(__name__)
+
+# Chunks per upsert request: about 2-3 MB with 384-dimension embeddings.
+DEFAULT_UPSERT_BATCH = 1024
+
+
+class HttpVectorTier:
+    """The tier service at ``base_url`` (``https://tier.example.com``), authenticated with
+    ``token``. ``client`` may be injected (tests, custom TLS); it must not carry another
+    token. Thread-safe: one ``httpx.Client`` with a connection pool."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str,
+        timeout: float = 10.0,
+        upsert_batch: int = DEFAULT_UPSERT_BATCH,
+        client: httpx.Client | None = None,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigurationError(f"tier URL {base_url!r} is not an http(s) URL")
+        if not token:
+            raise ConfigurationError("the tier service needs a bearer token")
+        self.base_url = base_url.rstrip("/")
+        self.upsert_batch = upsert_batch
+        self._where = parts.netloc
+        self._client = client or httpx.Client(timeout=timeout)
+        self._headers = {"Authorization": f"Bearer {token}"}
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- transport -------------------------------------------------------------------------
+    def _tenant_path(self, tenant: str, *rest: str) -> str:
+        validate_tenant(tenant)
+        tail = "".join(f"/{quote(part, safe='')}" for part in rest)
+        return f"{API_PREFIX}/tenants/{tenant}{tail}"
+
+    def _call(self, method: str, path: str, body: Any = None) -> Any:
+        try:
+            response = self._client.request(
+                method, self.base_url + path, json=body, headers=self._headers
+            )
+        except httpx.HTTPError as exc:
+            raise TierUnavailable(f"the tier at {self._where} did not answer: {exc}") from exc
+        if response.is_success:
+            return response.json() if response.content else None
+        detail = _detail(response)
+        status = response.status_code
+        if status in (401, 403):
+            # A token the tier does not accept is a deployment fault: nothing can be served
+            # until it is fixed, so it counts against the breaker like an outage.
+            logger.error("the tier at %s refused the bearer token (%s)", self._where, status)
+            raise TierUnavailable(f"the tier at {self._where} refused the credentials")
+        if status == 409:
+            raise ConfigurationError(detail)
+        if 400 <= status < 500:
+            raise ValueError(f"the tier refused the request ({status}): {detail}")
+        raise TierUnavailable(f"the tier at {self._where} failed ({status}): {detail}")
+
+    # -- VectorTier ------------------------------------------------------------------------
+    def upsert(self, tenant: str, chunks: Sequence[Chunk], embeddings: Any) -> None:
+        if len(chunks) != len(embeddings):
+            raise ValueError("one embedding per chunk is required")
+        if any(chunk.tenant != tenant for chunk in chunks):
+            raise ValueError("every chunk must belong to the tenant it is written for")
+        path = self._tenant_path(tenant, "chunks")
+        for start in range(0, len(chunks), self.upsert_batch):
+            stop = start + self.upsert_batch
+            self._call(
+                "POST",
+                path,
+                {
+                    "chunks": encode_chunks(chunks[start:stop]),
+                    "embeddings": encode_matrix(embeddings[start:stop]),
+                },
+            )
+
+    def delete_chunks(self, tenant: str, chunk_ids: Sequence[str]) -> None:
+        if chunk_ids:
+            self._call("POST", self._tenant_path(tenant, "chunks", "delete"), {"ids": [*chunk_ids]})
+
+    def delete_document(self, tenant: str, doc_id: str) -> int:
+        return int(self._call("DELETE", self._tenant_path(tenant, "documents", doc_id))["deleted"])
+
+    def document_chunk_ids(self, tenant: str, doc_id: str) -> list[str]:
+        path = self._tenant_path(tenant, "documents", doc_id, "chunk-ids")
+        return list(self._call("GET", path)["chunk_ids"])
+
+    def document_count(self, tenant: str) -> int:
+        return int(self._call("GET", self._tenant_path(tenant, "stats"))["documents"])
+
+    def count(self, tenant: str) -> int:
+        return int(self._call("GET", self._tenant_path(tenant, "stats"))["chunks"])
+
+    def drop_tenant(self, tenant: str) -> None:
+        self._call("DELETE", self._tenant_path(tenant))
+
+    def search(
+        self,
+        tenant: str,
+        query: str,
+        query_embedding: Sequence[float] | Any | None,
+        top_k: int,
+        mode: SearchMode = SearchMode.HYBRID,
+        candidates: int | None = None,
+    ) -> list[SearchHit]:
+        body = {
+            "query": query,
+            "query_embedding": None
+            if query_embedding is None
+            else [float(x) for x in query_embedding],
+            "top_k": top_k,
+            "mode": SearchMode(mode).value,
+            "candidates": candidates,
+        }
+        return decode_hits(self._call("POST", self._tenant_path(tenant, "search"), body)["hits"])
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = None
+    return str(detail) if detail else response.reason_phrase or "no detail"

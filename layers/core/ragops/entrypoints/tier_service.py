@@ -1,0 +1,275 @@
+"""The vector tier service: the hybrid index over HTTP, as it runs on EKS.
+
+Routes (all under ``/v1`` need ``Authorization: Bearer <token>``; anything else is 401):
+
+- ``POST /v1/tenants/{tenant}/chunks``: upsert ``{"chunks": [...], "embeddings": matrix}``
+- ``POST /v1/tenants/{tenant}/chunks/delete``: ``{"ids": [...]}``
+- ``DELETE /v1/tenants/{tenant}/documents/{doc_id}``: ``{"deleted": n}``
+- ``GET /v1/tenants/{tenant}/documents/{doc_id}/chunk-ids``
+- ``GET /v1/tenants/{tenant}/stats``: ``{"chunks": n, "documents": n}``
+- ``POST /v1/tenants/{tenant}/search``: ``{"query", "query_embedding", "top_k", "mode",
+  "candidates"}`` -> ``{"hits": [...]}``
+- ``DELETE /v1/tenants/{tenant}``: drop the tenant's index
+- ``GET /v1/stats``: chunks and documents per tenant
+
+Open: ``GET /healthz`` (the process answers), ``GET /readyz`` (Chroma answers too),
+``GET /metrics`` (Prometheus). Run it with ``ragops tier serve`` or
+``uvicorn ragops.entrypoints.tier_service:app_from_settings --factory``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+
+from ragops.domain.models import SearchMode
+from ragops.domain.tier_wire import API_PREFIX, decode_chunks, decode_matrix, encode_hits
+from ragops.errors import ConfigurationError, RagopsError, TierUnavailable
+from ragops.ports import VectorTier
+from ragops.settings import Settings, validate_tenant
+
+logger = logging.getLogger(__name__)
+
+# Module level: route signatures are resolved from module globals (postponed annotations).
+_bearer = HTTPBearer(auto_error=False)
+MAX_BODY_BYTES = 64 * 1024 * 1024
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Matrix(BaseModel):
+    rows: int = Field(ge=0)
+    dimensions: int = Field(ge=0)
+    float32_b64: str
+
+
+class UpsertRequest(BaseModel):
+    chunks: list[dict[str, Any]] = Field(max_length=10_000)
+    embeddings: Matrix
+
+
+class DeleteChunksRequest(BaseModel):
+    ids: list[str] = Field(max_length=100_000)
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(max_length=10_000)
+    query_embedding: list[float] | None = Field(default=None, max_length=8192)
+    top_k: int = Field(ge=1, le=1000)
+    mode: SearchMode = SearchMode.HYBRID
+    candidates: int | None = Field(default=None, ge=1, le=10_000)
+
+
+class TierMetrics:
+    """Prometheus metrics of one service instance, in a registry of its own (so several
+    instances in one process, as in tests, do not collide)."""
+
+    def __init__(self, chunks_held: Callable[[], float]) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry()
+        self.latency = Histogram(
+            "ragops_tier_request_seconds",
+            "Time to serve a tier request, by operation.",
+            ["operation"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "ragops_tier_requests",
+            "Tier requests served, by operation and HTTP status.",
+            ["operation", "status"],
+            registry=self.registry,
+        )
+        gauge = Gauge(
+            "ragops_tier_chunks",
+            "Chunks held in memory for the tenants this instance has loaded.",
+            registry=self.registry,
+        )
+        gauge.set_function(chunks_held)
+
+    def render(self) -> tuple[bytes, str]:
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def create_tier_app(
+    index: VectorTier,
+    *,
+    token: str,
+    ready: Callable[[], None] | None = None,
+) -> FastAPI:
+    """The service over ``index``. ``token`` is the bearer token callers must present;
+    ``ready`` raises when the backing store cannot serve (readiness probe)."""
+    if len(token) < 16:
+        raise ConfigurationError("the tier token must be at least 16 characters")
+    expected = token.encode()
+
+    def authorised(
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> None:
+        presented = credentials.credentials.encode() if credentials else b""
+        if not hmac.compare_digest(presented, expected):
+            raise _UnauthorisedError
+
+    def chunks_held() -> float:
+        held = getattr(index, "loaded_chunk_count", None)
+        return float(held()) if held else 0.0
+
+    metrics = TierMetrics(chunks_held)
+    app = FastAPI(title="ragops vector tier", version="1", docs_url=None, redoc_url=None)
+    app.state.metrics = metrics
+    guarded = [Depends(authorised)]
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return JSONResponse(
+                {"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413
+            )
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        operation = getattr(route, "name", None) or "unmatched"
+        if operation not in ("metrics", "healthz", "readyz"):
+            metrics.latency.labels(operation).observe(time.perf_counter() - started)
+            metrics.requests.labels(operation, str(response.status_code)).inc()
+        return response
+
+    @app.exception_handler(_UnauthorisedError)
+    async def unauthorised(_: Request, __: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"detail": "a valid bearer token is required"},
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    @app.exception_handler(TierUnavailable)
+    async def unavailable(_: Request, exc: TierUnavailable) -> JSONResponse:
+        logger.warning("tier backend unavailable: %s", exc)
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(ConfigurationError)
+    async def conflict(_: Request, exc: ConfigurationError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(ValueError)
+    async def bad_value(_: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(RagopsError)
+    async def refused(_: Request, exc: RagopsError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.get("/healthz", name="healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", name="readyz")
+    def readyz() -> JSONResponse:
+        try:
+            if ready is not None:
+                ready()
+        except Exception as exc:
+            return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
+        return JSONResponse({"status": "ready"})
+
+    @app.get("/metrics", name="metrics")
+    def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, media_type=content_type)
+
+    tenant_routes = f"{API_PREFIX}/tenants/{{tenant}}"
+
+    @app.post(f"{tenant_routes}/chunks", name="upsert", dependencies=guarded)
+    def upsert(tenant: str, body: UpsertRequest) -> dict[str, int]:
+        chunks = decode_chunks(body.chunks)
+        embeddings = decode_matrix(body.embeddings.model_dump())
+        index.upsert(validate_tenant(tenant), chunks, embeddings)
+        return {"upserted": len(chunks)}
+
+    @app.post(f"{tenant_routes}/chunks/delete", name="delete_chunks", dependencies=guarded)
+    def delete_chunks(tenant: str, body: DeleteChunksRequest) -> dict[str, int]:
+        index.delete_chunks(validate_tenant(tenant), body.ids)
+        return {"deleted": len(body.ids)}
+
+    @app.delete(
+        f"{tenant_routes}/documents/{{doc_id}}", name="delete_document", dependencies=guarded
+    )
+    def delete_document(tenant: str, doc_id: str) -> dict[str, int]:
+        return {"deleted": index.delete_document(validate_tenant(tenant), doc_id)}
+
+    @app.get(
+        f"{tenant_routes}/documents/{{doc_id}}/chunk-ids", name="chunk_ids", dependencies=guarded
+    )
+    def chunk_ids(tenant: str, doc_id: str) -> dict[str, list[str]]:
+        return {"chunk_ids": index.document_chunk_ids(validate_tenant(tenant), doc_id)}
+
+    @app.get(f"{tenant_routes}/stats", name="tenant_stats", dependencies=guarded)
+    def tenant_stats(tenant: str) -> dict[str, int]:
+        validate_tenant(tenant)
+        return {"chunks": index.count(tenant), "documents": index.document_count(tenant)}
+
+    @app.post(f"{tenant_routes}/search", name="search", dependencies=guarded)
+    def search(tenant: str, body: SearchRequest) -> dict[str, Any]:
+        hits = index.search(
+            validate_tenant(tenant),
+            body.query,
+            body.query_embedding,
+            body.top_k,
+            body.mode,
+            body.candidates,
+        )
+        return {"hits": encode_hits(hits)}
+
+    @app.delete(tenant_routes, name="drop", dependencies=guarded)
+    def drop(tenant: str) -> dict[str, str]:
+        index.drop_tenant(validate_tenant(tenant))
+        return {"dropped": tenant}
+
+    @app.get(f"{API_PREFIX}/stats", name="stats", dependencies=guarded)
+    def stats() -> dict[str, Any]:
+        tenants = getattr(index, "tenants", None)
+        names = tenants() if tenants else []
+        return {
+            "tenants": {
+                name: {"chunks": index.count(name), "documents": index.document_count(name)}
+                for name in names
+            }
+        }
+
+    return app
+
+
+class _UnauthorisedError(Exception):
+    """Raised by the bearer check; answered 401 without detail on which part was wrong."""
+
+
+def app_from_settings(settings: Settings | None = None) -> FastAPI:
+    """The service as deployed: a ``HybridIndex`` over the Chroma server at
+    ``RAGOPS_CHROMA_URL``, guarded by ``RAGOPS_TIER_TOKEN`` (or the Secrets Manager secret
+    at ``RAGOPS_TIER_SECRET_ARN``). Connects to nothing until the first request."""
+    from ragops.bootstrap import build_container
+
+    settings = settings or Settings()
+    if not settings.chroma_url:
+        raise ConfigurationError("the tier service needs RAGOPS_CHROMA_URL (the Chroma server)")
+    if not settings.index_embedding_model:
+        raise ConfigurationError(
+            "the tier service needs RAGOPS_INDEX_EMBEDDING_MODEL: the embedding model id the "
+            "functions use, recorded on every collection"
+        )
+    container = build_container(settings)
+    index = container.raw_index()
+    return create_tier_app(
+        index, token=container.tier_token(), ready=lambda: container.chroma().heartbeat()
+    )

@@ -1,0 +1,95 @@
+# --- IAM roles for service accounts (IRSA) ------------------------------------------------
+resource "aws_iam_openid_connect_provider" "eks" {
+  url            = aws_eks_cluster.tier.identity[0].oidc[0].issuer
+  client_id_list = ["sts.amazonaws.com"]
+  # No thumbprint_list: IAM trusts the EKS OIDC issuer's certificate authority itself.
+}
+
+locals {
+  # namespace/service account of each IRSA role.
+  irsa_service_accounts = {
+    tier    = { namespace = var.k8s_namespace, name = var.k8s_service_account }
+    ebs_csi = { namespace = "kube-system", name = "ebs-csi-controller-sa" }
+    vpc_cni = { namespace = "kube-system", name = "aws-node" }
+  }
+}
+
+data "aws_iam_policy_document" "irsa_trust" {
+  for_each = local.irsa_service_accounts
+
+  statement {
+    actions = ["sts:AssumeRoleWithWebIdentity"]
+
+    principals {
+      type        = "Federated"
+      identifiers = [aws_iam_openid_connect_provider.eks.arn]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${local.oidc_issuer}:sub"
+      values   = ["system:serviceaccount:${each.value.namespace}:${each.value.name}"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "${local.oidc_issuer}:aud"
+      values   = ["sts.amazonaws.com"]
+    }
+  }
+}
+
+# The tier service (namespace ragops, service account ragops-tier): reads its bearer token
+# and nothing else.
+resource "aws_iam_role" "tier" {
+  name               = "${local.iam_prefix}-service"
+  assume_role_policy = data.aws_iam_policy_document.irsa_trust["tier"].json
+}
+
+data "aws_iam_policy_document" "tier" {
+  statement {
+    sid       = "ReadTierToken"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.tier_secret_arn]
+  }
+
+  statement {
+    sid       = "DecryptTierToken"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "tier" {
+  name   = "read-tier-token"
+  role   = aws_iam_role.tier.id
+  policy = data.aws_iam_policy_document.tier.json
+}
+
+# The EBS CSI driver's controller: creates and attaches Chroma's volumes.
+resource "aws_iam_role" "ebs_csi" {
+  name               = "${local.iam_prefix}-ebs-csi"
+  assume_role_policy = data.aws_iam_policy_document.irsa_trust["ebs_csi"].json
+}
+
+resource "aws_iam_role_policy_attachment" "ebs_csi" {
+  role       = aws_iam_role.ebs_csi.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+}
+
+# The VPC CNI (aws-node): assigns pod IPs; kept off the node role.
+resource "aws_iam_role" "vpc_cni" {
+  name               = "${local.iam_prefix}-vpc-cni"
+  assume_role_policy = data.aws_iam_policy_document.irsa_trust["vpc_cni"].json
+}
+
+resource "aws_iam_role_policy_attachment" "vpc_cni" {
+  role       = aws_iam_role.vpc_cni.name
+  policy_arn = "arn:${local.partition}:iam::aws:policy/AmazonEKS_CNI_Policy"
+}

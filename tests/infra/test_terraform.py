@@ -1,0 +1,567 @@
+"""The Terraform roots and the tier scripts, checked offline.
+
+- checkov finds no failed check in terraform/, and every skipped check says why;
+- both roots parse, and the split between them holds: terraform/tier (destroyed on every
+  pause) owns no data, terraform/persistent (never destroyed) owns all of it;
+- the names the rest of the system relies on (cluster ragops-tier, node group
+  ragops-tier-nodes, namespace ragops, service account ragops-tier, the SSM parameter and
+  the secret) and the security settings asked of each resource;
+- every variable has a description and a type, the files are laid out as `terraform fmt`
+  lays them out (and, where a terraform binary is on PATH, `terraform fmt -check` agrees);
+- scripts/tier/*.sh pass `bash -n` and shellcheck, and render k8s/overlays/aws with every
+  placeholder replaced.
+
+checkov and python-hcl2 come from the IaC environment (`make iac-tools`, .iac/): they pin
+their own dependencies, so they live apart from .venv, and hcl2 is run in that interpreter.
+`terraform validate` needs the AWS provider: CI runs it (.github/workflows/terraform.yml);
+here it runs only when RAGOPS_TF_PLUGIN_MIRROR names a provider mirror directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+IAC = Path(os.environ.get("RAGOPS_IAC_DIR", ROOT / ".iac"))
+TERRAFORM = ROOT / "terraform"
+SCRIPTS = ROOT / "scripts" / "tier"
+ROOTS = ("persistent", "tier")
+
+# Resource types that hold data (or keys to it): none may live in terraform/tier.
+DATA_TYPE_PREFIXES = (
+    "aws_s3_",
+    "aws_ecr_",
+    "aws_secretsmanager_",
+    "aws_ssm_",
+    "aws_kms_",
+    "aws_cloudwatch_log_group",
+    "aws_ebs_",
+    "aws_efs_",
+    "aws_db_",
+    "aws_rds_",
+    "aws_dynamodb_",
+    "aws_backup_",
+)
+
+PARSE_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+import hcl2
+
+root = Path(sys.argv[1])
+files, errors = {}, {}
+for path in sorted(root.rglob("*.tf")):
+    if ".terraform" in path.parts:
+        continue
+    name = str(path.relative_to(root))
+    try:
+        with path.open() as f:
+            files[name] = hcl2.load(f)
+    except Exception as exc:
+        errors[name] = f"{type(exc).__name__}: {exc}"
+json.dump({"files": files, "errors": errors}, sys.stdout, default=str)
+"""
+
+
+def iac_tool(name: str) -> str:
+    path = IAC / "bin" / name
+    if not path.exists():
+        pytest.fail(f"{path} not found: run `make iac-tools` (or set RAGOPS_IAC_DIR)")
+    return str(path)
+
+
+def run(*args: str, timeout: int = 300, **kwargs: Any) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        args, cwd=kwargs.pop("cwd", ROOT), capture_output=True, text=True, timeout=timeout, **kwargs
+    )
+
+
+# --- the parsed configuration --------------------------------------------------------------
+# python-hcl2 wraps every attribute value in a one-element list and gives blocks as lists of
+# bodies: attr() unwraps the first, blocks() returns the second.
+
+
+def attr(body: dict[str, Any], key: str, default: Any = None) -> Any:
+    value = body.get(key)
+    if value is None:
+        return default
+    return value[0] if isinstance(value, list) and len(value) == 1 else value
+
+
+def blocks(body: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return list(body.get(key, []))
+
+
+def block(body: dict[str, Any], key: str) -> dict[str, Any]:
+    found = blocks(body, key)
+    assert len(found) == 1, f"expected one {key} block, found {len(found)}"
+    return found[0]
+
+
+def expr(value: Any) -> str:
+    """An expression as hcl2 prints it, without the ${...} wrapper: "${var.x}" -> "var.x"."""
+    assert isinstance(value, str), value
+    match = re.fullmatch(r"\$\{(.*)\}", value)
+    return match.group(1) if match else value
+
+
+@cache
+def parsed() -> dict[str, Any]:
+    result = run(iac_tool("python"), "-c", PARSE_SCRIPT, str(TERRAFORM), timeout=120)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return json.loads(result.stdout)
+
+
+def root_files(root: str) -> dict[str, dict[str, Any]]:
+    return {
+        name: content for name, content in parsed()["files"].items() if Path(name).parts[0] == root
+    }
+
+
+def labelled(root: str, kind: str) -> dict[str, dict[str, Any]]:
+    """The blocks of one kind in a root: resources and data sources as {"type.name": body},
+    variables, outputs and others as {name: body}."""
+    found: dict[str, dict[str, Any]] = {}
+    for content in root_files(root).values():
+        for entry in content.get(kind, []):
+            for first, inner in entry.items():
+                if kind in ("resource", "data", "ephemeral"):
+                    for name, body in inner.items():
+                        found[f"{first}.{name}"] = body
+                else:
+                    found[first] = inner
+    return found
+
+
+def resources(root: str) -> dict[str, dict[str, Any]]:
+    return labelled(root, "resource")
+
+
+def resource_types(root: str) -> set[str]:
+    return {address.split(".")[0] for address in resources(root)}
+
+
+def local_values(root: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for content in root_files(root).values():
+        for entry in content.get("locals", []):
+            values.update({key: attr(entry, key) for key in entry if not key.startswith("__")})
+    return values
+
+
+def variable_default(root: str, name: str) -> Any:
+    return attr(labelled(root, "variable")[name], "default")
+
+
+# --- checkov ------------------------------------------------------------------------------
+
+
+def test_checkov_finds_no_failed_check():
+    result = run(
+        iac_tool("checkov"),
+        "-d",
+        str(TERRAFORM),
+        "--framework",
+        "terraform",
+        "--skip-download",
+        "-o",
+        "json",
+        timeout=600,
+    )
+    assert result.stdout.strip(), result.stderr[-4000:]
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    (report,) = [r for r in reports if r.get("check_type") == "terraform"]
+    summary = report["summary"]
+    failed = [
+        f"{c['check_id']} {c['resource']} ({c['file_path']}:{c['file_line_range'][0]}): "
+        f"{c['check_name']}"
+        for c in report["results"]["failed_checks"]
+    ]
+    assert summary["parsing_errors"] == 0, summary
+    assert not failed, "\n".join(failed)
+    assert summary["passed"] > 150, summary
+    # Every skip carries its reason (#checkov:skip=CKV_...:reason, inline in the resource).
+    unexplained = [
+        f"{c['check_id']} {c['resource']}"
+        for c in report["results"]["skipped_checks"]
+        if len((c["check_result"].get("suppress_comment") or "").strip()) < 30
+    ]
+    assert not unexplained, unexplained
+
+
+# --- structure ----------------------------------------------------------------------------
+
+
+def test_both_roots_parse():
+    assert not parsed()["errors"], parsed()["errors"]
+    for root in ROOTS:
+        files = root_files(root)
+        assert files, f"no .tf files in terraform/{root}"
+        (settings,) = [t for c in files.values() for t in c.get("terraform", [])]
+        # A partially configured S3 backend: bucket, key and region come from terraform init.
+        assert blocks(settings, "backend") == [{"s3": {}}], settings
+        assert attr(settings, "required_version") == ">= 1.11.0"
+        aws = attr(block(settings, "required_providers"), "aws")
+        assert aws["source"] == "hashicorp/aws"
+        assert aws["version"].startswith(">= 5.100.0"), aws
+        assert labelled(root, "provider")["aws"], f"terraform/{root} configures no aws provider"
+
+
+def test_tier_holds_no_data():
+    """Destroying terraform/tier on pause must lose nothing: no bucket, repository, secret,
+    parameter, key or log group lives there."""
+    data_types = {t for t in resource_types("tier") if t.startswith(DATA_TYPE_PREFIXES)}
+    assert not data_types, f"terraform/tier would destroy data on pause: {sorted(data_types)}"
+    assert not labelled("tier", "ephemeral")
+    for required in (
+        "aws_vpc",
+        "aws_subnet",
+        "aws_flow_log",
+        "aws_eks_cluster",
+        "aws_eks_node_group",
+        "aws_launch_template",
+        "aws_eks_addon",
+        "aws_iam_openid_connect_provider",
+        "aws_iam_role",
+    ):
+        assert required in resource_types("tier"), required
+
+
+def test_persistent_holds_the_data_and_no_compute():
+    types = resource_types("persistent")
+    for required in (
+        "aws_s3_bucket",
+        "aws_ecr_repository",
+        "aws_secretsmanager_secret",
+        "aws_ssm_parameter",
+        "aws_kms_key",
+        "aws_cloudwatch_log_group",
+    ):
+        assert required in types, required
+    compute = {t for t in types if t.startswith(("aws_eks_", "aws_vpc", "aws_subnet", "aws_nat"))}
+    assert not compute, compute
+
+
+def test_documents_bucket():
+    r = resources("persistent")
+    locals_ = local_values("persistent")
+    bucket = r["aws_s3_bucket.documents"]
+    assert expr(attr(bucket, "bucket")) == "local.documents_bucket_name"
+    assert locals_["documents_bucket_name"] == (
+        '${coalesce(var.documents_bucket_name,"${local.name}-documents-${local.account_id}")}'
+    )
+    assert locals_["name"] == "ragops-${var.stage}"
+    assert attr(block(bucket, "lifecycle"), "prevent_destroy") is True
+
+    versioning = block(r["aws_s3_bucket_versioning.documents"], "versioning_configuration")
+    assert attr(versioning, "status") == "Enabled"
+
+    sse = block(r["aws_s3_bucket_server_side_encryption_configuration.documents"], "rule")
+    default = block(sse, "apply_server_side_encryption_by_default")
+    assert attr(default, "sse_algorithm") == "aws:kms"
+    assert expr(attr(default, "kms_master_key_id")) == "aws_kms_key.ragops.arn"
+
+    public = r["aws_s3_bucket_public_access_block.documents"]
+    for setting in (
+        "block_public_acls",
+        "block_public_policy",
+        "ignore_public_acls",
+        "restrict_public_buckets",
+    ):
+        assert attr(public, setting) is True, setting
+
+    rules = {
+        attr(rule, "id"): rule
+        for rule in blocks(r["aws_s3_bucket_lifecycle_configuration.documents"], "rule")
+    }
+    raw = rules["archive-raw-originals"]
+    assert attr(block(raw, "filter"), "prefix") == "raw/"
+    transition = block(raw, "transition")
+    assert expr(attr(transition, "days")) == "var.raw_archive_after_days"
+    assert expr(attr(transition, "storage_class")) == "var.raw_archive_storage_class"
+    assert variable_default("persistent", "raw_archive_after_days") == 90
+    assert variable_default("persistent", "raw_archive_storage_class") in ("GLACIER_IR", "GLACIER")
+    versions = rules["expire-replaced-versions"]
+    expiry = block(versions, "noncurrent_version_expiration")
+    assert expr(attr(expiry, "noncurrent_days")) == "var.noncurrent_version_expiration_days"
+    assert variable_default("persistent", "noncurrent_version_expiration_days") == 30
+    for rule in rules.values():
+        assert blocks(rule, "abort_incomplete_multipart_upload"), attr(rule, "id")
+
+    # The serverless stack subscribes through EventBridge; it does not own the bucket.
+    assert attr(r["aws_s3_bucket_notification.documents"], "eventbridge") is True
+
+    # TLS only.
+    policies = labelled("persistent", "data")
+    (statement,) = [
+        s
+        for s in blocks(policies["aws_iam_policy_document.documents_bucket"], "statement")
+        if attr(s, "sid") == "DenyInsecureTransport"
+    ]
+    assert attr(statement, "effect") == "Deny"
+    condition = block(statement, "condition")
+    assert attr(condition, "variable") == "aws:SecureTransport"
+    assert attr(condition, "values") == ["false"]
+
+
+def test_repository_secret_parameter_and_key():
+    r = resources("persistent")
+    locals_ = local_values("persistent")
+
+    repository = r["aws_ecr_repository.tier"]
+    assert expr(attr(repository, "name")) == "var.ecr_repository_name"
+    assert variable_default("persistent", "ecr_repository_name") == "ragops-tier"
+    assert attr(repository, "image_tag_mutability") == "IMMUTABLE"
+    assert attr(block(repository, "image_scanning_configuration"), "scan_on_push") is True
+    assert attr(block(repository, "encryption_configuration"), "encryption_type") == "KMS"
+    assert "aws_ecr_lifecycle_policy.tier" in r
+
+    secret = r["aws_secretsmanager_secret.tier_token"]
+    assert expr(attr(secret, "name")) == "local.tier_token_secret_name"
+    assert locals_["tier_token_secret_name"] == "ragops/${var.stage}/tier-token"
+    assert expr(attr(secret, "kms_key_id")) == "aws_kms_key.ragops.arn"
+    # The token is written through a write-only argument: it never reaches the state.
+    version = r["aws_secretsmanager_secret_version.tier_token"]
+    assert "secret_string" not in version
+    assert expr(attr(version, "secret_string_wo")).startswith(
+        "ephemeral.aws_secretsmanager_random_password.tier_token"
+    )
+
+    parameter = r["aws_ssm_parameter.tier_state"]
+    assert expr(attr(parameter, "name")) == "local.tier_state_parameter"
+    assert locals_["tier_state_parameter"] == "/ragops/${var.stage}/tier/state"
+    assert attr(parameter, "type") == "String"
+    assert attr(parameter, "value") == "paused"
+    ignored = attr(block(parameter, "lifecycle"), "ignore_changes")
+    assert [expr(v) for v in ignored] == ["value"]
+
+    key = r["aws_kms_key.ragops"]
+    assert attr(key, "enable_key_rotation") is True
+    assert attr(block(key, "lifecycle"), "prevent_destroy") is True
+
+    outputs = labelled("persistent", "output")
+    for name in (
+        "documents_bucket_name",
+        "documents_bucket_arn",
+        "ecr_repository_url",
+        "tier_secret_arn",
+        "tier_state_parameter_name",
+        "kms_key_arn",
+        "flow_log_group_arn",
+    ):
+        assert name in outputs, name
+
+
+def test_names_the_rest_of_the_system_uses():
+    r = resources("tier")
+    assert variable_default("tier", "cluster_name") == "ragops-tier"
+    assert variable_default("tier", "node_group_name") == "ragops-tier-nodes"
+    assert variable_default("tier", "k8s_namespace") == "ragops"
+    assert variable_default("tier", "k8s_service_account") == "ragops-tier"
+    assert expr(attr(r["aws_eks_cluster.tier"], "name")) == "var.cluster_name"
+    assert expr(attr(r["aws_eks_node_group.tier"], "node_group_name")) == "var.node_group_name"
+    # persistent/ names the cluster's log group after the same cluster.
+    assert variable_default("persistent", "tier_cluster_name") == "ragops-tier"
+    assert local_values("persistent")["eks_log_group_name"] == (
+        "/aws/eks/${var.tier_cluster_name}/cluster"
+    )
+    for name in ("cluster_name", "tier_role_arn", "vpc_cidr"):
+        assert name in labelled("tier", "output"), name
+
+
+def test_cluster_and_nodes():
+    r = resources("tier")
+    cluster = r["aws_eks_cluster.tier"]
+    assert expr(attr(cluster, "version")) == "var.kubernetes_version"
+    assert variable_default("tier", "kubernetes_version") == "1.32"
+    encryption = block(cluster, "encryption_config")
+    assert attr(encryption, "resources") == ["secrets"]
+    assert expr(attr(block(encryption, "provider"), "key_arn")) == "var.kms_key_arn"
+    assert set(attr(cluster, "enabled_cluster_log_types")) == {
+        "api",
+        "audit",
+        "authenticator",
+        "controllerManager",
+        "scheduler",
+    }
+    vpc = block(cluster, "vpc_config")
+    assert attr(vpc, "endpoint_private_access") is True
+    assert expr(attr(vpc, "public_access_cidrs")) == "var.cluster_endpoint_public_access_cidrs"
+    assert attr(block(cluster, "upgrade_policy"), "support_type") == "STANDARD"
+
+    group = r["aws_eks_node_group.tier"]
+    assert variable_default("tier", "node_instance_types") == ["t4g.medium"]
+    assert variable_default("tier", "node_ami_type") == "AL2023_ARM_64_STANDARD"
+    assert variable_default("tier", "node_desired_size") == 2
+    assert variable_default("tier", "node_min_size") == 1
+    assert variable_default("tier", "node_max_size") == 3
+    scaling = block(group, "scaling_config")
+    assert {k: expr(attr(scaling, k)) for k in ("desired_size", "min_size", "max_size")} == {
+        "desired_size": "var.node_desired_size",
+        "min_size": "var.node_min_size",
+        "max_size": "var.node_max_size",
+    }
+    # The scaler function resizes the group: Terraform must not undo it.
+    ignored = attr(block(group, "lifecycle"), "ignore_changes")
+    assert [expr(v) for v in ignored] == ["scaling_config[0].desired_size"]
+    assert expr(attr(block(group, "launch_template"), "id")) == "aws_launch_template.node.id"
+
+    template = r["aws_launch_template.node"]
+    metadata = block(template, "metadata_options")
+    assert attr(metadata, "http_tokens") == "required"
+    assert attr(metadata, "http_put_response_hop_limit") == 1
+    ebs = block(block(template, "block_device_mappings"), "ebs")
+    assert attr(ebs, "volume_type") == "gp3"
+    assert attr(ebs, "encrypted") is True
+
+    addons = {attr(body, "addon_name") for a, body in r.items() if a.startswith("aws_eks_addon.")}
+    assert addons == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"}
+    assert expr(attr(r["aws_eks_addon.ebs_csi"], "service_account_role_arn")) == (
+        "aws_iam_role.ebs_csi.arn"
+    )
+    assert "AmazonEBSCSIDriverPolicy" in attr(
+        r["aws_iam_role_policy_attachment.ebs_csi"], "policy_arn"
+    )
+    # No NAT gateway unless asked for (var.private_nodes).
+    assert variable_default("tier", "private_nodes") is False
+    assert expr(attr(r["aws_nat_gateway.tier"], "count")) == "var.private_nodes ? 1 : 0"
+
+
+def test_tier_service_account_reads_the_token_and_nothing_else():
+    data = labelled("tier", "data")
+    r = resources("tier")
+    trust = block(data["aws_iam_policy_document.irsa_trust"], "statement")
+    subject = [c for c in blocks(trust, "condition") if attr(c, "variable").endswith(":sub")]
+    assert attr(subject[0], "values") == [
+        "system:serviceaccount:${each.value.namespace}:${each.value.name}"
+    ]
+    accounts = local_values("tier")["irsa_service_accounts"]
+    assert accounts["tier"] == {
+        "namespace": "${var.k8s_namespace}",
+        "name": "${var.k8s_service_account}",
+    }
+    assert expr(attr(r["aws_iam_role.tier"], "assume_role_policy")) == (
+        'data.aws_iam_policy_document.irsa_trust["tier"].json'
+    )
+    grants = {
+        tuple(attr(s, "actions")): [expr(v) for v in attr(s, "resources")]
+        for s in blocks(data["aws_iam_policy_document.tier"], "statement")
+    }
+    assert grants == {
+        ("secretsmanager:GetSecretValue",): ["var.tier_secret_arn"],
+        ("kms:Decrypt",): ["var.kms_key_arn"],
+    }
+    assert expr(attr(r["aws_iam_role_policy.tier"], "policy")) == (
+        "data.aws_iam_policy_document.tier.json"
+    )
+    # Only the three IRSA roles trust the cluster's OIDC provider.
+    assert set(accounts) == {"tier", "ebs_csi", "vpc_cni"}
+
+
+def test_every_variable_has_a_description_and_a_type():
+    for root in ROOTS:
+        for name, body in labelled(root, "variable").items():
+            assert (attr(body, "description") or "").strip(), f"{root}: var.{name} description"
+            assert attr(body, "type"), f"{root}: var.{name} has no type"
+        for name, body in labelled(root, "output").items():
+            assert (attr(body, "description") or "").strip(), f"{root}: output.{name}"
+
+
+# --- layout -------------------------------------------------------------------------------
+
+
+def terraform_sources() -> list[Path]:
+    return sorted(
+        p
+        for p in TERRAFORM.rglob("*")
+        if p.is_file() and p.suffix in (".tf", ".hcl", ".example") and ".terraform" not in p.parts
+    )
+
+
+def test_files_are_laid_out_as_terraform_fmt_does():
+    """What terraform fmt would change that a plain reading can see: tabs, CRLF, trailing
+    blanks, indentation other than two spaces, a missing final newline."""
+    problems = []
+    for path in terraform_sources():
+        text = path.read_text()
+        name = path.relative_to(ROOT)
+        if "\r" in text:
+            problems.append(f"{name}: CRLF line endings")
+        if text and not text.endswith("\n"):
+            problems.append(f"{name}: no newline at the end")
+        for number, line in enumerate(text.splitlines(), 1):
+            if "\t" in line:
+                problems.append(f"{name}:{number}: tab")
+            if line != line.rstrip():
+                problems.append(f"{name}:{number}: trailing whitespace")
+            indent = len(line) - len(line.lstrip(" "))
+            if line.strip() and indent % 2:
+                problems.append(f"{name}:{number}: indentation of {indent} spaces")
+    assert not problems, "\n".join(problems)
+
+
+# --- the tier scripts ---------------------------------------------------------------------
+
+
+def tier_scripts() -> list[Path]:
+    return sorted(SCRIPTS.glob("*.sh"))
+
+
+def test_tier_scripts_parse_and_pass_shellcheck():
+    scripts = tier_scripts()
+    assert {p.name for p in scripts} >= {"pause.sh", "resume.sh", "lib.sh", "render.sh"}
+    for script in scripts:
+        result = run("bash", "-n", str(script))
+        assert result.returncode == 0, f"{script.name}: {result.stderr}"
+        if script.name != "lib.sh":
+            assert os.access(script, os.X_OK), f"{script.name} is not executable"
+            assert "set -euo pipefail" in script.read_text(), script.name
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "shellcheck is missing: `make iac-tools` installs it (Debian package)"
+    result = run(shellcheck, "-x", *(str(p.relative_to(ROOT)) for p in scripts))
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_render_replaces_every_placeholder_of_the_aws_overlay():
+    """resume.sh applies k8s/overlays/aws through render_aws_overlay (lib.sh), as render.sh
+    prints it: every environment value must land where k8s/ expects it."""
+    kubectl = IAC / "bin" / "kubectl"
+    assert kubectl.exists(), "no .iac/bin/kubectl: `make iac-tools` unpacks one"
+    values = {
+        "TIER_IMAGE": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/ragops-tier:20260101-abc123",
+        "TIER_ROLE_ARN": "arn:aws:iam::123456789012:role/ragops-tier-eu-west-1-service",
+        "TIER_SECRET_ARN": (
+            "arn:aws:secretsmanager:eu-west-1:123456789012:secret:ragops/test/tier-token-AbCdEf"
+        ),
+        "TIER_CERTIFICATE_ARN": "arn:aws:acm:eu-west-1:123456789012:certificate/0000-1111",
+        "TIER_VPC_CIDR": "10.99.0.0/16",
+    }
+    env = {
+        **os.environ,
+        **values,
+        "AWS_REGION": "eu-west-1",
+        "PATH": f"{kubectl.parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    result = run(str(SCRIPTS / "render.sh"), env=env, timeout=120)
+    assert result.returncode == 0, result.stderr[-4000:]
+    rendered = result.stdout
+    for name, value in values.items():
+        assert value in rendered, f"{name} ({value}) missing from the rendered overlay"
+    assert "value: eu-west-1" in rendered
+    left = re.findall(r"(?<![A-Za-z_])(?:ACCOUNT|REGION|CERTIFICATE_ID)(?![A-Za-z_])", rendered)
+    assert not left, f"placeholders left in the manifests: {sorted(set(left))}"
+    for placeholder in ("from-params", "10.40.0.0/16"):
+        assert placeholder not in rendered, f"placeholder {placeholder} left in the manifests"
+    assert not (ROOT / "k8s" / "overlays" / "resume").exists(), "render.sh wrote into k8s/"

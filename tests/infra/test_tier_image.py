@@ -1,0 +1,101 @@
+"""The tier service image, without Docker (no engine runs here): the environment its
+Dockerfile installs is built in a fresh virtual environment with the same pip command, and
+the service started from it, as the image's entrypoint does, serves a real Chroma server.
+checkov checks the Dockerfile itself."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import venv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ragops.adapters.http_tier import HttpVectorTier
+from ragops.domain.models import Chunk, SearchMode
+from tests.servers import ChromaServer, TierServiceProcess
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "vector_tier" / "Dockerfile"
+CHECKOV = ROOT / ".iac" / "bin" / "checkov"
+TOKEN = "image-test-token-0123456789"
+
+
+def dockerfile_pip_arguments() -> list[str]:
+    """What the Dockerfile's build stage passes to ``pip install``."""
+    match = re.search(r"/opt/ragops/bin/pip install ([^\\&\n]+)", DOCKERFILE.read_text())
+    assert match, "the Dockerfile no longer installs with /opt/ragops/bin/pip install"
+    return match.group(1).split()
+
+
+def dockerfile_entrypoint() -> list[str]:
+    match = re.search(r"^ENTRYPOINT (\[.*\])$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert match
+    return json.loads(match.group(1))
+
+
+@pytest.fixture(scope="module")
+def image_env(tmp_path_factory) -> Path:
+    target = tmp_path_factory.mktemp("tier-image") / "venv"
+    venv.create(target, with_pip=True)
+    python = target / "bin" / "python"
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", *dockerfile_pip_arguments()],
+        cwd=ROOT,
+        check=True,
+        timeout=900,
+    )
+    return target
+
+
+def test_the_image_environment_has_no_embedded_engine_or_model(image_env):
+    listed = subprocess.run(
+        [image_env / "bin" / "python", "-m", "pip", "list", "--format=freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.lower()
+    names = {line.split("==")[0] for line in listed.splitlines()}
+    assert "chromadb-client" in names and "ragops" in names
+    assert not names & {"chromadb", "torch", "onnxruntime", "sentence-transformers"}
+
+
+def test_the_service_from_the_image_environment_serves_a_chroma_server(image_env, tmp_path):
+    entrypoint = dockerfile_entrypoint()
+    assert entrypoint[:3] == ["ragops", "tier", "serve"]
+    with ChromaServer(tmp_path / "chroma") as chroma:
+        service = TierServiceProcess(
+            chroma.url,
+            TOKEN,
+            "fake/hashing-4",
+            tmp_path / "tier.log",
+            ragops=image_env / "bin" / "ragops",
+        )
+        with service:
+            tier = HttpVectorTier(service.url, token=TOKEN)
+            chunks = [
+                Chunk(f"d{i}-c0", f"d{i}", "acme", 0, text, "", f"{i}.txt", None, 0, 1)
+                for i, text in enumerate(["red apples", "blue sea", "green grass"])
+            ]
+            tier.upsert("acme", chunks, np.eye(3, 4, dtype=np.float32))
+            assert tier.count("acme") == 3
+            hits = tier.search("acme", "blue sea", [0.0, 1.0, 0.0, 0.0], 1, SearchMode.HYBRID)
+            assert hits[0].chunk.doc_id == "d1"
+            intruder = HttpVectorTier(service.url, token="not-the-token-0123456789")
+            with pytest.raises(Exception, match="refused the credentials"):
+                intruder.count("acme")
+
+
+def test_checkov_passes_on_the_dockerfile():
+    result = subprocess.run(
+        [CHECKOV, "-d", DOCKERFILE.parent, "--framework", "dockerfile", "--skip-download"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Failed checks: 0" in result.stdout, result.stdout

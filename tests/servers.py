@@ -1,0 +1,171 @@
+"""Real servers on 127.0.0.1 for tests and benchmarks: a Chroma server (``chroma run``), and
+uvicorn in a background thread for any ASGI app."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from urllib.error import URLError
+from urllib.request import urlopen
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _chroma_executable() -> str:
+    beside_python = Path(sys.executable).with_name("chroma")
+    found = str(beside_python) if beside_python.exists() else shutil.which("chroma")
+    if not found:
+        raise RuntimeError("the `chroma` command is missing: install the ragops[index] extra")
+    return found
+
+
+class ChromaServer:
+    """``chroma run`` on 127.0.0.1 with its data under ``path``. ``stop()`` kills it (as a
+    crashed pod would end); ``start()`` again serves the same data, or a new ``path``."""
+
+    def __init__(self, path: Path, port: int | None = None) -> None:
+        self.path = Path(path)
+        self.port = port or free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, path: Path | None = None, timeout: float = 60.0) -> ChromaServer:
+        if path is not None:
+            self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.path.parent / f"chroma-{self.port}.log", "ab")  # noqa: SIM115
+        env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+        command = [_chroma_executable(), "run", "--path", str(self.path)]
+        self.process = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urlopen(f"{self.url}/api/v2/heartbeat", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (URLError, OSError):
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"chroma run did not start; see {self._log.name}")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> ChromaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class UvicornThread:
+    """A real uvicorn server on 127.0.0.1 in a background thread."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        self.port = free_port()
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> UvicornThread:
+        self.thread.start()
+        deadline = time.monotonic() + 30
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+class TierServiceProcess:
+    """``ragops tier serve`` in a process of its own (as on EKS: the service does not share
+    a CPU-bound interpreter with its callers), over the Chroma server at ``chroma_url``."""
+
+    def __init__(
+        self,
+        chroma_url: str,
+        token: str,
+        embedding_model: str,
+        log: Path,
+        *,
+        ragops: Path | None = None,
+    ) -> None:
+        self.port = free_port()
+        self.ragops = ragops or Path(sys.executable).with_name("ragops")
+        self.env = {
+            **os.environ,
+            "RAGOPS_CHROMA_URL": chroma_url,
+            "RAGOPS_TIER_TOKEN": token,
+            "RAGOPS_INDEX_EMBEDDING_MODEL": embedding_model,
+        }
+        self.log_path = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> TierServiceProcess:
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                [str(self.ragops), "tier", "serve", "--port", str(self.port)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urlopen(f"{self.url}/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        return self
+            except (URLError, OSError):
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError(f"ragops tier serve did not start; see {self.log_path}")
+            time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        self.process = None
