@@ -82,6 +82,14 @@ build: $(TOOLS_STAMP)
 	$(TOOLS)/bin/sam validate --lint
 	$(TOOLS)/bin/sam build
 
+## pause / resume: destroy or recreate the vector tier on EKS (docs/operations.md; needs
+## terraform, aws, kubectl and the STAGE/AWS_REGION/TIER_* variables the scripts list)
+pause:
+	scripts/tier/pause.sh
+
+resume: $(STAMP)
+	scripts/tier/resume.sh
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -1,15 +1,16 @@
-"""Ingest function: S3 object events on raw/ (through SQS) index or remove documents."""
+"""Ingest function: the documents bucket's object events on raw/ (EventBridge, through SQS)
+index or remove documents."""
 
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
     process_partial_response,
 )
-from aws_lambda_powertools.utilities.parser.models import S3SqsEventNotificationRecordModel
 
+from ragops.entrypoints.ingest_events import DocumentEventRecord
 from ragops.entrypoints.lambdas import ingest_record, logger, metrics, tracer
 
-processor = BatchProcessor(event_type=EventType.SQS, model=S3SqsEventNotificationRecordModel)
+processor = BatchProcessor(event_type=EventType.SQS, model=DocumentEventRecord)
 
 
 @logger.inject_lambda_context

@@ -54,10 +54,15 @@ Cfn = dict[str, Any]  # a translated (plain CloudFormation) template
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 
 # Logical ids this contract is about (they are also how the application refers to them).
-DOCUMENTS_BUCKET = "DocumentsBucket"
+DOCUMENTS_BUCKET = "DocumentsBucketName"  # a parameter: terraform/persistent owns the bucket
+DATA_KEY = "DataKeyArn"  # a parameter: the bucket's and the tier secret's KMS key
+DOCUMENT_EVENTS_RULE = "DocumentEventsRule"
 INGEST_QUEUE = "IngestQueue"
 DEAD_LETTER_QUEUE = "IngestDeadLetterQueue"
-TIER_STATE_PARAMETER = "TierStateParameter"
+TIER_STATE_NAME = "/ragops/${Stage}/tier/state"
+# What this stack must not create: data lives in terraform/persistent, so deleting or
+# redeploying the stack cannot lose any.
+DATA_RESOURCE_TYPES = ("AWS::S3::Bucket", "AWS::SSM::Parameter", "AWS::DynamoDB::Table")
 INGEST_FUNCTION = "IngestFunction"
 SCALER_FUNCTION = "ScalerFunction"
 MODEL_ID_PARAMETERS = (
@@ -86,8 +91,7 @@ OBJECT_ARN = (
     rf"({'|'.join(OBJECT_PREFIXES)})/\*$"
 )
 TIER_STATE_ARN = (
-    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:"
-    f"parameter${{{TIER_STATE_PARAMETER}}}"
+    f"arn:${{AWS::Partition}}:ssm:${{AWS::Region}}:${{AWS::AccountId}}:parameter{TIER_STATE_NAME}"
 )
 
 
@@ -269,70 +273,17 @@ def check_no_dependency_cycles(template: Template, cfn: Cfn) -> None:
     Template.from_json(cfn)  # runs cdk's cyclical-dependency check
 
 
-def check_documents_bucket_encrypted(template: Template, cfn: Cfn) -> None:
-    _only(cfn, DOCUMENTS_BUCKET, "AWS::S3::Bucket").has_resource_properties(
-        "AWS::S3::Bucket",
-        {
-            "BucketEncryption": {
-                "ServerSideEncryptionConfiguration": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "ServerSideEncryptionByDefault": {
-                                    "SSEAlgorithm": Match.string_like_regexp(
-                                        "^(AES256|aws:kms|aws:kms:dsse)$"
-                                    )
-                                }
-                            }
-                        )
-                    ]
-                )
-            }
-        },
-    )
-
-
-def check_documents_bucket_blocks_public_access(template: Template, cfn: Cfn) -> None:
-    _only(cfn, DOCUMENTS_BUCKET, "AWS::S3::Bucket").has_resource_properties(
-        "AWS::S3::Bucket",
-        {
-            "PublicAccessBlockConfiguration": {
-                "BlockPublicAcls": True,
-                "BlockPublicPolicy": True,
-                "IgnorePublicAcls": True,
-                "RestrictPublicBuckets": True,
-            }
-        },
-    )
-
-
-def check_bucket_policy_denies_insecure_transport(template: Template, cfn: Cfn) -> None:
-    def sub(pattern: str):
-        return {"Fn::Sub": Match.string_like_regexp(pattern)}
-
-    template.has_resource_properties(
-        "AWS::S3::BucketPolicy",
-        {
-            "Bucket": {"Ref": DOCUMENTS_BUCKET},
-            "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": Match.array_with(
-                                    [sub(BUCKET_ARN), sub(BUCKET_ARN.rstrip("$") + r"/\*$")]
-                                ),
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        )
-                    ]
-                )
-            },
-        },
-    )
+def check_stack_owns_no_data(template: Template, cfn: Cfn) -> None:
+    problems = [
+        f"{logical_id} is a {kind}: data belongs in terraform/persistent"
+        for kind in DATA_RESOURCE_TYPES
+        for logical_id in template.find_resources(kind)
+    ]
+    parameters = cfn.get("Parameters", {})
+    for name in (DOCUMENTS_BUCKET, DATA_KEY):
+        if "AllowedPattern" not in parameters.get(name, {}):
+            problems.append(f"parameter {name} is missing or has no AllowedPattern")
+    _report(problems)
 
 
 def check_queues_encrypted(template: Template, cfn: Cfn) -> None:
@@ -372,53 +323,58 @@ def check_ingest_queue_redrives_to_dlq(template: Template, cfn: Cfn) -> None:
         raise CheckFailed(f"maxReceiveCount must be a positive integer, got {count}")
 
 
-def check_bucket_notifies_ingest_queue(template: Template, cfn: Cfn) -> None:
-    _only(cfn, DOCUMENTS_BUCKET, "AWS::S3::Bucket").has_resource_properties(
-        "AWS::S3::Bucket",
+def check_bucket_events_reach_ingest_queue(template: Template, cfn: Cfn) -> None:
+    """The rule takes the documents bucket's object events under raw/ to the ingest queue."""
+    _only(cfn, DOCUMENT_EVENTS_RULE, "AWS::Events::Rule").has_resource_properties(
+        "AWS::Events::Rule",
         {
-            "NotificationConfiguration": {
-                "QueueConfigurations": Match.array_with(
-                    [
-                        {
-                            "Event": "s3:ObjectCreated:*",
-                            "Queue": _get_att(INGEST_QUEUE),
-                            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "raw/"}]}},
-                        }
-                    ]
-                )
-            }
+            "EventPattern": {
+                "source": ["aws.s3"],
+                "detail-type": Match.array_equals(["Object Created", "Object Deleted"]),
+                "detail": {
+                    "bucket": {"name": [{"Ref": DOCUMENTS_BUCKET}]},
+                    "object": {"key": [{"prefix": "raw/"}]},
+                },
+            },
+            "Targets": Match.array_with([Match.object_like({"Arn": _get_att(INGEST_QUEUE)})]),
         },
     )
 
 
 def check_ingest_queue_policy_scoped(template: Template, cfn: Cfn) -> None:
-    """S3 may send to the queue only for this account's documents bucket (confused deputy)."""
+    """Only this stack's rule may send to the queue (confused deputy)."""
     template.has_resource_properties(
         "AWS::SQS::QueuePolicy",
         {
             "Queues": Match.array_with([{"Ref": INGEST_QUEUE}]),
             "PolicyDocument": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"Service": "s3.amazonaws.com"},
-                                "Action": "sqs:SendMessage",
-                                "Resource": _get_att(INGEST_QUEUE),
-                                "Condition": {
-                                    "ArnLike": {"aws:SourceArn": Match.any_value()},
-                                    "StringEquals": {
-                                        "aws:SourceAccount": {"Ref": "AWS::AccountId"}
-                                    },
-                                },
-                            }
-                        )
-                    ]
-                )
+                "Statement": [
+                    {
+                        "Sid": Match.any_value(),
+                        "Effect": "Allow",
+                        "Principal": {"Service": "events.amazonaws.com"},
+                        "Action": "sqs:SendMessage",
+                        "Resource": _get_att(INGEST_QUEUE),
+                        "Condition": {
+                            "ArnEquals": {"aws:SourceArn": _get_att(DOCUMENT_EVENTS_RULE)}
+                        },
+                    }
+                ]
             },
         },
     )
+
+
+def check_kms_scoped_to_data_key(template: Template, cfn: Cfn) -> None:
+    """KMS only on the stage's key, and only through S3 and Secrets Manager."""
+    problems: list[str] = []
+    for statement in _allowing(template, "kms", problems):
+        if statement.resources != [{"Ref": DATA_KEY}]:
+            problems.append(f"{statement.where}: resource is not the {DATA_KEY} parameter")
+        via = statement.body.get("Condition", {}).get("StringEquals", {}).get("kms:ViaService")
+        if not via:
+            problems.append(f"{statement.where}: no kms:ViaService condition")
+    _report(problems)
 
 
 def check_ingest_function_triggered_by_queue(template: Template, cfn: Cfn) -> None:
@@ -578,19 +534,14 @@ def check_s3_statements_scoped_to_prefixes(template: Template, cfn: Cfn) -> None
 
 
 def check_ssm_statements_scoped_to_tier_state(template: Template, cfn: Cfn) -> None:
-    parameter = _resource(cfn, TIER_STATE_PARAMETER, "AWS::SSM::Parameter")
-    name = parameter["Properties"].get("Name")
-    name = name.get("Fn::Sub") if isinstance(name, dict) else name
-    problems = []
-    if not (isinstance(name, str) and name.startswith("/")):
-        problems.append(f"{TIER_STATE_PARAMETER} Name must start with '/' (ARN is parameter$...)")
+    problems: list[str] = []
     statements = _allowing(template, "ssm", problems)
     tier_state_arn = Match.exact({"Fn::Sub": TIER_STATE_ARN})
     for statement in statements:
         if "NotResource" in statement.body:
             problems.append(f"{statement.where}: NotResource")
         problems += [
-            f"{statement.where}: resource {json.dumps(resource)} is not {TIER_STATE_PARAMETER}"
+            f"{statement.where}: resource {json.dumps(resource)} is not {TIER_STATE_NAME}"
             for resource in statement.resources
             if _fails(tier_state_arn, resource)
         ]
@@ -622,13 +573,12 @@ def check_scaler_schedules(template: Template, cfn: Cfn) -> None:
 
 CHECKS: list[Callable[[Template, Cfn], None]] = [
     check_no_dependency_cycles,
-    check_documents_bucket_encrypted,
-    check_documents_bucket_blocks_public_access,
-    check_bucket_policy_denies_insecure_transport,
+    check_stack_owns_no_data,
     check_queues_encrypted,
     check_ingest_queue_redrives_to_dlq,
-    check_bucket_notifies_ingest_queue,
+    check_bucket_events_reach_ingest_queue,
     check_ingest_queue_policy_scoped,
+    check_kms_scoped_to_data_key,
     check_ingest_function_triggered_by_queue,
     check_event_source_mappings_report_batch_item_failures,
     check_ingest_queue_visibility_covers_function_timeout,

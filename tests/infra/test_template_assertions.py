@@ -47,13 +47,6 @@ def mutation(old: str, new: str, *fails: str) -> Mutation:
     return Mutation(old, new, frozenset(fails))
 
 
-BUCKET_ENCRYPTION = """\
-      BucketEncryption:
-        ServerSideEncryptionConfiguration:
-          - ServerSideEncryptionByDefault:
-              SSEAlgorithm: AES256
-            BucketKeyEnabled: true
-"""
 REDRIVE_POLICY = """\
       RedrivePolicy:
         deadLetterTargetArn: !GetAtt IngestDeadLetterQueue.Arn
@@ -66,16 +59,26 @@ SCALER_SSM = (
 )
 
 MUTATIONS = {
-    "no-bucket-encryption": mutation(BUCKET_ENCRYPTION, "", "documents_bucket_encrypted"),
-    "public-access-allowed": mutation(
-        "RestrictPublicBuckets: true",
-        "RestrictPublicBuckets: false",
-        "documents_bucket_blocks_public_access",
+    "stack-creates-a-bucket": mutation(
+        "  IngestDeadLetterQueue:\n",
+        "  ScratchBucket:\n    Type: AWS::S3::Bucket\n\n  IngestDeadLetterQueue:\n",
+        "stack_owns_no_data",
     ),
-    "tls-not-required": mutation(
-        'aws:SecureTransport: "false"',
-        'aws:SecureTransport: "true"',
-        "bucket_policy_denies_insecure_transport",
+    "events-from-any-bucket": mutation(
+        "            name: [!Ref DocumentsBucketName]\n",
+        "            name: [{prefix: ragops}]\n",
+        "bucket_events_reach_ingest_queue",
+    ),
+    "queue-open-to-any-rule": mutation(
+        "              ArnEquals:\n                aws:SourceArn: !GetAtt DocumentEventsRule.Arn",
+        "              StringEquals:\n                aws:SourceAccount: !Ref AWS::AccountId",
+        "ingest_queue_policy_scoped",
+    ),
+    "kms-any-key": mutation(
+        "              Resource: !Ref DataKeyArn\n",
+        "              Resource: !Sub arn:${AWS::Partition}:kms:${AWS::Region}:"
+        "${AWS::AccountId}:key/*\n",
+        "kms_scoped_to_data_key",
     ),
     "no-redrive-policy": mutation(REDRIVE_POLICY, "", "ingest_queue_redrives_to_dlq"),
     "no-partial-batch-failures": mutation(
@@ -126,10 +129,12 @@ MUTATIONS = {
         "no_wildcard_statements",
     ),
     "s3-whole-bucket": mutation(
-        "${DocumentsBucket}/chunks/*", "${DocumentsBucket}/*", "s3_statements_scoped_to_prefixes"
+        "${DocumentsBucketName}/chunks/*",
+        "${DocumentsBucketName}/*",
+        "s3_statements_scoped_to_prefixes",
     ),
     "ssm-every-parameter": mutation(
-        SCALER_SSM + "${TierStateParameter}",
+        SCALER_SSM + "/ragops/${Stage}/tier/state",
         SCALER_SSM + "/ragops/*",
         "ssm_statements_scoped_to_tier_state",
     ),

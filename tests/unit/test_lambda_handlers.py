@@ -105,11 +105,11 @@ def test_upload_ingest_query_delete_through_the_handlers(cloud):
     keys = {o["Key"] for o in cloud.s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert {f"raw/acme/{DOC_ID}", f"documents/acme/{DOC_ID}.json"} <= keys
 
-    assert invoke("ingest", "s3_object_created_sqs.json") == {"batchItemFailures": []}
+    assert invoke("ingest", "s3_object_created_eventbridge_sqs.json") == {"batchItemFailures": []}
     assert statuses(cloud) == {"glaciers.md": "indexed"}
     chunks = cloud.index.count("acme")
     # S3 delivers at least once: the same event again adds nothing.
-    assert invoke("ingest", "s3_object_created_sqs.json") == {"batchItemFailures": []}
+    assert invoke("ingest", "s3_object_created_eventbridge_sqs.json") == {"batchItemFailures": []}
     assert cloud.index.count("acme") == chunks > 0
 
     answer = invoke("api", "api_query.json")
@@ -120,14 +120,14 @@ def test_upload_ingest_query_delete_through_the_handlers(cloud):
     assert statuses(cloud) == {}
     assert cloud.index.count("acme") == 0
     # Our own delete removed raw/...: its ObjectRemoved event finds nothing left to do.
-    assert invoke("ingest", "s3_object_removed_sqs.json") == {"batchItemFailures": []}
+    assert invoke("ingest", "s3_object_removed_eventbridge_sqs.json") == {"batchItemFailures": []}
 
 
 def test_an_object_deleted_in_s3_removes_the_document(cloud):
     invoke("api", "api_upload_document.json")
-    invoke("ingest", "s3_object_created_sqs.json")
+    invoke("ingest", "s3_object_created_eventbridge_sqs.json")
     cloud.s3.delete_object(Bucket=BUCKET, Key=f"raw/acme/{DOC_ID}")
-    assert invoke("ingest", "s3_object_removed_sqs.json") == {"batchItemFailures": []}
+    assert invoke("ingest", "s3_object_removed_eventbridge_sqs.json") == {"batchItemFailures": []}
     assert statuses(cloud) == {}
     assert cloud.index.count("acme") == 0
 
@@ -139,7 +139,7 @@ def test_an_event_without_its_manifest_is_retried(cloud):
     # Every record of the batch failed: Powertools fails the invocation, so SQS retries
     # the message (and moves it to the dead-letter queue after maxReceiveCount).
     with pytest.raises(BatchProcessingError, match="All records failed"):
-        invoke("ingest", "s3_object_created_sqs.json")
+        invoke("ingest", "s3_object_created_eventbridge_sqs.json")
     assert statuses(cloud) == {}
 
 
@@ -155,7 +155,7 @@ def test_maintenance_sequence_through_the_handlers(cloud):
     assert body(invoke("api", "api_health.json"))["status"] == "maintenance"
 
     assert invoke("api", "api_upload_document.json")["statusCode"] == 202
-    assert invoke("ingest", "s3_object_created_sqs.json") == {"batchItemFailures": []}
+    assert invoke("ingest", "s3_object_created_eventbridge_sqs.json") == {"batchItemFailures": []}
     assert statuses(cloud) == {"glaciers.md": "pending"}  # waits; not lost, not failed
 
     query = invoke("api", "api_query.json")

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -22,7 +21,7 @@ from ragops.bootstrap import Container, build_container
 from ragops.services.scaling import NodeGroup, ScaleAction, ScaleResult, scale_tier
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.utilities.parser.models import S3SqsEventNotificationRecordModel
+    from ragops.entrypoints.ingest_events import DocumentEventRecord
 
 logger = Logger(service="ragops")
 # Patch only botocore (S3, SSM, Bedrock, EKS calls): X-Ray's default patches every library it
@@ -62,23 +61,25 @@ def api_app() -> Any:
 
 
 @tracer.capture_method
-def ingest_record(record: S3SqsEventNotificationRecordModel) -> None:
-    """One SQS message carrying an S3 event notification: index or remove its documents.
+def ingest_record(record: DocumentEventRecord) -> None:
+    """One SQS message carrying an S3 event from EventBridge: index or remove the document.
     An exception fails only this message (partial batch response); SQS retries it."""
+    from ragops.entrypoints.ingest_events import OBJECT_DELETED
     from ragops.services.documents import handle_object_event
 
     c = container()
-    logger.append_keys(message_id=record.messageId)
-    for s3_record in record.body.Records:
-        key = unquote_plus(s3_record.s3.object.key)
-        outcome = handle_object_event(
-            c.ingest_context(),
-            key=key,
-            removed=s3_record.eventName.startswith("ObjectRemoved"),
-            tier_usable=c.tier_status().usable,
-        )
-        logger.info("object event handled", extra={"key": key, "outcome": outcome})
-        metrics.add_metric(name=f"Documents{outcome.title()}", unit=MetricUnit.Count, value=1)
+    event = record.body
+    # EventBridge carries the key as stored, not URL-encoded as S3's direct notifications do.
+    key = event.detail.object.key
+    logger.append_keys(message_id=record.messageId, s3_event_id=event.id)
+    outcome = handle_object_event(
+        c.ingest_context(),
+        key=key,
+        removed=event.detail_type == OBJECT_DELETED,
+        tier_usable=c.tier_status().usable,
+    )
+    logger.info("object event handled", extra={"key": key, "outcome": outcome})
+    metrics.add_metric(name=f"Documents{outcome.title()}", unit=MetricUnit.Count, value=1)
 
 
 class ScalerCommand(BaseModel):
