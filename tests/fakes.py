@@ -15,7 +15,7 @@ import numpy as np
 
 from ragops.adapters.embedding_base import ArrayEmbeddings
 from ragops.domain.chunking import TokenCounter
-from ragops.domain.models import ChatMessage, Generation, Usage
+from ragops.domain.models import ChatMessage, Chunk, Generation, Usage
 
 _WORD = re.compile(r"\w+")
 
@@ -70,3 +70,37 @@ class ScriptedChatModel:
             usage=Usage(input_tokens=prompt_tokens, output_tokens=len(text.split())),
             model=self.model_id,
         )
+
+
+SAMPLE_TEXTS = [
+    "glaciers carve valleys over thousands of years",
+    "rivers deposit sediment at the delta",
+    "the moon pulls the oceans and makes tides",
+    "volcanoes release ash and lava",
+]
+
+
+def sample_chunks(tenant: str, texts=SAMPLE_TEXTS, doc_prefix: str = "doc") -> list[Chunk]:
+    """One single-chunk document per text: ``doc0``, ``doc1``... with ids ``{tenant}-doc0-c0``."""
+    return [
+        Chunk(
+            f"{tenant}-{doc_prefix}{i}-c0",
+            f"{doc_prefix}{i}",
+            tenant,
+            0,
+            text,
+            f"T{i}",
+            f"{i}.txt",
+            None,
+            0,
+            len(text),
+        )
+        for i, text in enumerate(texts)
+    ]
+
+
+def fill_index(index, embedder, tenant: str, texts=SAMPLE_TEXTS) -> list[Chunk]:
+    """Write ``sample_chunks`` with their embeddings into any ``VectorTier``."""
+    chunks = sample_chunks(tenant, texts)
+    index.upsert(tenant, chunks, embedder.embed_array([c.indexed_text() for c in chunks]))
+    return chunks

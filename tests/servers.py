@@ -21,6 +21,20 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Poll ``url`` until it answers 200 (True), ``process`` exits or time runs out (False)."""
+    deadline = time.monotonic() + timeout
+    while process.poll() is None and time.monotonic() < deadline:
+        try:
+            with urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return True
+        except (URLError, OSError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
 def _chroma_executable() -> str:
     beside_python = Path(sys.executable).with_name("chroma")
     found = str(beside_python) if beside_python.exists() else shutil.which("chroma")
@@ -56,18 +70,11 @@ class ChromaServer:
             stderr=subprocess.STDOUT,
             env=env,
         )
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urlopen(f"{self.url}/api/v2/heartbeat", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except (URLError, OSError):
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"chroma run did not start; see {self._log.name}")
-            time.sleep(0.1)
+        if not wait_until_ready(f"{self.url}/api/v2/heartbeat", self.process, timeout):
+            log = self._log.name
+            self.stop()
+            raise RuntimeError(f"chroma run did not start; see {log}")
+        return self
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -151,18 +158,10 @@ class TierServiceProcess:
                 stderr=subprocess.STDOUT,
                 env=self.env,
             )
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urlopen(f"{self.url}/readyz", timeout=1) as response:
-                    if response.status == 200:
-                        return self
-            except (URLError, OSError):
-                pass
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"ragops tier serve did not start; see {self.log_path}")
-            time.sleep(0.1)
+        if not wait_until_ready(f"{self.url}/readyz", self.process, 60):
+            self.__exit__()
+            raise RuntimeError(f"ragops tier serve did not start; see {self.log_path}")
+        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None and self.process.poll() is None:

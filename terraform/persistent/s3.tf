@@ -92,12 +92,18 @@ resource "aws_s3_bucket_lifecycle_configuration" "documents" {
   depends_on = [aws_s3_bucket_versioning.documents]
 }
 
-data "aws_iam_policy_document" "documents_bucket" {
+# Both buckets refuse requests that are not over TLS.
+data "aws_iam_policy_document" "tls_only" {
+  for_each = {
+    documents   = aws_s3_bucket.documents.arn
+    access_logs = aws_s3_bucket.access_logs.arn
+  }
+
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["s3:*"]
-    resources = [aws_s3_bucket.documents.arn, "${aws_s3_bucket.documents.arn}/*"]
+    resources = [each.value, "${each.value}/*"]
 
     principals {
       type        = "*"
@@ -114,7 +120,7 @@ data "aws_iam_policy_document" "documents_bucket" {
 
 resource "aws_s3_bucket_policy" "documents" {
   bucket = aws_s3_bucket.documents.id
-  policy = data.aws_iam_policy_document.documents_bucket.json
+  policy = data.aws_iam_policy_document.tls_only["documents"].json
 
   depends_on = [aws_s3_bucket_public_access_block.documents]
 }
@@ -210,6 +216,8 @@ resource "aws_s3_bucket_lifecycle_configuration" "access_logs" {
 }
 
 data "aws_iam_policy_document" "access_logs_bucket" {
+  source_policy_documents = [data.aws_iam_policy_document.tls_only["access_logs"].json]
+
   statement {
     sid       = "S3ServerAccessLogs"
     effect    = "Allow"
@@ -234,23 +242,6 @@ data "aws_iam_policy_document" "access_logs_bucket" {
     }
   }
 
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [aws_s3_bucket.access_logs.arn, "${aws_s3_bucket.access_logs.arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
 }
 
 resource "aws_s3_bucket_policy" "access_logs" {

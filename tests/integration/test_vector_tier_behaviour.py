@@ -17,35 +17,12 @@ from ragops.adapters.chroma import ChromaVectorIndex
 from ragops.adapters.http_tier import HttpVectorTier
 from ragops.adapters.hybrid_index import HybridIndex
 from ragops.domain.models import Chunk, SearchMode
+from tests.fakes import SAMPLE_TEXTS, fill_index, sample_chunks
 from tests.integration.conftest import TIER_TOKEN
 
 pytestmark = pytest.mark.slow
 
-TEXTS = [
-    "glaciers carve valleys over thousands of years",
-    "rivers deposit sediment at the delta",
-    "the moon pulls the oceans and makes tides",
-    "volcanoes release ash and lava",
-]
 SCIFACT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "scifact"
-
-
-def make_chunks(tenant: str, texts=TEXTS, doc_prefix="doc"):
-    return [
-        Chunk(
-            f"{tenant}-{doc_prefix}{i}-c0",
-            f"{doc_prefix}{i}",
-            tenant,
-            0,
-            t,
-            f"T{i}",
-            f"{i}.txt",
-            None,
-            0,
-            len(t),
-        )
-        for i, t in enumerate(texts)
-    ]
 
 
 def in_process_tier(chroma_client):
@@ -70,32 +47,26 @@ def tenant_name():
     return lambda name: f"{name}-{run}"
 
 
-def fill(tier, embedder, tenant, texts=TEXTS):
-    chunks = make_chunks(tenant, texts)
-    tier.upsert(tenant, chunks, embedder.embed_array([c.indexed_text() for c in chunks]))
-    return chunks
-
-
 @pytest.mark.parametrize("mode", list(SearchMode))
 def test_each_mode_finds_the_matching_chunk(tier, embedder, tenant_name, mode):
     acme = tenant_name("acme")
-    fill(tier, embedder, acme)
+    fill_index(tier, embedder, acme)
     query = "what makes the tides in the oceans"
     hits = tier.search(acme, query, embedder.embed_array([query])[0], 2, mode)
     assert hits[0].chunk.doc_id == "doc2"
     assert len(hits) <= 2
-    assert hits[0].chunk == make_chunks(acme)[2]
+    assert hits[0].chunk == sample_chunks(acme)[2]
 
 
 def test_a_query_never_returns_another_tenants_chunk(tier, embedder, tenant_name):
     """Two tenants with identical documents: every search, in every mode and at every
     depth, returns only the caller's chunks."""
     tenants = [tenant_name(n) for n in ("acme", "globex", "initech")]
-    fill(tier, embedder, tenants[0])
-    fill(tier, embedder, tenants[1])
-    fill(tier, embedder, tenants[2], ["completely different words entirely"])
+    fill_index(tier, embedder, tenants[0])
+    fill_index(tier, embedder, tenants[1])
+    fill_index(tier, embedder, tenants[2], ["completely different words entirely"])
     for tenant in tenants:
-        for query in [*TEXTS, "tides", "nothing matches this zzz"]:
+        for query in [*SAMPLE_TEXTS, "tides", "nothing matches this zzz"]:
             embedding = embedder.embed_array([query])[0]
             for mode in SearchMode:
                 hits = tier.search(tenant, query, embedding, 50, mode, candidates=200)
@@ -106,14 +77,14 @@ def test_a_query_never_returns_another_tenants_chunk(tier, embedder, tenant_name
 
 
 def test_unknown_tenant_gets_nothing(tier, embedder, tenant_name):
-    fill(tier, embedder, tenant_name("acme"))
+    fill_index(tier, embedder, tenant_name("acme"))
     embedding = embedder.embed_array(["tides"])[0]
     assert tier.search(tenant_name("nobody"), "tides", embedding, 5) == []
     assert tier.count(tenant_name("nobody")) == 0
 
 
 def test_upsert_refuses_chunks_of_another_tenant(tier, embedder, tenant_name):
-    chunks = make_chunks(tenant_name("globex"))
+    chunks = sample_chunks(tenant_name("globex"))
     with pytest.raises(ValueError):
         tier.upsert(tenant_name("acme"), chunks, embedder.embed_array([c.text for c in chunks]))
     assert tier.count(tenant_name("acme")) == 0
@@ -126,9 +97,9 @@ def test_an_invalid_tenant_id_is_refused(tier, embedder):
 
 def test_upsert_replaces_chunks_with_the_same_id(tier, embedder, tenant_name):
     acme = tenant_name("acme")
-    fill(tier, embedder, acme)
-    fill(tier, embedder, acme, ["penguins huddle on the ice", *TEXTS[1:]])
-    assert tier.count(acme) == len(TEXTS)
+    fill_index(tier, embedder, acme)
+    fill_index(tier, embedder, acme, ["penguins huddle on the ice", *SAMPLE_TEXTS[1:]])
+    assert tier.count(acme) == len(SAMPLE_TEXTS)
     query = "penguins huddle"
     for mode in SearchMode:
         hits = tier.search(acme, query, embedder.embed_array([query])[0], 1, mode)
@@ -137,7 +108,7 @@ def test_upsert_replaces_chunks_with_the_same_id(tier, embedder, tenant_name):
 
 def test_delete_document_removes_it_from_both_retrievers(tier, embedder, tenant_name):
     acme = tenant_name("acme")
-    fill(tier, embedder, acme)
+    fill_index(tier, embedder, acme)
     assert tier.document_chunk_ids(acme, "doc2") == [f"{acme}-doc2-c0"]
     assert tier.delete_document(acme, "doc2") == 1
     for mode in SearchMode:
@@ -152,7 +123,7 @@ def test_delete_document_removes_it_from_both_retrievers(tier, embedder, tenant_
 
 def test_delete_chunks_removes_only_those(tier, embedder, tenant_name):
     acme = tenant_name("acme")
-    fill(tier, embedder, acme)
+    fill_index(tier, embedder, acme)
     tier.delete_chunks(acme, [f"{acme}-doc0-c0", f"{acme}-doc3-c0", "no-such-chunk"])
     assert tier.count(acme) == 2
     remaining = tier.search(acme, "rivers moon", embedder.embed_array(["rivers moon"])[0], 10)
@@ -161,7 +132,7 @@ def test_delete_chunks_removes_only_those(tier, embedder, tenant_name):
 
 def test_hits_carry_both_scores_in_hybrid_mode(tier, embedder, tenant_name):
     acme = tenant_name("acme")
-    fill(tier, embedder, acme)
+    fill_index(tier, embedder, acme)
     query = "volcanoes release ash"
     hit = tier.search(acme, query, embedder.embed_array([query])[0], 1)[0]
     assert hit.vector_score is not None and 0.0 < hit.vector_score <= 1.0001
@@ -170,7 +141,7 @@ def test_hits_carry_both_scores_in_hybrid_mode(tier, embedder, tenant_name):
 
 def test_bm25_mode_needs_no_embedding_and_others_do(tier, embedder, tenant_name):
     acme = tenant_name("acme")
-    fill(tier, embedder, acme)
+    fill_index(tier, embedder, acme)
     assert tier.search(acme, "lava", None, 1, SearchMode.BM25)[0].chunk.doc_id == "doc3"
     with pytest.raises(ValueError, match="embedding"):
         tier.search(acme, "lava", None, 1, SearchMode.HYBRID)
@@ -178,12 +149,12 @@ def test_bm25_mode_needs_no_embedding_and_others_do(tier, embedder, tenant_name)
 
 def test_drop_tenant_removes_only_that_tenant(tier, embedder, tenant_name):
     acme, globex = tenant_name("acme"), tenant_name("globex")
-    fill(tier, embedder, acme)
-    fill(tier, embedder, globex)
+    fill_index(tier, embedder, acme)
+    fill_index(tier, embedder, globex)
     tier.drop_tenant(acme)
     assert tier.count(acme) == 0
     assert tier.search(acme, "tides", embedder.embed_array(["tides"])[0], 5) == []
-    assert tier.count(globex) == len(TEXTS)
+    assert tier.count(globex) == len(SAMPLE_TEXTS)
 
 
 def scifact_sample(limit_docs: int = 400, limit_queries: int = 40):

@@ -62,3 +62,15 @@ def test_recall_and_mrr():
     assert mrr_at_k(RUN, QRELS, 10) == pytest.approx((1 / 2 + 1 / 2 + 0) / 3)
     report = retrieval_report(RUN, QRELS)
     assert set(report) == {"ndcg@10", "recall@10", "recall@100", "mrr@10"}
+
+
+@pytest.mark.parametrize("fuse", [reciprocal_rank_fusion, zscore_fusion])
+def test_fusion_breaks_ties_by_id_whatever_the_input_order(fuse):
+    """Equal scores rank by chunk id, so the order never depends on the order chunks were
+    written (an index and its rehydrated copy must rank alike)."""
+    vector = {"c": 0.5, "a": 0.5, "b": 0.5, "d": 0.9}
+    keyword = {"b": 1.0, "a": 1.0, "c": 1.0}
+    forward = fuse(vector, keyword)
+    backward = fuse(dict(reversed(vector.items())), dict(reversed(keyword.items())))
+    assert forward == backward
+    assert [key for key, _ in forward if key != "d"] == ["a", "b", "c"]

@@ -5,33 +5,9 @@ import pytest
 
 from ragops.adapters.chroma import ChromaVectorIndex
 from ragops.adapters.hybrid_index import HybridIndex
-from ragops.domain.models import Chunk, SearchMode
+from ragops.domain.models import SearchMode
 from ragops.errors import ConfigurationError
-
-TEXTS = [
-    "glaciers carve valleys over thousands of years",
-    "rivers deposit sediment at the delta",
-    "the moon pulls the oceans and makes tides",
-    "volcanoes release ash and lava",
-]
-
-
-def make_chunks(tenant: str, texts=TEXTS, doc_prefix="doc"):
-    return [
-        Chunk(
-            f"{tenant}-{doc_prefix}{i}-c0",
-            f"{doc_prefix}{i}",
-            tenant,
-            0,
-            t,
-            f"T{i}",
-            f"{i}.txt",
-            None,
-            0,
-            len(t),
-        )
-        for i, t in enumerate(texts)
-    ]
+from tests.fakes import SAMPLE_TEXTS, fill_index
 
 
 @pytest.fixture
@@ -39,15 +15,9 @@ def index(chroma_client):
     return HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="fake/hashing-256"))
 
 
-def fill(index, embedder, tenant, texts=TEXTS):
-    chunks = make_chunks(tenant, texts)
-    index.upsert(tenant, chunks, embedder.embed_array([c.indexed_text() for c in chunks]))
-    return chunks
-
-
 def test_state_is_reloaded_from_chroma(chroma_client, embedder):
     first = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="fake/hashing-256"))
-    fill(first, embedder, "acme")
+    fill_index(first, embedder, "acme")
     second = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="fake/hashing-256"))
     hits = second.search("acme", "volcanoes ash", embedder.embed_array(["volcanoes ash"])[0], 1)
     assert hits[0].chunk.doc_id == "doc3"
@@ -56,7 +26,9 @@ def test_state_is_reloaded_from_chroma(chroma_client, embedder):
 
 
 def test_collection_built_with_another_embedder_is_refused(chroma_client, embedder):
-    fill(HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="model-a")), embedder, "acme")
+    fill_index(
+        HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="model-a")), embedder, "acme"
+    )
     other = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="model-b"))
     with pytest.raises(ConfigurationError, match="model-a"):
         other.search("acme", "q", np.ones(256, np.float32), 1)
@@ -71,10 +43,10 @@ def test_a_second_process_sees_writes_after_the_refresh_interval(chroma_client, 
     )
     stale = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="fake/hashing-256"))
     writer.refresh_seconds = 0
-    fill(writer, embedder, "acme", TEXTS[:2])
+    fill_index(writer, embedder, "acme", SAMPLE_TEXTS[:2])
     for index in (replica, stale):
         assert index.count("acme") == 2
-    fill(writer, embedder, "acme")
+    fill_index(writer, embedder, "acme")
     writer.delete_document("acme", "doc0")
     assert replica.count("acme") == 3
     assert replica.search("acme", "lava", None, 1, SearchMode.BM25)[0].chunk.doc_id == "doc3"
@@ -90,10 +62,10 @@ def test_a_collection_gets_the_configured_search_breadth(chroma_client, embedder
     """``ef_search`` is a search-time setting: a collection made with another value (an older
     version, another setting) is given the configured one when opened, keeping its data."""
     narrow = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="m", ef_search=100))
-    fill(narrow, embedder, "acme")
+    fill_index(narrow, embedder, "acme")
     hnsw = chroma_client.get_collection("t-acme-chunks").configuration_json["hnsw"]
     assert hnsw["ef_search"] == 100
     wide = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="m", ef_search=400))
-    assert wide.count("acme") == len(TEXTS)
+    assert wide.count("acme") == len(SAMPLE_TEXTS)
     hnsw = chroma_client.get_collection("t-acme-chunks").configuration_json["hnsw"]
     assert hnsw["ef_search"] == 400 and hnsw["space"] == "cosine"

@@ -23,7 +23,12 @@ import numpy as np
 
 from ragops.adapters.bm25 import Bm25Index
 from ragops.adapters.chroma import ChromaVectorIndex
-from ragops.domain.fusion import FusionMethod, reciprocal_rank_fusion, zscore_fusion
+from ragops.domain.fusion import (
+    FusionMethod,
+    best_first,
+    reciprocal_rank_fusion,
+    zscore_fusion,
+)
 from ragops.domain.models import Chunk, SearchHit, SearchMode
 from ragops.settings import validate_tenant
 
@@ -222,7 +227,7 @@ class HybridIndex:
                 ranked = zscore_fusion(vector, keyword, vector_weight=self.fusion.vector_weight)
         else:
             only = vector if mode is SearchMode.VECTOR else keyword
-            ranked = sorted(only.items(), key=lambda item: item[1], reverse=True)
+            ranked = best_first(only)
 
         hits: list[SearchHit] = []
         for chunk_id, score in ranked:

@@ -1,7 +1,9 @@
 """Rank fusion of the vector and keyword result lists.
 
 Both functions take ``{id: score}`` maps (higher is better) and return ``[(id, score)]``
-sorted best first. An id missing from one list simply gets nothing from that list.
+sorted best first, equal scores by id: the order never depends on the order chunks were
+written in, so an index and its rehydrated copy rank alike. An id missing from one list
+simply gets nothing from that list.
 """
 
 from __future__ import annotations
@@ -9,6 +11,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from enum import StrEnum
+
+
+def best_first(scores: Mapping[str, float]) -> list[tuple[str, float]]:
+    """``(id, score)`` by descending score, ties by id."""
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
 class FusionMethod(StrEnum):
@@ -26,10 +33,10 @@ def reciprocal_rank_fusion(
     """Weighted RRF: ``w / (k + rank)`` summed over the lists (Cormack et al., 2009)."""
     fused: dict[str, float] = {}
     for scores, weight in ((vector, vector_weight), (keyword, 1.0 - vector_weight)):
-        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
+        ranked = best_first(scores)
         for rank, (key, _) in enumerate(ranked, start=1):
             fused[key] = fused.get(key, 0.0) + weight / (k + rank)
-    return sorted(fused.items(), key=lambda item: item[1], reverse=True)
+    return best_first(fused)
 
 
 def _standardise(scores: Mapping[str, float]) -> tuple[dict[str, float], float]:
@@ -65,4 +72,4 @@ def zscore_fusion(
         key: vector_weight * vec.get(key, vec_floor) + (1.0 - vector_weight) * kw.get(key, kw_floor)
         for key in vec.keys() | kw.keys()
     }
-    return sorted(fused.items(), key=lambda item: item[1], reverse=True)
+    return best_first(fused)
