@@ -70,9 +70,9 @@ variable "cluster_name" {
 }
 
 variable "kubernetes_version" {
-  description = "Kubernetes version of the cluster. It must be in EKS standard support (upgrade_policy STANDARD): 1.32's ends on 2026-03-23; use a newer version from then on."
+  description = "Kubernetes version of the cluster. It must be in EKS standard support (upgrade_policy STANDARD; extended support costs six times as much): move to the next version before this one leaves it."
   type        = string
-  default     = "1.32"
+  default     = "1.35"
 }
 
 variable "cluster_endpoint_public_access_cidrs" {

@@ -1,5 +1,5 @@
 """The Kubernetes manifests for the vector tier (k8s/) render, validate strictly against the
-Kubernetes 1.32 API schemas (the EKS version), pass checkov, and hold the contract other code
+Kubernetes 1.35 API schemas (the EKS version), pass checkov, and hold the contract other code
 depends on: names, ports, probes, limits, network policy, autoscaling and monitoring.
 
 Offline throughout. The renderer is `kustomize build` or `kubectl kustomize` (kustomize v5);
@@ -24,8 +24,8 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"
 IAC = Path(os.environ.get("RAGOPS_IAC_DIR", ROOT / ".iac"))
-# EKS 1.32; kubernetes-validate ships the schemas for it.
-KUBERNETES_VERSION = "1.32.0"
+# terraform/tier's kubernetes_version; kubernetes-validate ships the schemas for it.
+KUBERNETES_VERSION = "1.35.0"
 RENDERINGS = {
     "base": K8S / "base",
     "aws": K8S / "overlays" / "aws",

@@ -303,12 +303,22 @@ def test_documents_bucket():
     # The serverless stack subscribes through EventBridge; it does not own the bucket.
     assert attr(r["aws_s3_bucket_notification.documents"], "eventbridge") is True
 
-    # TLS only.
+    # TLS only, on both buckets.
     policies = labelled("persistent", "data")
+    tls_only = policies["aws_iam_policy_document.tls_only"]
+    targets = attr(tls_only, "for_each")
+    assert {expr(targets[name]) for name in ("documents", "access_logs")} == {
+        "aws_s3_bucket.documents.arn",
+        "aws_s3_bucket.access_logs.arn",
+    }
+    assert expr(attr(r["aws_s3_bucket_policy.documents"], "policy")) == (
+        'data.aws_iam_policy_document.tls_only["documents"].json'
+    )
+    assert expr(
+        attr(policies["aws_iam_policy_document.access_logs_bucket"], "source_policy_documents")[0]
+    ) == ('data.aws_iam_policy_document.tls_only["access_logs"].json')
     (statement,) = [
-        s
-        for s in blocks(policies["aws_iam_policy_document.documents_bucket"], "statement")
-        if attr(s, "sid") == "DenyInsecureTransport"
+        s for s in blocks(tls_only, "statement") if attr(s, "sid") == "DenyInsecureTransport"
     ]
     assert attr(statement, "effect") == "Deny"
     condition = block(statement, "condition")
@@ -385,7 +395,7 @@ def test_cluster_and_nodes():
     r = resources("tier")
     cluster = r["aws_eks_cluster.tier"]
     assert expr(attr(cluster, "version")) == "var.kubernetes_version"
-    assert variable_default("tier", "kubernetes_version") == "1.32"
+    assert variable_default("tier", "kubernetes_version") == "1.35"
     encryption = block(cluster, "encryption_config")
     assert attr(encryption, "resources") == ["secrets"]
     assert expr(attr(block(encryption, "provider"), "key_arn")) == "var.kms_key_arn"

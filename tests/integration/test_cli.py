@@ -236,3 +236,25 @@ def test_invoke_runs_a_handler_with_an_event_file(tmp_path):
         check=False,
     )
     assert unknown.returncode == 1 and "no function 'nope'" in unknown.stderr
+
+
+PII_DATASET = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "pii" / "synth_dataset_v2.json"
+)
+
+
+def test_eval_pii_scores_every_structured_type(tmp_path):
+    """The figures in docs/evaluation.md, as the CLI prints them (a floor, so a regression
+    in any detector fails here)."""
+    result = ragops("eval", "pii", "--dataset", str(PII_DATASET), "--json", data_dir=tmp_path)
+    scores = json.loads(result.stdout)
+    structured = {"CREDIT_CARD", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS", "PHONE_NUMBER"}
+    assert structured | {"US_SSN"} <= set(scores)
+    for kind, score in scores.items():
+        assert set(score) == {"precision", "recall", "support"}, kind
+        assert score["precision"] >= 0.95, (kind, score)
+        assert score["recall"] >= (0.85 if kind == "PHONE_NUMBER" else 0.99), (kind, score)
+    bad = ragops(
+        "eval", "pii", "--dataset", str(tmp_path / "none.json"), data_dir=tmp_path, check=False
+    )
+    assert bad.returncode == 1 and "none.json: no such file" in bad.stderr

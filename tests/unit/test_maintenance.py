@@ -114,6 +114,21 @@ def test_failing_tier_opens_the_breaker_and_uploads_become_pending(tmp_path, emb
         assert "not responding" in health["tier"]["message"]
 
 
+def test_resume_does_not_declare_a_dead_tier_active(tmp_path, embedder, chat_model):
+    """With nothing pending, resuming is the only moment the tier is looked at: a tier that
+    does not answer (a cluster not recreated yet) leaves the state ``resuming``."""
+    from ragops.bootstrap import build_container
+    from ragops.settings import Settings
+
+    container = build_container(
+        Settings(data_dir=tmp_path), embedder=embedder, chat_model=chat_model, index=DeadIndex()
+    )
+    pause_tier(container.tier_state)
+    with pytest.raises(TierUnavailable):
+        resume_tier(container.tier_state, container.ingest_context())
+    assert container.tier_state.get() is TierState.RESUMING
+
+
 def test_async_ingest_mode_stores_uploads_as_pending(tmp_path, embedder, chat_model, chroma_client):
     from ragops.bootstrap import build_container
     from ragops.services.documents import index_pending_documents

@@ -71,6 +71,7 @@ def test_every_index_route_needs_the_bearer_token(http, headers):
 
 
 def test_client_and_index_agree_and_metrics_count_requests(tier, index, embedder, http):
+    tier.ping()
     chunks = [chunk("acme", 0, "volcanoes release ash"), chunk("acme", 1, "tides and moon")]
     tier.upsert("acme", chunks, embedder.embed_array([c.indexed_text() for c in chunks]))
     assert index.count("acme") == 2 and tier.count("acme") == 2
@@ -139,6 +140,8 @@ def test_a_lost_backend_is_503_and_the_client_says_unavailable():
     tier = HttpVectorTier("http://testserver", token=TOKEN, client=client)
     with pytest.raises(TierUnavailable, match="503"):
         tier.search("acme", "q", None, 1, SearchMode.BM25)
+    with pytest.raises(TierUnavailable, match="refused"):
+        tier.ping()
 
 
 def test_wrong_token_and_no_server_are_tier_unavailable(http):

@@ -118,6 +118,10 @@ class VectorTier(Protocol):
 
     def drop_tenant(self, tenant: str) -> None: ...
 
+    def ping(self) -> None:
+        """Return if the tier can serve now; raise ``TierUnavailable`` if not."""
+        ...
+
 
 class TierStateStore(Protocol):
     """Where operators declare the tier state: a local file, or an SSM parameter.

@@ -233,6 +233,11 @@ class ChromaVectorIndex:
         with _chroma_errors("read"):
             return int(collection.count())
 
+    def ping(self) -> None:
+        """Raise ``TierUnavailable`` unless Chroma answers."""
+        with _chroma_errors("answer"):
+            self.client.heartbeat()
+
     def tenants(self) -> list[str]:
         """Tenants that have a collection, sorted."""
         with _chroma_errors("list collections"):

@@ -84,6 +84,9 @@ class BreakerGuardedTier:
     def drop_tenant(self, tenant: str) -> None:
         self._call(self.inner.drop_tenant, tenant)
 
+    def ping(self) -> None:
+        self._call(self.inner.ping)
+
     def search(
         self,
         tenant: str,

@@ -121,6 +121,9 @@ class HttpVectorTier:
     def drop_tenant(self, tenant: str) -> None:
         self._call("DELETE", self._tenant_path(tenant))
 
+    def ping(self) -> None:
+        self._call("GET", "/readyz")
+
     def search(
         self,
         tenant: str,

@@ -179,6 +179,9 @@ class HybridIndex:
     def document_count(self, tenant: str) -> int:
         return len(self._state(tenant).by_document)
 
+    def ping(self) -> None:
+        self.vectors.ping()
+
     def tenants(self) -> list[str]:
         """Every tenant with an index in Chroma."""
         return self.vectors.tenants()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 documents_app = typer.Typer(help="List and delete documents.", no_args_is_help=True)
-eval_app = typer.Typer(help="Measure retrieval quality.", no_args_is_help=True)
+eval_app = typer.Typer(help="Measure retrieval quality and PII detection.", no_args_is_help=True)
 tier_app = typer.Typer(help="Pause and resume the search tier.", no_args_is_help=True)
 app.add_typer(documents_app, name="documents")
 app.add_typer(eval_app, name="eval")
@@ -67,7 +68,8 @@ def _tenant(tenant: str) -> str:
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    # soft_wrap: one line whatever the width, so a long path stays whole for scripts and logs.
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -171,7 +173,11 @@ def ingest(
     else:
         for row in rows:
             if "error" in row:
-                err.print(f"[red]rejected[/] {row['file']}: {row['error']}", highlight=False)
+                err.print(
+                    f"[red]rejected[/] {row['file']}: {row['error']}",
+                    highlight=False,
+                    soft_wrap=True,
+                )
             else:
                 detail = f"{row['chunks']} chunks, id {row['doc_id']}"
                 out.print(f"{row['outcome']:>9}  {row['file']}  ({detail})", highlight=False)
@@ -306,6 +312,39 @@ def eval_retrieval(
     out.print(f"mode {result['mode']} · {result['queries']} queries · split {split}")
 
 
+@eval_app.command("pii")
+def eval_pii(
+    dataset: Annotated[
+        Path, typer.Option(help="presidio-format JSON: a list of {full_text, spans}.")
+    ],
+    data_dir: DataDir = None,  # every command takes it; this one keeps no state
+    json_output: JsonFlag = False,
+) -> None:
+    """Precision and recall of PII detection per entity type (e-mail, phone, SSN, credit
+    card, IBAN, IP address, AWS keys) on a labelled data set."""
+    from ragops.services.pii_evaluation import evaluate_pii
+
+    try:
+        scores = evaluate_pii(dataset)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        fields = ("precision", "recall", "support")
+        report = {kind: {f: getattr(s, f) for f in fields} for kind, s in scores.items()}
+        print(json.dumps(report, indent=2))
+        return
+    table = Table("entity type", "precision", "recall", "support", "detected")
+    for kind, score in scores.items():
+        table.add_row(
+            kind,
+            f"{score.precision:.3f}",
+            f"{score.recall:.3f}",
+            str(score.support),
+            str(score.detected),
+        )
+    out.print(table)
+
+
 @app.command()
 def invoke(
     function: Annotated[
@@ -416,7 +455,9 @@ def tier_rehydrate(
             highlight=False,
         )
     if result.missing:
-        err.print(f"re-ingest these (no chunk artifact): {', '.join(result.missing)}")
+        err.print(
+            f"re-ingest these (no chunk artifact): {', '.join(result.missing)}", soft_wrap=True
+        )
         raise typer.Exit(1)
 
 
@@ -450,6 +491,10 @@ def tier_serve(
 
 
 def main() -> None:
+    from ragops.log_masking import install as install_pii_masking
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    install_pii_masking(logging.getLogger())
     try:
         app()
     except KeyboardInterrupt:

@@ -18,12 +18,15 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
 from ragops.bootstrap import Container, build_container
+from ragops.log_masking import install as install_pii_masking
 from ragops.services.scaling import NodeGroup, ScaleAction, ScaleResult, scale_tier
 
 if TYPE_CHECKING:
     from ragops.entrypoints.ingest_events import DocumentEventRecord
 
 logger = Logger(service="ragops")
+# Every record of the service (its modules log through "ragops" too) is masked for PII.
+install_pii_masking(logger)
 # Patch only botocore (S3, SSM, Bedrock, EKS calls): X-Ray's default patches every library it
 # finds installed (SQLAlchemy, httpx, ...), which costs cold-start time for nothing we call.
 tracer = Tracer(service="ragops", patch_modules=("botocore",))

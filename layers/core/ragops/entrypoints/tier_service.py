@@ -270,6 +270,4 @@ def app_from_settings(settings: Settings | None = None) -> FastAPI:
         )
     container = build_container(settings)
     index = container.raw_index()
-    return create_tier_app(
-        index, token=container.tier_token(), ready=lambda: container.chroma().heartbeat()
-    )
+    return create_tier_app(index, token=container.tier_token(), ready=index.ping)

@@ -35,13 +35,16 @@ def pause_tier(store: TierStateStore) -> None:
 
 
 def resume_tier(store: TierStateStore, ctx: IngestContext) -> list[IngestResult | DocumentRejected]:
-    """Mark the tier resuming, index every document that waited, then mark it active.
+    """Mark the tier resuming, index every document that waited, check that the tier
+    answers, then mark it active.
 
-    If the tier fails while catching up, the state stays ``resuming`` and the error
+    If the tier fails while catching up, or does not answer (a cluster not recreated yet,
+    with nothing pending to reveal it), the state stays ``resuming`` and the error
     propagates: running resume again continues with what is still pending.
     """
     store.set(TierState.RESUMING)
     results = index_pending_documents(ctx)
+    ctx.index.ping()
     store.set(TierState.ACTIVE)
     logger.info("tier resumed", extra={"indexed_pending": len(results)})
     return results
