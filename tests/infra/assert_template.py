@@ -72,7 +72,7 @@ MODEL_ID_PARAMETERS = (
     "ProChatModelId",
     "ProChatFoundationModelId",
 )
-OBJECT_PREFIXES = ("raw", "documents", "chunks")
+OBJECT_PREFIXES = ("raw", "documents", "chunks", "usage")  # usage/: cost records
 SCHEDULED_ACTIONS = {"pause", "resume", "activate"}
 BUCKET_LEVEL_S3_ACTIONS = {"s3:listbucket", "s3:listbucketversions", "s3:getbucketlocation"}
 

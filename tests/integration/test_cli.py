@@ -258,3 +258,29 @@ def test_eval_pii_scores_every_structured_type(tmp_path):
         "eval", "pii", "--dataset", str(tmp_path / "none.json"), data_dir=tmp_path, check=False
     )
     assert bad.returncode == 1 and "none.json: no such file" in bad.stderr
+
+
+def test_costs_reports_recorded_answers_and_names_a_bad_date(tmp_path):
+    from datetime import UTC, datetime
+
+    from ragops.adapters.localfs import LocalFsObjectStore
+    from ragops.domain.models import QueryCost
+    from ragops.services.costs import record_query_cost
+
+    store = LocalFsObjectStore(tmp_path / "objects")
+    cost = QueryCost(input_tokens=7, output_tokens=3, total_usd=0.25)
+    record_query_cost(store, "acme", "m", cost, at=datetime(2026, 11, 3, tzinfo=UTC))
+    report = json.loads(ragops("costs", "--json", data_dir=tmp_path).stdout)
+    assert report == [
+        {
+            "tenant": "acme",
+            "day": "2026-11-03",
+            "queries": 1,
+            "embedding_tokens": 0,
+            "input_tokens": 7,
+            "output_tokens": 3,
+            "total_usd": 0.25,
+        }
+    ]
+    bad = ragops("costs", "--since", "yesterday", data_dir=tmp_path, check=False)
+    assert bad.returncode == 1 and "not a date" in bad.stderr

@@ -11,10 +11,11 @@ from functools import cached_property
 from typing import Any
 
 from ragops.domain.chunking import Chunker
+from ragops.domain.costs import ModelPrice
 from ragops.domain.fusion import FusionMethod
 from ragops.domain.tier import CircuitBreaker, TierStatus
 from ragops.errors import ConfigurationError
-from ragops.ports import ChatModel, Embedder, ObjectStore, TierStateStore, VectorTier
+from ragops.ports import ChatModel, Embedder, Guardrail, ObjectStore, TierStateStore, VectorTier
 from ragops.services.answering import AnswerContext
 from ragops.services.documents import IngestContext
 from ragops.services.tier import tier_status
@@ -99,6 +100,28 @@ class Container:
             max_tokens=s.max_answer_tokens,
             temperature=s.temperature,
         )
+
+    @cached_property
+    def guardrail(self) -> Guardrail | None:
+        s = self.settings
+        if s.guardrail == "off":
+            return None
+        if s.guardrail == "bedrock":
+            from ragops.adapters.bedrock_guardrail import BedrockGuardrail
+
+            if not s.bedrock_guardrail_id:
+                raise ConfigurationError(
+                    "RAGOPS_BEDROCK_GUARDRAIL_ID is required with RAGOPS_GUARDRAIL=bedrock"
+                )
+            return BedrockGuardrail(
+                s.bedrock_guardrail_id,
+                s.bedrock_guardrail_version,
+                client=self.aws_clients.get("bedrock-runtime"),
+                region=s.aws_region,
+            )
+        from ragops.domain.guardrails import LocalGuardrail
+
+        return LocalGuardrail(s.denied_topics)
 
     @cached_property
     def breaker(self) -> CircuitBreaker:
@@ -223,7 +246,17 @@ class Container:
             model_id=self.chat_model.model_id,
             min_relevance=self.settings.min_relevance,
             default_top_k=self.settings.top_k,
+            guardrail=self.guardrail,
+            prices=self.prices,
         )
+
+    @cached_property
+    def prices(self) -> dict[str, ModelPrice]:
+        """The default price table with the configured prices over it."""
+        from ragops.domain.costs import DEFAULT_PRICES
+
+        configured = {m: ModelPrice(i, o) for m, (i, o) in self.settings.prices.items()}
+        return {**DEFAULT_PRICES, **configured}
 
 
 def build_container(settings: Settings | None = None, **injected: Any) -> Container:

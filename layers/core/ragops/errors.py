@@ -15,6 +15,14 @@ class InvalidInput(RagopsError):
     """The caller sent something we cannot accept (HTTP 400/422)."""
 
 
+class RequestBlocked(InvalidInput):
+    """The guardrail refused the question (HTTP 400); ``findings`` say what it found."""
+
+    def __init__(self, reason: str, findings: list[str]) -> None:
+        super().__init__(f"the question was refused: {reason}")
+        self.findings = findings
+
+
 class DocumentRejected(InvalidInput):
     """A document could not be ingested; nothing was written.
 

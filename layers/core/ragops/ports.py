@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ragops.domain.chunking import TokenCounter
+from ragops.domain.guardrails import GuardrailVerdict
 from ragops.domain.models import ChatMessage, Chunk, Generation, SearchHit, SearchMode
 from ragops.domain.tier import TierState
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ChatModel",
     "Embedder",
+    "Guardrail",
     "ObjectStore",
     "TierStateStore",
     "VectorTier",
@@ -121,6 +123,22 @@ class VectorTier(Protocol):
     def ping(self) -> None:
         """Return if the tier can serve now; raise ``TierUnavailable`` if not."""
         ...
+
+
+class Guardrail(Protocol):
+    """Checks what goes into and comes out of the model.
+
+    ``check_input`` and ``check_output`` return a ``GuardrailVerdict``: allowed, allowed with
+    personal data masked in its ``text``, or blocked with a ``reason``. ``check_passage``
+    says whether a retrieved passage may go into the prompt. A guardrail service that
+    cannot be reached raises ``ModelUnavailable`` (nothing passes unchecked).
+    """
+
+    def check_input(self, text: str) -> GuardrailVerdict: ...
+
+    def check_output(self, text: str) -> GuardrailVerdict: ...
+
+    def check_passage(self, text: str) -> bool: ...
 
 
 class TierStateStore(Protocol):

@@ -116,6 +116,26 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(default=128, ge=16, le=4096)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
 
+    # --- cost --------------------------------------------------------------------------
+    prices: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="US dollars per million tokens, (input, output), by model id; merged over "
+        'the defaults in ragops.domain.costs. Env as JSON: {"amazon.nova-pro-v1:0": [0.8, 3.2]}.',
+    )
+
+    # --- guardrails --------------------------------------------------------------------
+    guardrail: Literal["local", "bedrock", "off"] = Field(
+        default="local",
+        description="local: PII masking, denied topics, prompt-injection patterns in "
+        "process; bedrock: Amazon Bedrock Guardrails (ApplyGuardrail); off: none.",
+    )
+    denied_topics: list[str] = Field(
+        default_factory=list,
+        description='Phrases whose questions are refused (local guardrail); env as JSON: ["x"].',
+    )
+    bedrock_guardrail_id: str | None = None
+    bedrock_guardrail_version: str = "DRAFT"
+
     # --- ingestion ---------------------------------------------------------------------
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     chunk_tokens: int = Field(

@@ -179,6 +179,30 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class QueryCost:
+    """Tokens and US dollars of one query (``ragops.domain.costs`` computes it)."""
+
+    embedding_tokens: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    embedding_usd: float = 0.0
+    generation_usd: float = 0.0
+    total_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class GuardrailReport:
+    """What the guardrail did to one answer."""
+
+    question: list[str] = field(default_factory=list)
+    """Kinds of personal data masked in the question before retrieval and generation."""
+    answer: list[str] = field(default_factory=list)
+    """Kinds of personal data masked in the answer."""
+    passages_removed: int = 0
+    """Retrieved passages kept out of the prompt because they carried instructions."""
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     answer: str
     citations: list[Citation]
@@ -188,3 +212,5 @@ class Answer:
     abstained: bool = False
     unsupported_sentences: int = 0
     """Generated sentences dropped because no passage supports them."""
+    guardrail: GuardrailReport | None = None
+    cost: QueryCost | None = None

@@ -30,6 +30,7 @@ from ragops.errors import (
     TierUnavailable,
 )
 from ragops.services.answering import MAX_QUESTION_CHARS, answer_question
+from ragops.services.costs import record_answer_cost
 from ragops.services.documents import (
     IngestOutcome,
     IngestResult,
@@ -339,12 +340,14 @@ def create_app(container: Container | None = None) -> FastAPI:
         """Answer a question from the tenant's documents, citing passages as [n].
         503 with ``Retry-After`` while the search tier is paused."""
         require_usable(container.tier_status())
-        return answer_question(
+        answer = answer_question(
             container.answer_context(),
             tenant=tenant,
             question=body.question,
             top_k=body.top_k,
             mode=body.mode,
         )
+        record_answer_cost(container.store, tenant, answer)
+        return answer
 
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import json
 import logging
 import sys
@@ -199,6 +200,7 @@ def ask(
     from dataclasses import asdict
 
     from ragops.services.answering import answer_question
+    from ragops.services.costs import record_answer_cost
     from ragops.services.tier import require_usable
 
     tenant = _tenant(tenant)
@@ -210,6 +212,7 @@ def ask(
         )
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
+    record_answer_cost(container.store, tenant, answer)
     if json_output:
         print(json.dumps(asdict(answer), indent=2, ensure_ascii=False))
         return
@@ -220,10 +223,54 @@ def ask(
             page = f", page {c.page}" if c.page else ""
             out.print(f"[bold][{c.number}][/] {c.title} ({c.source}{page})", highlight=False)
             out.print(f"    {c.snippet}", style="dim", highlight=False)
+    cost = f" · ${answer.cost.total_usd:.6f}" if answer.cost else ""
     out.print(
         f"\n[dim]{answer.model} · {answer.usage.input_tokens} in / "
-        f"{answer.usage.output_tokens} out tokens · {answer.latency_ms:.0f} ms[/]"
+        f"{answer.usage.output_tokens} out tokens{cost} · {answer.latency_ms:.0f} ms[/]"
     )
+
+
+@app.command()
+def costs(
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Only this tenant (default: every tenant).")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="First day to count, YYYY-MM-DD (default: all).")
+    ] = None,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Queries, tokens and US dollars per tenant and day, from the recorded answers."""
+    from ragops.services.costs import cost_report
+
+    if tenant is not None:
+        tenant = _tenant(tenant)
+    if since is not None:
+        try:
+            datetime.date.fromisoformat(since)
+        except ValueError as exc:
+            raise _fail(f"--since {since!r} is not a date (YYYY-MM-DD)") from exc
+    try:
+        totals = cost_report(_container(data_dir).store, tenant=tenant, since=since)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps([dataclasses.asdict(t) for t in totals], indent=2))
+        return
+    table = Table("day", "tenant", "queries", "embedding tokens", "in", "out", "USD")
+    for t in totals:
+        table.add_row(
+            t.day,
+            t.tenant,
+            str(t.queries),
+            str(t.embedding_tokens),
+            str(t.input_tokens),
+            str(t.output_tokens),
+            f"{t.total_usd:.6f}",
+        )
+    out.print(table)
+    out.print(f"total: ${sum(t.total_usd for t in totals):.6f} over {len(totals)} tenant-days")
 
 
 @documents_app.command("list")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from ragops.domain.models import Answer, Citation, SearchHit, SearchMode, Usage
+from ragops.domain.costs import DEFAULT_PRICES, ModelPrice, query_cost
+from ragops.domain.models import Answer, Citation, GuardrailReport, SearchHit, SearchMode, Usage
 from ragops.domain.prompts import (
     NOT_FOUND_ANSWER,
     cite_answer,
@@ -13,8 +15,8 @@ from ragops.domain.prompts import (
     render_messages,
     snippet,
 )
-from ragops.errors import InvalidInput
-from ragops.ports import ChatModel, Embedder, VectorTier
+from ragops.errors import InvalidInput, RequestBlocked
+from ragops.ports import ChatModel, Embedder, Guardrail, VectorTier
 from ragops.settings import validate_tenant
 
 MAX_QUESTION_CHARS = 2000
@@ -34,6 +36,8 @@ class AnswerContext:
     min_relevance: float
     default_top_k: int = 5
     max_top_k: int = 50
+    guardrail: Guardrail | None = None
+    prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(DEFAULT_PRICES))
 
 
 def validate_question(question: str) -> str:
@@ -80,7 +84,10 @@ def answer_question(
     """Retrieve the tenant's passages, generate an answer citing them as ``[n]``, and
     return it with the cited passages and token usage.
 
-    When no passage is relevant the answer says so and the model is not called.
+    When no passage is relevant the answer says so and the model is not called. With a
+    guardrail, a refused question raises ``RequestBlocked``; personal data in the question
+    is masked before retrieval and generation, and in the answer before it is returned;
+    passages carrying instructions to the model stay out of the prompt.
     """
     started = time.perf_counter()
     validate_tenant(tenant)
@@ -88,8 +95,20 @@ def answer_question(
     top_k = ctx.default_top_k if top_k is None else top_k
     if not 1 <= top_k <= ctx.max_top_k:
         raise InvalidInput(f"top_k must be between 1 and {ctx.max_top_k}")
+    report = None
+    if ctx.guardrail is not None:
+        verdict = ctx.guardrail.check_input(question)
+        if verdict.blocked:
+            raise RequestBlocked(verdict.reason or "refused by the guardrail", verdict.findings)
+        question = verdict.text
+        report = GuardrailReport(question=verdict.findings)
 
     hits = _relevant(retrieve(ctx, tenant, question, top_k, mode), ctx.min_relevance, mode)
+    embedding_tokens = 0 if mode is SearchMode.BM25 else ctx.embedder.token_counter()(question)
+    if ctx.guardrail is not None and hits:
+        kept = [h for h in hits if ctx.guardrail.check_passage(h.chunk.text)]
+        report = GuardrailReport(question=report.question, passages_removed=len(hits) - len(kept))
+        hits = kept
     if not hits:
         return Answer(
             answer=NOT_FOUND_ANSWER,
@@ -98,6 +117,8 @@ def answer_question(
             usage=Usage(),
             latency_ms=_elapsed_ms(started),
             abstained=True,
+            guardrail=report,
+            cost=_cost(ctx, ctx.model_id, Usage(), embedding_tokens),
         )
 
     generation = ctx.chat_model.generate(render_messages(question, hits))
@@ -109,19 +130,37 @@ def answer_question(
         # a guess, say so and quote the best passage.
         answer_text = f'{UNGROUNDED_PREFIX} "{extract_quote(question, hits[0].chunk.text)}" [1]'
         numbers = [1]
+    if ctx.guardrail is not None:
+        verdict = ctx.guardrail.check_output(answer_text)
+        answer_text = verdict.text
+        report = GuardrailReport(
+            question=report.question if report else [],
+            answer=verdict.findings,
+            passages_removed=report.passages_removed if report else 0,
+        )
     return Answer(
         answer=answer_text,
-        citations=[_citation(n, hits[n - 1]) for n in numbers],
+        citations=[_citation(n, hits[n - 1], mask=ctx.guardrail is not None) for n in numbers],
         model=generation.model or ctx.model_id,
         usage=generation.usage,
         latency_ms=_elapsed_ms(started),
         abstained=False,
         unsupported_sentences=cited.dropped,
+        guardrail=report,
+        cost=_cost(ctx, generation.model or ctx.model_id, generation.usage, embedding_tokens),
     )
 
 
-def _citation(number: int, hit: SearchHit) -> Citation:
+def _citation(number: int, hit: SearchHit, *, mask: bool = False) -> Citation:
+    """The citation of ``hit``; with ``mask``, personal data in its snippet is masked as in
+    the answer (by the local detector: a guardrail service call per snippet would cost a
+    round trip each)."""
     chunk = hit.chunk
+    text = snippet(chunk.text)
+    if mask:
+        from ragops.domain.pii import mask_pii
+
+        text = mask_pii(text)[0]
     return Citation(
         number=number,
         doc_id=chunk.doc_id,
@@ -129,8 +168,18 @@ def _citation(number: int, hit: SearchHit) -> Citation:
         title=chunk.title,
         source=chunk.source,
         page=chunk.page,
-        snippet=snippet(chunk.text),
+        snippet=text,
         score=round(hit.score, 6),
+    )
+
+
+def _cost(ctx: AnswerContext, model: str, usage: Usage, embedding_tokens: int):
+    return query_cost(
+        chat_model=model,
+        usage=usage,
+        embedding_model=ctx.embedder.model_id,
+        embedding_tokens=embedding_tokens,
+        prices=ctx.prices,
     )
 
 
