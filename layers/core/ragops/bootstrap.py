@@ -13,6 +13,7 @@ from typing import Any
 from ragops.domain.chunking import Chunker
 from ragops.domain.costs import ModelPrice
 from ragops.domain.fusion import FusionMethod
+from ragops.domain.routing import QueryRouter
 from ragops.domain.tier import CircuitBreaker, TierStatus
 from ragops.errors import ConfigurationError
 from ragops.ports import ChatModel, Embedder, Guardrail, ObjectStore, TierStateStore, VectorTier
@@ -100,6 +101,44 @@ class Container:
             max_tokens=s.max_answer_tokens,
             temperature=s.temperature,
         )
+
+    @cached_property
+    def pro_chat_model(self) -> ChatModel:
+        """The stronger model the router sends demanding questions to: Bedrock's pro model
+        in the cloud; locally the same SmolLM2 in a second configuration (twice the answer
+        length), the only local model there is. An injected chat model serves both."""
+        if self.injected_chat_model is not None:
+            return self.injected_chat_model
+        s = self.settings
+        if s.llm == "bedrock":
+            from ragops.adapters.bedrock import BedrockConverseChatModel
+
+            return BedrockConverseChatModel(
+                s.bedrock_pro_model_id,
+                client=self.aws_clients.get("bedrock-runtime"),
+                region=s.aws_region,
+                max_tokens=s.max_answer_tokens * 2,
+                temperature=s.temperature,
+            )
+        from ragops.adapters.llamacpp import SMOLLM2_MODEL_ID, LlamaCppChatModel
+
+        return LlamaCppChatModel(
+            s.local_llm_path,
+            model_id=f"{SMOLLM2_MODEL_ID}+long",
+            n_ctx=s.local_llm_context_tokens,
+            n_threads=s.local_llm_threads,
+            max_tokens=s.max_answer_tokens * 2,
+            temperature=s.temperature,
+        )
+
+    @cached_property
+    def router(self) -> QueryRouter:
+        s = self.settings
+        lite = s.bedrock_chat_model_id if s.llm == "bedrock" else "local-lite"
+        pro = s.bedrock_pro_model_id if s.llm == "bedrock" else "local-pro"
+        if self.injected_chat_model is not None:
+            lite = pro = self.injected_chat_model.model_id
+        return QueryRouter(lite, pro, threshold=s.router_threshold, force=s.router)
 
     @cached_property
     def guardrail(self) -> Guardrail | None:
@@ -248,6 +287,8 @@ class Container:
             default_top_k=self.settings.top_k,
             guardrail=self.guardrail,
             prices=self.prices,
+            router=self.router,
+            pro_chat_model_factory=lambda: self.pro_chat_model,
         )
 
     @cached_property

@@ -116,6 +116,14 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(default=128, ge=16, le=4096)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
 
+    # --- routing -----------------------------------------------------------------------
+    router: Literal["auto", "lite", "pro"] = Field(
+        default="auto", description="auto: route by question complexity; lite/pro: force one."
+    )
+    router_threshold: float = Field(
+        default=0.5, ge=0.0, le=1.0, description="Complexity score from which pro answers."
+    )
+
     # --- cost --------------------------------------------------------------------------
     prices: dict[str, tuple[float, float]] = Field(
         default_factory=dict,

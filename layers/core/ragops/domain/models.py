@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from ragops.domain.routing import RouteDecision
+
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
@@ -214,3 +216,4 @@ class Answer:
     """Generated sentences dropped because no passage supports them."""
     guardrail: GuardrailReport | None = None
     cost: QueryCost | None = None
+    route: RouteDecision | None = None

@@ -359,6 +359,54 @@ def eval_retrieval(
     out.print(f"mode {result['mode']} · {result['queries']} queries · split {split}")
 
 
+@eval_app.command("routing")
+def eval_routing(
+    questions: Annotated[
+        list[Path],
+        typer.Option(help="BEIR queries.jsonl or SQuAD JSON; repeat for several sets."),
+    ],
+    threshold: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="Router threshold (default: setting).")
+    ] = None,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Share of questions the router sends to the lite model, and the estimated saving
+    against always using the pro model, priced as the configured Bedrock models."""
+    from ragops.domain.routing import QueryRouter
+    from ragops.services.routing_report import load_questions, routing_report
+
+    container = _container(data_dir)
+    s = container.settings
+    router = QueryRouter(
+        s.bedrock_chat_model_id,
+        s.bedrock_pro_model_id,
+        threshold=s.router_threshold if threshold is None else threshold,
+    )
+    reports = {}
+    try:
+        for path in questions:
+            reports[path.name] = routing_report(load_questions(path), router, container.prices)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps({k: dataclasses.asdict(r) for k, r in reports.items()}, indent=2))
+        return
+    table = Table("questions", "n", "to lite", "to pro", "lite share", "saving vs pro")
+    for name, r in reports.items():
+        table.add_row(
+            name,
+            str(r.questions),
+            str(r.lite),
+            str(r.pro),
+            f"{r.lite_share:.1%}",
+            f"{r.saving:.1%}",
+        )
+    out.print(table)
+    first = next(iter(reports.values()))
+    out.print(f"lite {first.lite_model} · pro {first.pro_model} · threshold {first.threshold}")
+
+
 @eval_app.command("pii")
 def eval_pii(
     dataset: Annotated[

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from ragops.domain.costs import DEFAULT_PRICES, ModelPrice, query_cost
@@ -15,6 +15,7 @@ from ragops.domain.prompts import (
     render_messages,
     snippet,
 )
+from ragops.domain.routing import ModelTier, QueryRouter
 from ragops.errors import InvalidInput, RequestBlocked
 from ragops.ports import ChatModel, Embedder, Guardrail, VectorTier
 from ragops.settings import validate_tenant
@@ -38,6 +39,9 @@ class AnswerContext:
     max_top_k: int = 50
     guardrail: Guardrail | None = None
     prices: Mapping[str, ModelPrice] = field(default_factory=lambda: dict(DEFAULT_PRICES))
+    router: QueryRouter | None = None
+    pro_chat_model_factory: Callable[[], ChatModel] | None = None
+    """Builds the pro model when a question is routed to it (never loaded otherwise)."""
 
 
 def validate_question(question: str) -> str:
@@ -103,6 +107,7 @@ def answer_question(
         question = verdict.text
         report = GuardrailReport(question=verdict.findings)
 
+    route = ctx.router.route(question) if ctx.router is not None else None
     hits = _relevant(retrieve(ctx, tenant, question, top_k, mode), ctx.min_relevance, mode)
     embedding_tokens = 0 if mode is SearchMode.BM25 else ctx.embedder.token_counter()(question)
     if ctx.guardrail is not None and hits:
@@ -119,9 +124,13 @@ def answer_question(
             abstained=True,
             guardrail=report,
             cost=_cost(ctx, ctx.model_id, Usage(), embedding_tokens),
+            route=route,
         )
 
-    generation = ctx.chat_model.generate(render_messages(question, hits))
+    chat_model = ctx.chat_model
+    if route is not None and route.tier is ModelTier.PRO and ctx.pro_chat_model_factory:
+        chat_model = ctx.pro_chat_model_factory()
+    generation = chat_model.generate(render_messages(question, hits))
     cited = cite_answer(generation.text, [h.chunk.text for h in hits])
     answer_text = cited.text
     numbers = cited.cited
@@ -148,6 +157,7 @@ def answer_question(
         unsupported_sentences=cited.dropped,
         guardrail=report,
         cost=_cost(ctx, generation.model or ctx.model_id, generation.usage, embedding_tokens),
+        route=route,
     )
 
 
