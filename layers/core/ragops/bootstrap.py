@@ -79,66 +79,52 @@ class Container:
 
     @cached_property
     def chat_model(self) -> ChatModel:
-        if self.injected_chat_model is not None:
-            return self.injected_chat_model
-        s = self.settings
-        if s.llm == "bedrock":
-            from ragops.adapters.bedrock import BedrockConverseChatModel
-
-            return BedrockConverseChatModel(
-                s.bedrock_chat_model_id,
-                client=self.aws_clients.get("bedrock-runtime"),
-                region=s.aws_region,
-                max_tokens=s.max_answer_tokens,
-                temperature=s.temperature,
-            )
-        from ragops.adapters.llamacpp import LlamaCppChatModel
-
-        return LlamaCppChatModel(
-            s.local_llm_path,
-            n_ctx=s.local_llm_context_tokens,
-            n_threads=s.local_llm_threads,
-            max_tokens=s.max_answer_tokens,
-            temperature=s.temperature,
-        )
+        """The model that answers (the lite one, when the router is on)."""
+        return self._chat_model(pro=False)
 
     @cached_property
     def pro_chat_model(self) -> ChatModel:
         """The stronger model the router sends demanding questions to: Bedrock's pro model
         in the cloud; locally the same SmolLM2 in a second configuration (twice the answer
         length), the only local model there is. An injected chat model serves both."""
+        return self._chat_model(pro=True)
+
+    def _chat_model(self, *, pro: bool) -> ChatModel:
         if self.injected_chat_model is not None:
             return self.injected_chat_model
         s = self.settings
+        max_tokens = s.max_answer_tokens * (2 if pro else 1)
         if s.llm == "bedrock":
             from ragops.adapters.bedrock import BedrockConverseChatModel
 
             return BedrockConverseChatModel(
-                s.bedrock_pro_model_id,
+                s.bedrock_pro_model_id if pro else s.bedrock_chat_model_id,
                 client=self.aws_clients.get("bedrock-runtime"),
                 region=s.aws_region,
-                max_tokens=s.max_answer_tokens * 2,
+                max_tokens=max_tokens,
                 temperature=s.temperature,
             )
         from ragops.adapters.llamacpp import SMOLLM2_MODEL_ID, LlamaCppChatModel
 
         return LlamaCppChatModel(
             s.local_llm_path,
-            model_id=f"{SMOLLM2_MODEL_ID}+long",
+            model_id=f"{SMOLLM2_MODEL_ID}+long" if pro else SMOLLM2_MODEL_ID,
             n_ctx=s.local_llm_context_tokens,
             n_threads=s.local_llm_threads,
-            max_tokens=s.max_answer_tokens * 2,
+            max_tokens=max_tokens,
             temperature=s.temperature,
         )
 
     @cached_property
     def router(self) -> QueryRouter:
+        """Building the two models is cheap (clients and weights load on first use)."""
         s = self.settings
-        lite = s.bedrock_chat_model_id if s.llm == "bedrock" else "local-lite"
-        pro = s.bedrock_pro_model_id if s.llm == "bedrock" else "local-pro"
-        if self.injected_chat_model is not None:
-            lite = pro = self.injected_chat_model.model_id
-        return QueryRouter(lite, pro, threshold=s.router_threshold, force=s.router)
+        return QueryRouter(
+            self.chat_model.model_id,
+            self.pro_chat_model.model_id,
+            threshold=s.router_threshold,
+            force=s.router,
+        )
 
     @cached_property
     def guardrail(self) -> Guardrail | None:
