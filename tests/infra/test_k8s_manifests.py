@@ -552,5 +552,9 @@ def test_grafana_dashboard_charts_the_tier_and_the_api(rendered):
     assert {"hits", "lookups"} <= {t["id"] for t in cloudwatch}
     for panel in panels:
         assert panel["datasource"]["uid"] in ("${prometheus}", "${cloudwatch}"), panel["title"]
-        if panel["datasource"]["uid"] == "${cloudwatch}":
+        if panel["datasource"]["uid"] == "${cloudwatch}" and "cache" in panel["title"].lower():
             assert "later feature" in panel["description"], panel["title"]
+    # The cost panel plots what the API emits (ragops.adapters.metrics, EMF on Lambda).
+    from ragops.adapters.metrics import _camel
+
+    assert ("QueryCostUSD", "Sum") in metrics and _camel("query_cost_usd", {}) == "QueryCostUSD"

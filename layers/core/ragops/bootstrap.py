@@ -16,7 +16,15 @@ from ragops.domain.fusion import FusionMethod
 from ragops.domain.routing import QueryRouter
 from ragops.domain.tier import CircuitBreaker, TierStatus
 from ragops.errors import ConfigurationError
-from ragops.ports import ChatModel, Embedder, Guardrail, ObjectStore, TierStateStore, VectorTier
+from ragops.ports import (
+    ChatModel,
+    Embedder,
+    Guardrail,
+    MetricsSink,
+    ObjectStore,
+    TierStateStore,
+    VectorTier,
+)
 from ragops.services.answering import AnswerContext
 from ragops.services.documents import IngestContext
 from ragops.services.tier import tier_status
@@ -114,6 +122,24 @@ class Container:
             max_tokens=max_tokens,
             temperature=s.temperature,
         )
+
+    @cached_property
+    def metrics(self) -> MetricsSink:
+        s = self.settings
+        if s.metrics == "cloudwatch":
+            from ragops.adapters.metrics import CloudWatchMetrics
+
+            return CloudWatchMetrics()
+        if s.metrics == "prometheus":
+            try:
+                from ragops.adapters.metrics import PrometheusMetrics
+
+                return PrometheusMetrics()
+            except ImportError:  # a deployment without prometheus-client
+                pass
+        from ragops.adapters.metrics import NullMetrics
+
+        return NullMetrics()
 
     @cached_property
     def router(self) -> QueryRouter:

@@ -24,6 +24,7 @@ __all__ = [
     "ChatModel",
     "Embedder",
     "Guardrail",
+    "MetricsSink",
     "ObjectStore",
     "TierStateStore",
     "VectorTier",
@@ -139,6 +140,16 @@ class Guardrail(Protocol):
     def check_output(self, text: str) -> GuardrailVerdict: ...
 
     def check_passage(self, text: str) -> bool: ...
+
+
+class MetricsSink(Protocol):
+    """Where the product reports what it does: Prometheus locally, CloudWatch (EMF) on
+    Lambda. ``name`` is snake_case without a unit suffix; ``labels`` are low-cardinality
+    (a tier, a kind), never a tenant or a question."""
+
+    def count(self, name: str, value: float = 1.0, **labels: str) -> None: ...
+
+    def observe(self, name: str, value: float, **labels: str) -> None: ...
 
 
 class TierStateStore(Protocol):

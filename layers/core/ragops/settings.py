@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     max_answer_tokens: int = Field(default=128, ge=16, le=4096)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
 
+    # --- metrics -----------------------------------------------------------------------
+    metrics: Literal["prometheus", "cloudwatch", "off"] = Field(
+        default="prometheus",
+        description="prometheus: served at /metrics; cloudwatch: EMF through Powertools "
+        "(Lambda); off: none.",
+    )
+
     # --- routing -----------------------------------------------------------------------
     router: Literal["auto", "lite", "pro"] = Field(
         default="auto", description="auto: route by question complexity; lite/pro: force one."

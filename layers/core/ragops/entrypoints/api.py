@@ -25,6 +25,7 @@ from ragops.errors import (
     InvalidInput,
     ModelUnavailable,
     RagopsError,
+    RequestBlocked,
     ServicePaused,
     StoreUnavailable,
     TierUnavailable,
@@ -40,6 +41,7 @@ from ragops.services.documents import (
     list_documents,
     receive_uploads,
 )
+from ragops.services.observability import report_answer, report_blocked
 from ragops.services.tier import require_usable
 from ragops.settings import DEFAULT_TENANT, validate_tenant
 
@@ -340,14 +342,28 @@ def create_app(container: Container | None = None) -> FastAPI:
         """Answer a question from the tenant's documents, citing passages as [n].
         503 with ``Retry-After`` while the search tier is paused."""
         require_usable(container.tier_status())
-        answer = answer_question(
-            container.answer_context(),
-            tenant=tenant,
-            question=body.question,
-            top_k=body.top_k,
-            mode=body.mode,
-        )
+        try:
+            answer = answer_question(
+                container.answer_context(),
+                tenant=tenant,
+                question=body.question,
+                top_k=body.top_k,
+                mode=body.mode,
+            )
+        except RequestBlocked as exc:
+            report_blocked(container.metrics, exc.findings)
+            raise
         record_answer_cost(container.store, tenant, answer)
+        report_answer(container.metrics, answer)
         return answer
+
+    @app.get("/metrics", tags=["operations"], include_in_schema=False)
+    def prometheus_metrics(container: ContainerDep) -> Response:
+        """Prometheus metrics of this process (404 unless RAGOPS_METRICS=prometheus)."""
+        render = getattr(container.metrics, "render", None)
+        if render is None:
+            return _error(404, "not_found", "metrics are not served by this deployment")
+        body, content_type = render()
+        return Response(body, media_type=content_type)
 
     return app
