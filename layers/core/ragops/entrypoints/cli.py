@@ -359,6 +359,36 @@ def eval_retrieval(
     out.print(f"mode {result['mode']} · {result['queries']} queries · split {split}")
 
 
+@eval_app.command("abstention")
+def eval_abstention(
+    dataset: Annotated[Path, typer.Option(help="SQuAD 2.0 JSON (answerable and not).")],
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """How often the system answers questions its documents cannot answer, and declines
+    ones they can (the paragraphs are indexed into a tenant of their own)."""
+    from ragops.services.abstention import evaluate_abstention
+
+    container = _container(data_dir)
+    try:
+        report = evaluate_abstention(
+            container.ingest_context(), container.answer_context(), dataset
+        )
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps(dataclasses.asdict(report), indent=2))
+        return
+    out.print(
+        f"unanswerable answered: {report.unanswerable_answered}/{report.unanswerable} "
+        f"({report.unanswerable_answered_rate:.1%}); answerable declined: "
+        f"{report.answerable_declined}/{report.answerable} "
+        f"({report.answerable_declined_rate:.1%}); min relevance {report.min_relevance}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @eval_app.command("routing")
 def eval_routing(
     questions: Annotated[
@@ -588,7 +618,12 @@ def tier_serve(
 def main() -> None:
     from ragops.log_masking import install as install_pii_masking
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Warnings and errors to stderr, masked; a handler level too, since some libraries set
+    # their own loggers to DEBUG.
+    handler = logging.StreamHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     install_pii_masking(logging.getLogger())
     try:
         app()

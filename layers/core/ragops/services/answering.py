@@ -15,7 +15,7 @@ from ragops.domain.prompts import (
     render_messages,
     snippet,
 )
-from ragops.domain.routing import ModelTier, QueryRouter
+from ragops.domain.routing import ModelTier, QueryRouter, RouteDecision
 from ragops.errors import InvalidInput, RequestBlocked
 from ragops.ports import ChatModel, Embedder, Guardrail, VectorTier
 from ragops.settings import validate_tenant
@@ -77,23 +77,28 @@ def _relevant(hits: list[SearchHit], min_relevance: float, mode: SearchMode) -> 
     return [h for h in hits if h.vector_score is not None and h.vector_score >= min_relevance]
 
 
-def answer_question(
+@dataclass(frozen=True)
+class PreparedQuestion:
+    """Everything decided before the model is called. ``hits`` empty means the system
+    declines to answer (nothing relevant, or nothing left after the guardrail)."""
+
+    question: str
+    hits: list[SearchHit]
+    route: RouteDecision | None
+    guardrail: GuardrailReport | None
+    embedding_tokens: int
+
+
+def prepare_question(
     ctx: AnswerContext,
     *,
     tenant: str,
     question: str,
     top_k: int | None = None,
     mode: SearchMode = SearchMode.HYBRID,
-) -> Answer:
-    """Retrieve the tenant's passages, generate an answer citing them as ``[n]``, and
-    return it with the cited passages and token usage.
-
-    When no passage is relevant the answer says so and the model is not called. With a
-    guardrail, a refused question raises ``RequestBlocked``; personal data in the question
-    is masked before retrieval and generation, and in the answer before it is returned;
-    passages carrying instructions to the model stay out of the prompt.
-    """
-    started = time.perf_counter()
+) -> PreparedQuestion:
+    """Validate, check with the guardrail (``RequestBlocked`` if refused; personal data
+    masked), route, and retrieve the passages worth showing the model."""
     validate_tenant(tenant)
     question = validate_question(question)
     top_k = ctx.default_top_k if top_k is None else top_k
@@ -114,6 +119,29 @@ def answer_question(
         kept = [h for h in hits if ctx.guardrail.check_passage(h.chunk.text)]
         report = GuardrailReport(question=report.question, passages_removed=len(hits) - len(kept))
         hits = kept
+    return PreparedQuestion(question, hits, route, report, embedding_tokens)
+
+
+def answer_question(
+    ctx: AnswerContext,
+    *,
+    tenant: str,
+    question: str,
+    top_k: int | None = None,
+    mode: SearchMode = SearchMode.HYBRID,
+) -> Answer:
+    """Retrieve the tenant's passages, generate an answer citing them as ``[n]``, and
+    return it with the cited passages and token usage.
+
+    When no passage is relevant the answer says so and the model is not called. With a
+    guardrail, a refused question raises ``RequestBlocked``; personal data in the question
+    is masked before retrieval and generation, and in the answer before it is returned;
+    passages carrying instructions to the model stay out of the prompt.
+    """
+    started = time.perf_counter()
+    prepared = prepare_question(ctx, tenant=tenant, question=question, top_k=top_k, mode=mode)
+    question, hits, route = prepared.question, prepared.hits, prepared.route
+    report, embedding_tokens = prepared.guardrail, prepared.embedding_tokens
     if not hits:
         return Answer(
             answer=NOT_FOUND_ANSWER,
