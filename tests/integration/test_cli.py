@@ -284,3 +284,40 @@ def test_costs_reports_recorded_answers_and_names_a_bad_date(tmp_path):
     ]
     bad = ragops("costs", "--since", "yesterday", data_dir=tmp_path, check=False)
     assert bad.returncode == 1 and "not a date" in bad.stderr
+
+
+QQP_TRAIN = Path(__file__).resolve().parents[3] / "shared" / "data" / "qqp" / "qqp_train.jsonl"
+
+
+def test_eval_cache_replays_pairs_with_the_shipped_verifier(tmp_path):
+    """A 600-pair slice of QQP through the real embedder and cache: the counts add up, the
+    verifier keeps distinct false hits low, and a bad file gets a named error."""
+    lines = QQP_TRAIN.read_text(encoding="utf-8").splitlines()[:600]
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("\n".join(lines) + "\n")
+    result = ragops("eval", "cache", "--pairs", str(pairs), "--json", data_dir=tmp_path / "d")
+    report = json.loads(result.stdout)
+    assert {"hit_rate", "wrong_hit_rate", "false_hit_rate", "threshold", "pairs"} <= set(report)
+    assert report["pairs"] == 600 and report["plain_cosine"] is False
+    assert 0.0 < report["hit_rate"] < 1.0
+    assert report["false_hit_rate_distinct"] <= 0.02
+    # Anything-goes threshold: every lookup hits something, so false hits jump.
+    loose = json.loads(
+        ragops(
+            "eval",
+            "cache",
+            "--pairs",
+            str(pairs),
+            "--threshold",
+            "0",
+            "--json",
+            data_dir=tmp_path / "d",
+        ).stdout
+    )
+    assert loose["hit_rate"] > report["hit_rate"]
+    assert loose["false_hit_rate"] > report["false_hit_rate"]
+    (tmp_path / "bad.jsonl").write_text('{"question1": "a"}\n')
+    bad = ragops(
+        "eval", "cache", "--pairs", str(tmp_path / "bad.jsonl"), data_dir=tmp_path, check=False
+    )
+    assert bad.returncode == 1 and "bad.jsonl, line 1" in bad.stderr

@@ -17,6 +17,7 @@ from ragops.domain.routing import QueryRouter
 from ragops.domain.tier import CircuitBreaker, TierStatus
 from ragops.errors import ConfigurationError
 from ragops.ports import (
+    CacheStore,
     ChatModel,
     Embedder,
     Guardrail,
@@ -25,6 +26,7 @@ from ragops.ports import (
     TierStateStore,
     VectorTier,
 )
+from ragops.services.answer_cache import CacheInvalidatingTier, SemanticCache
 from ragops.services.answering import AnswerContext
 from ragops.services.documents import IngestContext
 from ragops.services.tier import tier_status
@@ -213,7 +215,64 @@ class Container:
         fast and the API switches to maintenance mode until the breaker closes."""
         from ragops.adapters.guarded_tier import BreakerGuardedTier
 
-        return BreakerGuardedTier(None, self.breaker, build=self.raw_index)
+        return BreakerGuardedTier(None, self.breaker, build=self._invalidating_index)
+
+    def _invalidating_index(self) -> VectorTier:
+        """With a cache, every write to the index ends the tenant's cached answers."""
+        raw = self.raw_index()
+        store = self.cache_store
+        return raw if store is None else CacheInvalidatingTier(raw, store)
+
+    @cached_property
+    def cache_store(self) -> CacheStore | None:
+        s = self.settings
+        if s.cache == "off":
+            return None
+        if s.cache == "redis":
+            from ragops.adapters.redis_cache import RedisCacheStore
+
+            if s.cache_redis_url is None:
+                raise ConfigurationError(
+                    "RAGOPS_CACHE_REDIS_URL is required with RAGOPS_CACHE=redis"
+                )
+            return RedisCacheStore(s.cache_redis_url.get_secret_value())
+        from ragops.adapters.memory_cache import FileGenerations, InMemoryCacheStore
+
+        return InMemoryCacheStore(
+            s.cache_max_entries, generations=FileGenerations(s.data_dir / "cache-generations")
+        )
+
+    @cached_property
+    def answer_cache(self) -> SemanticCache | None:
+        """The answer cache, or None when it is off. The semantic layer's index of cached
+        questions lives in this process (numpy), so it needs the local extra."""
+        store = self.cache_store
+        if store is None:
+            return None
+        from ragops.domain.cache import DuplicateVerifier
+
+        s = self.settings
+        if s.cache_verifier_path is not None:
+            import json
+
+            verifier = DuplicateVerifier.from_dict(json.loads(s.cache_verifier_path.read_text()))
+        else:
+            verifier = DuplicateVerifier.packaged()
+        if s.cache_threshold is not None:
+            verifier = verifier.with_threshold(s.cache_threshold)
+        questions = None
+        if s.cache_semantic:
+            try:
+                import numpy  # noqa: F401  (the index needs it; a Lambda package has none)
+
+                from ragops.adapters.memory_cache import NumpyQuestionIndex
+
+                questions = NumpyQuestionIndex(max_per_partition=s.cache_max_entries)
+            except ImportError:
+                questions = None
+        return SemanticCache(
+            store, questions, verifier, ttl_seconds=s.cache_ttl_seconds, metrics=self.metrics
+        )
 
     def raw_index(self) -> VectorTier:
         """The tier without the breaker: the tier service over HTTP when ``tier_url`` is
@@ -301,6 +360,7 @@ class Container:
             prices=self.prices,
             router=self.router,
             pro_chat_model_factory=lambda: self.pro_chat_model,
+            cache=self.answer_cache,
         )
 
     @cached_property

@@ -72,6 +72,11 @@ class ServicePaused(TierUnavailable):
         self.retry_after = retry_after
 
 
+class CacheUnavailable(RagopsError):
+    """The answer cache could not be reached. Queries go on without it; a change to the
+    corpus that cannot invalidate it fails (HTTP 503), so that no stale answer survives."""
+
+
 class ModelUnavailable(RagopsError):
     """An embedding or chat model could not be loaded or called (HTTP 503)."""
 

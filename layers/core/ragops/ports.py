@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ragops.domain.cache import Candidate
 from ragops.domain.chunking import TokenCounter
 from ragops.domain.guardrails import GuardrailVerdict
 from ragops.domain.models import ChatMessage, Chunk, Generation, SearchHit, SearchMode
@@ -21,11 +22,13 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
+    "CacheStore",
     "ChatModel",
     "Embedder",
     "Guardrail",
     "MetricsSink",
     "ObjectStore",
+    "QuestionIndex",
     "TierStateStore",
     "VectorTier",
 ]
@@ -161,3 +164,50 @@ class TierStateStore(Protocol):
     def get(self) -> TierState: ...
 
     def set(self, state: TierState) -> None: ...
+
+
+class CacheStore(Protocol):
+    """Cached answers per tenant (Redis in the cloud, process memory on the embedded
+    default), and each tenant's corpus generation.
+
+    The generation is a counter that every change to the tenant's index moves on
+    (``bump_generation``); entries are written and looked up under a *partition* that
+    starts with it, so an answer cached before a change is never found after it. Entries
+    expire after ``ttl_seconds`` and may be evicted earlier under the store's memory
+    limit. A backend that cannot be reached raises ``CacheUnavailable``.
+    """
+
+    def generation(self, tenant: str) -> int: ...
+
+    def bump_generation(self, tenant: str) -> int: ...
+
+    def get_exact(self, tenant: str, partition: str, key: str) -> str | None:
+        """The entry id cached under the normalised-question ``key``, if any."""
+        ...
+
+    def get_entry(self, tenant: str, entry_id: str) -> dict[str, Any] | None: ...
+
+    def put(
+        self,
+        tenant: str,
+        partition: str,
+        key: str,
+        entry_id: str,
+        entry: dict[str, Any],
+        ttl_seconds: int,
+    ) -> None: ...
+
+    def ping(self) -> None: ...
+
+
+class QuestionIndex(Protocol):
+    """Nearest cached questions by embedding, per tenant and partition. An id it returns
+    may name an entry the ``CacheStore`` has since expired: callers check."""
+
+    def add(
+        self, tenant: str, partition: str, entry_id: str, question: str, embedding: Any
+    ) -> None: ...
+
+    def nearest(self, tenant: str, partition: str, embedding: Any, k: int) -> list[Candidate]:
+        """Up to ``k`` cached questions, most similar (cosine) first."""
+        ...

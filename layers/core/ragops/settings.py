@@ -96,6 +96,35 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
+    # --- answer cache ------------------------------------------------------------------
+    cache: Literal["memory", "redis", "off"] = Field(
+        default="memory",
+        description="Where cached answers live: process memory (embedded default), a Redis "
+        "or Valkey server (cache_redis_url), or nowhere.",
+    )
+    cache_redis_url: SecretStr | None = Field(
+        default=None, description="redis://[:password@]host:port/db (may hold a password)."
+    )
+    cache_ttl_seconds: int = Field(default=86_400, ge=1)
+    cache_max_entries: int = Field(
+        default=10_000, ge=1, description="Entries kept in memory (the Redis server sets its own)."
+    )
+    cache_semantic: bool = Field(
+        default=True, description="Serve verified near-duplicate questions, not only exact ones."
+    )
+    cache_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Duplicate-verifier score a near-duplicate needs; defaults to the "
+        "calibrated one shipped with the verifier.",
+    )
+    cache_verifier_path: Path | None = Field(
+        default=None,
+        description="A verifier from `ragops cache calibrate`; defaults to the packaged one "
+        "(calibrated on QQP with all-MiniLM-L6-v2).",
+    )
+
     # --- models ------------------------------------------------------------------------
     embedder: Literal["local", "bedrock"] = "local"
     local_embedding_model_dir: Path | None = Field(

@@ -205,6 +205,18 @@ class GuardrailReport:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheInfo:
+    """How the answer cache served a question: ``hit`` is ``exact``, ``semantic`` or None
+    (generated now); ``similarity`` the cosine to the cached question; ``verifier_score``
+    the duplicate verifier's score of a semantic hit."""
+
+    hit: str | None = None
+    similarity: float | None = None
+    verifier_score: float | None = None
+    matched_question: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     answer: str
     citations: list[Citation]
@@ -217,3 +229,4 @@ class Answer:
     guardrail: GuardrailReport | None = None
     cost: QueryCost | None = None
     route: RouteDecision | None = None
+    cache: CacheInfo | None = None

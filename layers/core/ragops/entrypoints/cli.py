@@ -30,9 +30,11 @@ app = typer.Typer(
 documents_app = typer.Typer(help="List and delete documents.", no_args_is_help=True)
 eval_app = typer.Typer(help="Measure retrieval quality and PII detection.", no_args_is_help=True)
 tier_app = typer.Typer(help="Pause and resume the search tier.", no_args_is_help=True)
+cache_app = typer.Typer(help="Calibrate the answer cache.", no_args_is_help=True)
 app.add_typer(documents_app, name="documents")
 app.add_typer(eval_app, name="eval")
 app.add_typer(tier_app, name="tier")
+app.add_typer(cache_app, name="cache")
 
 out = Console()
 err = Console(stderr=True)
@@ -468,6 +470,107 @@ def eval_pii(
             str(score.detected),
         )
     out.print(table)
+
+
+def _embedded_pairs(container: Any, pairs: list[Any]) -> dict[str, Any]:
+    from ragops.services.cache_evaluation import embed_questions
+
+    with _progress() as progress:
+        task = progress.add_task("embedding questions", total=len(pairs) * 2)
+
+        def embed(batch: list[str]) -> Any:
+            vectors = container.embedder.embed_array(batch)
+            progress.advance(task, len(batch))
+            return vectors
+
+        return embed_questions(pairs, embed)
+
+
+@eval_app.command("cache")
+def eval_cache(
+    pairs: Annotated[
+        Path, typer.Option(help="JSON lines of {question1, question2, label} (QQP's format).")
+    ],
+    threshold: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Verifier threshold (default: the configured one)."),
+    ] = None,
+    split: Annotated[
+        str,
+        typer.Option(help="all, or the fit, tune or holdout fifth that calibration uses."),
+    ] = "all",
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Replay question pairs through the answer cache: cache every question1, look up every
+    question2, and report correct, wrong and false hits."""
+    from ragops.domain.cache import DuplicateVerifier
+    from ragops.services.cache_evaluation import load_pairs, replay_pairs, split_of
+
+    if split not in ("all", "fit", "tune", "holdout"):
+        raise typer.BadParameter("use all, fit, tune or holdout", param_hint="--split")
+    container = _container(data_dir)
+    cache = container.answer_cache
+    verifier = cache.verifier if cache is not None else DuplicateVerifier.packaged()
+    if threshold is not None:
+        verifier = verifier.with_threshold(threshold)
+    try:
+        loaded = [p for p in load_pairs(pairs) if split in ("all", split_of(p))]
+        report = replay_pairs(loaded, _embedded_pairs(container, loaded), verifier)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    fields = ("hit_rate", "wrong_hit_rate", "false_hit_rate", "threshold", "pairs")
+    if json_output:
+        print(json.dumps({**{f: getattr(report, f) for f in fields}, **report.to_dict()}))
+        return
+    table = Table("measure", "value")
+    table.add_row("pairs", f"{report.pairs} ({report.duplicates} duplicates)")
+    table.add_row("cached entries", str(report.cached_entries))
+    table.add_row("hit rate (own entry, duplicates)", f"{report.hit_rate:.1%}")
+    table.add_row("wrong hit rate (other entry, duplicates)", f"{report.wrong_hit_rate:.1%}")
+    table.add_row("false hit rate (non-duplicates)", f"{report.false_hit_rate:.2%}")
+    table.add_row("exact hits", str(report.exact_hits))
+    table.add_row("threshold", f"{report.threshold} (cosine floor {report.similarity_floor})")
+    table.add_row("lookup p50 / p95", f"{report.lookup_ms_p50} / {report.lookup_ms_p95} ms")
+    out.print(table)
+
+
+@cache_app.command("calibrate")
+def cache_calibrate(
+    pairs: Annotated[
+        Path, typer.Option(help="JSON lines of {question1, question2, label} (QQP's format).")
+    ],
+    output: Annotated[Path, typer.Option("--out", help="Where to write the verifier (JSON).")],
+    max_false_hit_rate: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="False-hit rate the threshold aims at.")
+    ] = 0.008,
+    data_dir: DataDir = None,
+) -> None:
+    """Train the cache's duplicate verifier on 60% of the pairs and set its threshold on
+    another 20% (the last 20% are left for bench/cache.py). Use it with
+    RAGOPS_CACHE_VERIFIER_PATH."""
+    from ragops.services.cache_evaluation import fit_verifier, load_pairs
+
+    container = _container(data_dir)
+    try:
+        loaded = load_pairs(pairs)
+        embeddings = _embedded_pairs(container, loaded)
+        err.print("training the verifier")
+        verifier = fit_verifier(
+            loaded,
+            embeddings,
+            max_false_hit_rate=max_false_hit_rate,
+            embedding_model=container.embedder.model_id,
+            trained_on=pairs.name,
+        )
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(verifier.to_dict(), separators=(",", ":")))
+    out.print(
+        f"wrote {output}: {len(verifier.trees)} trees, threshold {verifier.threshold} "
+        f"(cosine floor {verifier.similarity_floor})"
+    )
 
 
 @app.command()

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ragops.domain.costs import DEFAULT_PRICES, ModelPrice, query_cost
-from ragops.domain.models import Answer, Citation, GuardrailReport, SearchHit, SearchMode, Usage
+from ragops.domain.models import (
+    Answer,
+    CacheInfo,
+    Citation,
+    GuardrailReport,
+    SearchHit,
+    SearchMode,
+    Usage,
+)
 from ragops.domain.prompts import (
     NOT_FOUND_ANSWER,
     cite_answer,
@@ -18,6 +27,7 @@ from ragops.domain.prompts import (
 from ragops.domain.routing import ModelTier, QueryRouter, RouteDecision
 from ragops.errors import InvalidInput, RequestBlocked
 from ragops.ports import ChatModel, Embedder, Guardrail, VectorTier
+from ragops.services.answer_cache import CachedAnswer, SemanticCache, cache_scope
 from ragops.settings import validate_tenant
 
 MAX_QUESTION_CHARS = 2000
@@ -42,6 +52,7 @@ class AnswerContext:
     router: QueryRouter | None = None
     pro_chat_model_factory: Callable[[], ChatModel] | None = None
     """Builds the pro model when a question is routed to it (never loaded otherwise)."""
+    cache: SemanticCache | None = None
 
 
 def validate_question(question: str) -> str:
@@ -55,19 +66,6 @@ def validate_question(question: str) -> str:
     return question
 
 
-def retrieve(
-    ctx: AnswerContext,
-    tenant: str,
-    question: str,
-    top_k: int,
-    mode: SearchMode = SearchMode.HYBRID,
-) -> list[SearchHit]:
-    """The tenant's passages for ``question``, best first, with an embedding only where
-    the mode needs one."""
-    embedding = None if mode is SearchMode.BM25 else ctx.embedder.embed_array([question])[0]
-    return ctx.index.search(tenant, question, embedding, top_k, mode)
-
-
 def _relevant(hits: list[SearchHit], min_relevance: float, mode: SearchMode) -> list[SearchHit]:
     """Passages worth showing the model. In modes with vectors, a passage counts when its
     cosine similarity reaches ``min_relevance``; BM25 alone has no calibrated scale, so
@@ -75,6 +73,34 @@ def _relevant(hits: list[SearchHit], min_relevance: float, mode: SearchMode) -> 
     if mode is SearchMode.BM25:
         return hits
     return [h for h in hits if h.vector_score is not None and h.vector_score >= min_relevance]
+
+
+@dataclass(frozen=True)
+class ScreenedQuestion:
+    """A question that passed validation and the input guardrail (personal data masked)."""
+
+    question: str
+    top_k: int
+    guardrail: GuardrailReport | None
+
+
+def screen_question(
+    ctx: AnswerContext, *, tenant: str, question: str, top_k: int | None
+) -> ScreenedQuestion:
+    """Validate, and check with the guardrail: ``RequestBlocked`` if refused."""
+    validate_tenant(tenant)
+    question = validate_question(question)
+    top_k = ctx.default_top_k if top_k is None else top_k
+    if not 1 <= top_k <= ctx.max_top_k:
+        raise InvalidInput(f"top_k must be between 1 and {ctx.max_top_k}")
+    report = None
+    if ctx.guardrail is not None:
+        verdict = ctx.guardrail.check_input(question)
+        if verdict.blocked:
+            raise RequestBlocked(verdict.reason or "refused by the guardrail", verdict.findings)
+        question = verdict.text
+        report = GuardrailReport(question=verdict.findings)
+    return ScreenedQuestion(question, top_k, report)
 
 
 @dataclass(frozen=True)
@@ -99,25 +125,28 @@ def prepare_question(
 ) -> PreparedQuestion:
     """Validate, check with the guardrail (``RequestBlocked`` if refused; personal data
     masked), route, and retrieve the passages worth showing the model."""
-    validate_tenant(tenant)
-    question = validate_question(question)
-    top_k = ctx.default_top_k if top_k is None else top_k
-    if not 1 <= top_k <= ctx.max_top_k:
-        raise InvalidInput(f"top_k must be between 1 and {ctx.max_top_k}")
-    report = None
-    if ctx.guardrail is not None:
-        verdict = ctx.guardrail.check_input(question)
-        if verdict.blocked:
-            raise RequestBlocked(verdict.reason or "refused by the guardrail", verdict.findings)
-        question = verdict.text
-        report = GuardrailReport(question=verdict.findings)
+    screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
+    return _prepare(ctx, tenant, screened, mode, embedding=None)
 
+
+def _prepare(
+    ctx: AnswerContext,
+    tenant: str,
+    screened: ScreenedQuestion,
+    mode: SearchMode,
+    embedding: Any | None,
+) -> PreparedQuestion:
+    """Route and retrieve; ``embedding`` is the question's when already computed."""
+    question, report = screened.question, screened.guardrail
     route = ctx.router.route(question) if ctx.router is not None else None
-    hits = _relevant(retrieve(ctx, tenant, question, top_k, mode), ctx.min_relevance, mode)
-    embedding_tokens = 0 if mode is SearchMode.BM25 else ctx.embedder.token_counter()(question)
+    if embedding is None and mode is not SearchMode.BM25:
+        embedding = ctx.embedder.embed_array([question])[0]
+    hits = ctx.index.search(tenant, question, embedding, screened.top_k, mode)
+    hits = _relevant(hits, ctx.min_relevance, mode)
+    embedding_tokens = 0 if embedding is None else ctx.embedder.token_counter()(question)
     if ctx.guardrail is not None and hits:
         kept = [h for h in hits if ctx.guardrail.check_passage(h.chunk.text)]
-        report = GuardrailReport(question=report.question, passages_removed=len(hits) - len(kept))
+        report = replace(report or GuardrailReport(), passages_removed=len(hits) - len(kept))
         hits = kept
     return PreparedQuestion(question, hits, route, report, embedding_tokens)
 
@@ -136,10 +165,33 @@ def answer_question(
     When no passage is relevant the answer says so and the model is not called. With a
     guardrail, a refused question raises ``RequestBlocked``; personal data in the question
     is masked before retrieval and generation, and in the answer before it is returned;
-    passages carrying instructions to the model stay out of the prompt.
+    passages carrying instructions to the model stay out of the prompt. With a cache, an
+    answer to the same question (exact, or a verified near duplicate) asked since the
+    tenant's corpus last changed is served without retrieval or generation.
     """
     started = time.perf_counter()
-    prepared = prepare_question(ctx, tenant=tenant, question=question, top_k=top_k, mode=mode)
+    screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
+    question = screened.question
+    cache, partition, embedding = ctx.cache, "", None
+    if cache is not None:
+        partition, hit = cache.lookup_exact(tenant, cache_scope(mode, screened.top_k), question)
+        if hit is not None:
+            return _cached_answer(ctx, hit, screened, started, embedding_tokens=0)
+        if cache.questions is not None and partition:
+            embedding = ctx.embedder.embed_array([question])[0]
+            hit = cache.lookup_semantic(tenant, partition, question, embedding)
+            if hit is not None:
+                tokens = ctx.embedder.token_counter()(question)
+                return _cached_answer(ctx, hit, screened, started, embedding_tokens=tokens)
+    prepared = _prepare(ctx, tenant, screened, mode, embedding)
+    answer = _generate(ctx, prepared, started)
+    if cache is not None:
+        answer = replace(answer, cache=CacheInfo())
+        cache.remember(tenant, partition, question, embedding, answer)
+    return answer
+
+
+def _generate(ctx: AnswerContext, prepared: PreparedQuestion, started: float) -> Answer:
     question, hits, route = prepared.question, prepared.hits, prepared.route
     report, embedding_tokens = prepared.guardrail, prepared.embedding_tokens
     if not hits:
@@ -170,11 +222,7 @@ def answer_question(
     if ctx.guardrail is not None:
         verdict = ctx.guardrail.check_output(answer_text)
         answer_text = verdict.text
-        report = GuardrailReport(
-            question=report.question if report else [],
-            answer=verdict.findings,
-            passages_removed=report.passages_removed if report else 0,
-        )
+        report = replace(report or GuardrailReport(), answer=verdict.findings)
     return Answer(
         answer=answer_text,
         citations=[_citation(n, hits[n - 1], mask=ctx.guardrail is not None) for n in numbers],
@@ -186,6 +234,31 @@ def answer_question(
         guardrail=report,
         cost=_cost(ctx, generation.model or ctx.model_id, generation.usage, embedding_tokens),
         route=route,
+    )
+
+
+def _cached_answer(
+    ctx: AnswerContext,
+    hit: CachedAnswer,
+    screened: ScreenedQuestion,
+    started: float,
+    *,
+    embedding_tokens: int,
+) -> Answer:
+    """A cache hit: no retrieval, routing or generation; the only cost is the question's
+    embedding on a semantic hit."""
+    return Answer(
+        answer=hit.answer,
+        citations=hit.citations,
+        model=hit.model,
+        usage=Usage(),
+        latency_ms=_elapsed_ms(started),
+        abstained=False,
+        unsupported_sentences=hit.unsupported_sentences,
+        guardrail=screened.guardrail,
+        cost=_cost(ctx, hit.model, Usage(), embedding_tokens),
+        route=None,
+        cache=hit.info,
     )
 
 
