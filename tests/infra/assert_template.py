@@ -84,6 +84,8 @@ BEDROCK_ARN = (
     rf"(\$\{{AWS::Region\}}|\*)::foundation-model/\$\{{({_MODELS})\}}$"
     rf"|^arn:\$\{{AWS::Partition\}}:bedrock:\$\{{AWS::Region\}}:\$\{{AWS::AccountId\}}:"
     rf"inference-profile/\$\{{({_MODELS})\}}$"
+    rf"|^arn:\$\{{AWS::Partition\}}:bedrock:\$\{{AWS::Region\}}:\$\{{AWS::AccountId\}}:"
+    r"guardrail/\$\{GuardrailId\}$"
 )
 BUCKET_ARN = rf"^arn:\$\{{AWS::Partition\}}:s3:::\$\{{{DOCUMENTS_BUCKET}\}}$"
 OBJECT_ARN = (
@@ -484,6 +486,36 @@ def check_bedrock_scoped_to_model_parameters(template: Template, cfn: Cfn) -> No
     _report(problems)
 
 
+def check_guardrail_wired(template: Template, cfn: Cfn) -> None:
+    """With a ``GuardrailId`` the functions use Bedrock Guardrails, and the API function may
+    apply exactly that guardrail; without one they use the local guardrail."""
+    problems = []
+    if "GuardrailId" not in cfn.get("Parameters", {}):
+        problems.append("no GuardrailId parameter")
+    for logical_id, function in cfn.get("Resources", {}).items():
+        if function.get("Type") != "AWS::Lambda::Function":
+            continue
+        env = function["Properties"].get("Environment", {}).get("Variables", {})
+        if env.get("RAGOPS_GUARDRAIL") != {"Fn::If": ["HasGuardrail", "bedrock", "local"]}:
+            problems.append(f"{logical_id}: RAGOPS_GUARDRAIL is {env.get('RAGOPS_GUARDRAIL')!r}")
+        if env.get("RAGOPS_BEDROCK_GUARDRAIL_ID") != {"Ref": "GuardrailId"}:
+            problems.append(f"{logical_id}: RAGOPS_BEDROCK_GUARDRAIL_ID is not GuardrailId")
+    applying = [
+        s for s in _allowing(template, "bedrock", problems) if "bedrock:ApplyGuardrail" in s.actions
+    ]
+    if not any("ApiFunction" in s.where for s in applying):
+        problems.append("the API function may not call bedrock:ApplyGuardrail")
+    for statement in applying:
+        if statement.resources != [
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:"
+                "guardrail/${GuardrailId}"
+            }
+        ]:
+            problems.append(f"{statement.where}: ApplyGuardrail beyond the configured guardrail")
+    _report(problems)
+
+
 def check_no_wildcard_statements(template: Template, cfn: Cfn) -> None:
     """No Allow statement, identity or resource policy, grants Action "*" or Resource "*"
     or to Principal "*", and none uses NotAction/NotResource (allow-everything-except).
@@ -589,6 +621,7 @@ CHECKS: list[Callable[[Template, Cfn], None]] = [
     check_api_stage_tracing_enabled,
     check_api_requires_a_key_except_health,
     check_bedrock_scoped_to_model_parameters,
+    check_guardrail_wired,
     check_no_wildcard_statements,
     check_s3_statements_scoped_to_prefixes,
     check_ssm_statements_scoped_to_tier_state,

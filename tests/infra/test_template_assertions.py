@@ -120,6 +120,17 @@ MUTATIONS = {
         "foundation-model/*",
         "bedrock_scoped_to_model_parameters",
     ),
+    "guardrail-any": mutation(
+        ":guardrail/${GuardrailId}",
+        ":guardrail/*",
+        "bedrock_scoped_to_model_parameters",
+        "guardrail_wired",
+    ),
+    "guardrail-always-local": mutation(
+        "RAGOPS_GUARDRAIL: !If [HasGuardrail, bedrock, local]",
+        "RAGOPS_GUARDRAIL: local",
+        "guardrail_wired",
+    ),
     "action-star-behind-condition": mutation(
         "Action: secretsmanager:GetSecretValue", 'Action: "*"', "no_wildcard_statements"
     ),
