@@ -72,7 +72,8 @@ MODEL_ID_PARAMETERS = (
     "ProChatModelId",
     "ProChatFoundationModelId",
 )
-OBJECT_PREFIXES = ("raw", "documents", "chunks", "usage")  # usage/: cost records
+# usage/: answer records (cost, variant); feedback/: votes on answers.
+OBJECT_PREFIXES = ("raw", "documents", "chunks", "usage", "feedback")
 SCHEDULED_ACTIONS = {"pause", "resume", "activate"}
 BUCKET_LEVEL_S3_ACTIONS = {"s3:listbucket", "s3:listbucketversions", "s3:getbucketlocation"}
 

@@ -59,9 +59,10 @@ def test_a_query_reports_route_cost_latency_and_outcome(make_client):
         == 400
     )
     text = client.get("/metrics").text
-    assert 'ragops_queries_total{tier="lite"} 1.0' in text
-    assert 'ragops_answers_total{outcome="grounded"} 1.0' in text
-    assert "ragops_query_latency_seconds_count 1.0" in text
+    assert 'ragops_queries_total{tier="lite",variant="answer-v1"} 1.0' in text
+    assert 'ragops_answers_total{outcome="grounded",variant="answer-v1"} 1.0' in text
+    assert 'ragops_query_latency_seconds_count{variant="answer-v1"} 1.0' in text
+    assert 'ragops_variant_cost_usd_total{variant="answer-v1"}' in text
     assert 'ragops_questions_blocked_total{kind="prompt_injection"} 1.0' in text
     cost = [line for line in text.splitlines() if line.startswith("ragops_query_cost_usd_total")]
     assert cost and float(cost[0].split()[-1]) > 0

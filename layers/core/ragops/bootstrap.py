@@ -12,6 +12,7 @@ from typing import Any
 
 from ragops.domain.chunking import Chunker
 from ragops.domain.costs import ModelPrice
+from ragops.domain.experiments import PromptExperiment
 from ragops.domain.fusion import FusionMethod
 from ragops.domain.routing import QueryRouter
 from ragops.domain.tier import CircuitBreaker, TierStatus
@@ -361,7 +362,30 @@ class Container:
             router=self.router,
             pro_chat_model_factory=lambda: self.pro_chat_model,
             cache=self.answer_cache,
+            prompt_version=self.settings.prompt_version,
+            experiment=self.experiment,
+            groundedness_min_similarity=self.settings.groundedness_min_similarity
+            if self.settings.groundedness_check
+            else None,
         )
+
+    @cached_property
+    def experiment(self) -> PromptExperiment | None:
+        """The prompt experiment, or None; every template it names must exist."""
+        from ragops.domain.prompts import packaged_prompts
+
+        s = self.settings
+        known = packaged_prompts()
+        named = [s.prompt_version, *s.prompt_variants]
+        missing = [v for v in named if v not in known]
+        if missing:
+            raise ConfigurationError(f"unknown prompt templates {missing}; known: {sorted(known)}")
+        if not s.prompt_variants:
+            return None
+        try:
+            return PromptExperiment(s.prompt_experiment or "prompt-experiment", s.prompt_variants)
+        except ValueError as exc:
+            raise ConfigurationError(f"RAGOPS_PROMPT_VARIANTS: {exc}") from exc
 
     @cached_property
     def prices(self) -> dict[str, ModelPrice]:

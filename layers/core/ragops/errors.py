@@ -44,6 +44,14 @@ class DocumentNotFound(RagopsError):
         self.doc_id = doc_id
 
 
+class AnswerNotFound(RagopsError):
+    """No answer with this id was given to this tenant (HTTP 404)."""
+
+    def __init__(self, answer_id: str) -> None:
+        super().__init__(f"answer {answer_id!r} not found")
+        self.answer_id = answer_id
+
+
 class ObjectNotFound(RagopsError):
     """The object store has no object under this key."""
 

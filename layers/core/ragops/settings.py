@@ -96,6 +96,33 @@ class Settings(BaseSettings):
     breaker_failures: int = Field(default=3, ge=1)
     breaker_reset_seconds: float = Field(default=30.0, gt=0)
 
+    # --- prompts and experiments -----------------------------------------------------------
+    prompt_version: str = Field(
+        default="answer-v1", description="Prompt template (ragops/prompts/{id}.toml) answers use."
+    )
+    prompt_experiment: str | None = Field(
+        default=None,
+        description="Name of a prompt A/B experiment; with prompt_variants, callers are split "
+        "between templates by a stable hash of tenant and user.",
+    )
+    prompt_variants: dict[str, int] = Field(
+        default_factory=dict,
+        description='Template ids and weights of the experiment; env as JSON: {"answer-v1": 1}.',
+    )
+
+    # --- groundedness ----------------------------------------------------------------------
+    groundedness_check: bool = Field(
+        default=True,
+        description="Check each answer sentence's embedding against the passages it cites.",
+    )
+    groundedness_min_similarity: float = Field(
+        default=0.45,
+        ge=-1.0,
+        le=1.0,
+        description="Cosine a sentence needs to its cited passages (0.45: all-MiniLM-L6-v2, "
+        "calibrated on SQuAD by bench/groundedness.py; set it anew for another embedder).",
+    )
+
     # --- answer cache ------------------------------------------------------------------
     cache: Literal["memory", "redis", "off"] = Field(
         default="memory",

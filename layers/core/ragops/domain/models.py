@@ -217,6 +217,49 @@ class CacheInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SentenceGrounding:
+    """One sentence of an answer checked against the passages it cites: the share of its
+    content words in them (``word_support``) and the cosine similarity of its embedding to
+    theirs (``similarity``). ``supported`` is False for a flagged sentence."""
+
+    text: str
+    citations: list[int]
+    word_support: float
+    similarity: float | None
+    supported: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Groundedness:
+    """Whether every sentence of the answer is supported by the passages it cites.
+
+    ``sentences`` are the sentences in the answer (flagged ones stay, marked unsupported);
+    ``removed`` are generated sentences left out because no passage supports them."""
+
+    grounded: bool
+    sentences: list[SentenceGrounding] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    min_similarity: float | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Groundedness:
+        return cls(
+            grounded=bool(data["grounded"]),
+            sentences=[SentenceGrounding(**s) for s in data.get("sentences", [])],
+            removed=list(data.get("removed", [])),
+            min_similarity=data.get("min_similarity"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PromptInfo:
+    """The prompt template that answered, and the experiment that chose it (if any)."""
+
+    version: str
+    experiment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     answer: str
     citations: list[Citation]
@@ -230,3 +273,7 @@ class Answer:
     cost: QueryCost | None = None
     route: RouteDecision | None = None
     cache: CacheInfo | None = None
+    answer_id: str | None = None
+    """Names this answer for feedback (``POST /v1/feedback``)."""
+    prompt: PromptInfo | None = None
+    groundedness: Groundedness | None = None

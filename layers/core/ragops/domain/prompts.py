@@ -8,18 +8,15 @@ supported ones with their citations, and drops the rest.
 from __future__ import annotations
 
 import re
+import tomllib
 from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
 
 from ragops.domain.models import ChatMessage, SearchHit
 
 PROMPT_VERSION = "answer-v1"
-
-SYSTEM_PROMPT = (
-    "You answer questions about the user's documents using only the numbered passages "
-    "given to you. After each sentence, cite the passages it comes from by number in square "
-    "brackets, like [1] or [2][3]. If the passages do not contain the answer, say that the "
-    "documents do not contain it. Be concise."
-)
+"""The prompt template answers use when no experiment is configured."""
 
 NOT_FOUND_ANSWER = "I could not find anything about this in the documents."
 
@@ -79,14 +76,58 @@ MARKER_SUPPORT = 0.4
 MIN_CONTENT_WORDS = 2
 
 
-def render_messages(question: str, hits: list[SearchHit]) -> list[ChatMessage]:
+@dataclass(frozen=True)
+class PromptTemplate:
+    """A versioned answer prompt: ``ragops/prompts/{id}.toml``. ``user`` has the fields
+    ``{passages}`` and ``{question}``."""
+
+    id: str
+    description: str
+    system: str
+    user: str
+
+    @classmethod
+    def parse(cls, text: str, source: str) -> PromptTemplate:
+        try:
+            data = tomllib.loads(text)
+            template = cls(
+                id=str(data["id"]),
+                description=str(data.get("description", "")),
+                system=str(data["system"]),
+                user=str(data["user"]),
+            )
+            template.user.format(passages="", question="")
+        except (tomllib.TOMLDecodeError, KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"{source}: not a prompt template ({exc})") from exc
+        if "{passages}" not in template.user or "{question}" not in template.user:
+            raise ValueError(f"{source}: the user message needs {{passages}} and {{question}}")
+        return template
+
+
+@lru_cache(maxsize=1)
+def packaged_prompts() -> dict[str, PromptTemplate]:
+    """Every template shipped in ``ragops/prompts``, by id (read on first use)."""
+    templates: dict[str, PromptTemplate] = {}
+    for entry in resources.files("ragops.prompts").iterdir():
+        if entry.name.endswith(".toml"):
+            template = PromptTemplate.parse(entry.read_text("utf-8"), entry.name)
+            if template.id != entry.name.removesuffix(".toml"):
+                raise ValueError(f"{entry.name}: its id is {template.id!r}")
+            templates[template.id] = template
+    return templates
+
+
+def render_messages(
+    question: str, hits: list[SearchHit], template: PromptTemplate | None = None
+) -> list[ChatMessage]:
+    template = template or packaged_prompts()[PROMPT_VERSION]
     passages = "\n\n".join(
         f"[{number}] (from {hit.chunk.title}) {hit.chunk.text.strip()}"
         for number, hit in enumerate(hits, start=1)
     )
     return [
-        ChatMessage("system", SYSTEM_PROMPT),
-        ChatMessage("user", f"Passages:\n{passages}\n\nQuestion: {question.strip()}\nAnswer:"),
+        ChatMessage("system", template.system),
+        ChatMessage("user", template.user.format(passages=passages, question=question.strip())),
     ]
 
 
@@ -124,10 +165,25 @@ def _content_words(text: str) -> set[str]:
 
 
 @dataclass(frozen=True)
+class CitedSentence:
+    """A kept sentence: ``body`` without markers, the passages it cites, and its word
+    support (share of its content words found in the best cited passage)."""
+
+    body: str
+    cited: list[int]
+    support: float
+
+
+@dataclass(frozen=True)
 class CitedAnswer:
     text: str
     cited: list[int]  # passage numbers, 1-based, in order of first citation
-    dropped: int  # sentences removed because no passage supports them
+    sentences: list[CitedSentence]
+    dropped_sentences: list[str]  # removed because no passage supports them
+
+    @property
+    def dropped(self) -> int:
+        return len(self.dropped_sentences)
 
     @property
     def grounded(self) -> bool:
@@ -150,7 +206,8 @@ def cite_answer(answer: str, passages: list[str]) -> CitedAnswer:
     """
     passage_words = [_content_words(p) for p in passages]
     kept: list[str] = []
-    dropped = 0
+    details: list[CitedSentence] = []
+    dropped: list[str] = []
     for sentence in _sentences(answer):
         words = _content_words(_MARKER.sub(" ", sentence))
         support = [_support(words, pw) for pw in passage_words]
@@ -162,15 +219,19 @@ def cite_answer(answer: str, passages: list[str]) -> CitedAnswer:
             if support[best] >= SUPPORT_THRESHOLD:
                 valid = [best + 1]
         if not valid or len(words) < MIN_CONTENT_WORDS:
-            dropped += 1
+            dropped.append(body)
             continue
-        kept.append(_attach_markers(body, sorted(set(valid), key=valid.index)))
+        numbers = sorted(set(valid), key=valid.index)
+        kept.append(_attach_markers(body, numbers))
+        details.append(CitedSentence(body, numbers, max(support[n - 1] for n in numbers)))
     cited: list[int] = []
     for sentence in kept:
         for number in _MARKER.findall(sentence):
             if int(number) not in cited:
                 cited.append(int(number))
-    return CitedAnswer(text=" ".join(kept), cited=cited, dropped=dropped)
+    return CitedAnswer(
+        text=" ".join(kept), cited=cited, sentences=details, dropped_sentences=dropped
+    )
 
 
 _SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([.!?,;:])")

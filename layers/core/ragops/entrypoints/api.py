@@ -7,7 +7,7 @@ anything the caller can fix; project errors map to statuses in ``_STATUS`` only 
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, Header, Request, UploadFile, status
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +19,7 @@ from ragops import __version__
 from ragops.bootstrap import Container, build_container
 from ragops.domain.models import Answer, DocumentRecord, SearchMode
 from ragops.errors import (
+    AnswerNotFound,
     ConfigurationError,
     DocumentNotFound,
     DocumentRejected,
@@ -41,7 +42,8 @@ from ragops.services.documents import (
     list_documents,
     receive_uploads,
 )
-from ragops.services.observability import report_answer, report_blocked
+from ragops.services.feedback import MAX_COMMENT_CHARS, record_feedback
+from ragops.services.observability import report_answer, report_blocked, report_feedback
 from ragops.services.tier import require_usable
 from ragops.settings import DEFAULT_TENANT, validate_tenant
 
@@ -49,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 _STATUS: dict[type[RagopsError], int] = {
     DocumentNotFound: status.HTTP_404_NOT_FOUND,
+    AnswerNotFound: status.HTTP_404_NOT_FOUND,
     InvalidInput: status.HTTP_400_BAD_REQUEST,
     StoreUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     TierUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -64,6 +67,19 @@ class QueryRequest(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     top_k: int | None = Field(default=None, ge=1, le=50)
     mode: SearchMode = SearchMode.HYBRID
+
+
+class FeedbackRequest(BaseModel):
+    answer_id: str = Field(min_length=1, max_length=64, description="The answer's answer_id.")
+    rating: Literal["up", "down"]
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT_CHARS)
+
+
+class FeedbackOut(BaseModel):
+    answer_id: str
+    rating: str
+    prompt_version: str | None
+    experiment: str | None
 
 
 class DocumentOut(BaseModel):
@@ -154,7 +170,21 @@ def get_tenant(
         raise InvalidInput(str(exc)) from exc
 
 
+def get_user(
+    x_user_id: Annotated[
+        str | None,
+        Header(
+            max_length=128,
+            pattern=r"^[A-Za-z0-9._@:-]+$",
+            description="The caller's user id: keeps them in one prompt-experiment variant.",
+        ),
+    ] = None,
+) -> str | None:
+    return x_user_id
+
+
 ContainerDep = Annotated[Container, Depends(get_container)]
+UserDep = Annotated[str | None, Depends(get_user)]
 TenantDep = Annotated[str, Depends(get_tenant)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -338,9 +368,12 @@ def create_app(container: Container | None = None) -> FastAPI:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @app.post("/v1/query", tags=["query"], response_model=Answer, responses=_ERRORS)
-    def query(body: QueryRequest, container: ContainerDep, tenant: TenantDep) -> Answer:
+    def query(
+        body: QueryRequest, container: ContainerDep, tenant: TenantDep, user: UserDep
+    ) -> Answer:
         """Answer a question from the tenant's documents, citing passages as [n].
-        503 with ``Retry-After`` while the search tier is paused."""
+        503 with ``Retry-After`` while the search tier is paused. ``answer_id`` names the
+        answer for ``POST /v1/feedback``; ``prompt`` says which template answered."""
         require_usable(container.tier_status())
         try:
             answer = answer_question(
@@ -349,6 +382,7 @@ def create_app(container: Container | None = None) -> FastAPI:
                 question=body.question,
                 top_k=body.top_k,
                 mode=body.mode,
+                user=user,
             )
         except RequestBlocked as exc:
             report_blocked(container.metrics, exc.findings)
@@ -356,6 +390,22 @@ def create_app(container: Container | None = None) -> FastAPI:
         record_answer_cost(container.store, tenant, answer)
         report_answer(container.metrics, answer)
         return answer
+
+    @app.post(
+        "/v1/feedback",
+        tags=["query"],
+        status_code=status.HTTP_201_CREATED,
+        response_model=FeedbackOut,
+        responses=_ERRORS,
+    )
+    def feedback(body: FeedbackRequest, container: ContainerDep, tenant: TenantDep) -> FeedbackOut:
+        """Thumbs up or down on an answer this tenant was given (404 for any other id). A
+        later vote on the same answer replaces the earlier one."""
+        recorded = record_feedback(
+            container.store, tenant, body.answer_id, body.rating, body.comment
+        )
+        report_feedback(container.metrics, recorded)
+        return FeedbackOut(**recorded.__dict__)
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     def prometheus_metrics(container: ContainerDep) -> Response:

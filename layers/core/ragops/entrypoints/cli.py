@@ -31,10 +31,12 @@ documents_app = typer.Typer(help="List and delete documents.", no_args_is_help=T
 eval_app = typer.Typer(help="Measure retrieval quality and PII detection.", no_args_is_help=True)
 tier_app = typer.Typer(help="Pause and resume the search tier.", no_args_is_help=True)
 cache_app = typer.Typer(help="Calibrate the answer cache.", no_args_is_help=True)
+prompts_app = typer.Typer(help="Prompt templates and A/B experiments.", no_args_is_help=True)
 app.add_typer(documents_app, name="documents")
 app.add_typer(eval_app, name="eval")
 app.add_typer(tier_app, name="tier")
 app.add_typer(cache_app, name="cache")
+app.add_typer(prompts_app, name="prompts")
 
 out = Console()
 err = Console(stderr=True)
@@ -195,6 +197,9 @@ def ask(
     tenant: Tenant = DEFAULT_TENANT,
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50)] = None,
     mode: Annotated[SearchMode, typer.Option(help="Retrieval mode.")] = SearchMode.HYBRID,
+    user: Annotated[
+        str | None, typer.Option(help="User id (keeps a user in one prompt variant).")
+    ] = None,
     data_dir: DataDir = None,
     json_output: JsonFlag = False,
 ) -> None:
@@ -210,7 +215,12 @@ def ask(
     try:
         require_usable(container.tier_status())
         answer = answer_question(
-            container.answer_context(), tenant=tenant, question=question, top_k=top_k, mode=mode
+            container.answer_context(),
+            tenant=tenant,
+            question=question,
+            top_k=top_k,
+            mode=mode,
+            user=user,
         )
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
@@ -571,6 +581,101 @@ def cache_calibrate(
         f"wrote {output}: {len(verifier.trees)} trees, threshold {verifier.threshold} "
         f"(cosine floor {verifier.similarity_floor})"
     )
+
+
+@prompts_app.command("list")
+def prompts_list(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
+    """The prompt templates, which one answers by default, and the experiment's split."""
+    from ragops.domain.prompts import packaged_prompts
+
+    container = _container(data_dir)
+    try:
+        experiment = container.experiment
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    weights = dict(experiment.variants) if experiment else {}
+    total = sum(weights.values())
+    rows = [
+        {
+            "id": t.id,
+            "description": t.description,
+            "default": t.id == container.settings.prompt_version and experiment is None,
+            "share": round(weights[t.id] / total, 4) if t.id in weights else None,
+        }
+        for t in sorted(packaged_prompts().values(), key=lambda t: t.id)
+    ]
+    if json_output:
+        print(json.dumps({"experiment": experiment.name if experiment else None, "prompts": rows}))
+        return
+    table = Table("id", "description", "in use")
+    for row in rows:
+        use = "default" if row["default"] else f"{row['share']:.0%}" if row["share"] else ""
+        table.add_row(row["id"], row["description"], use)
+    out.print(table)
+    if experiment:
+        out.print(f"experiment {experiment.name!r}")
+
+
+@prompts_app.command("report")
+def prompts_report(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
+    since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Compare prompt variants: answers, cache hits, grounded share, latency, cost and
+    thumbs-up rate (95% interval, and p-value against the experiment's first variant)."""
+    from ragops.services.feedback import prompt_report
+
+    if tenant is not None:
+        tenant = _tenant(tenant)
+    if since is not None:
+        try:
+            datetime.date.fromisoformat(since)
+        except ValueError as exc:
+            raise typer.BadParameter("use YYYY-MM-DD", param_hint="--since") from exc
+    container = _container(data_dir)
+    try:
+        reports = prompt_report(container.store, tenant=tenant, since=since)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps([r.to_dict() for r in reports], indent=2))
+        return
+    if not reports:
+        out.print("no answers recorded yet")
+        return
+    table = Table(
+        "experiment",
+        "variant",
+        "answers",
+        "cache hits",
+        "grounded",
+        "p50 ms",
+        "p95 ms",
+        "cost/answer",
+        "thumbs up",
+        "95% interval",
+        "p vs first",
+    )
+    for r in reports:
+        interval = (
+            f"{r.thumbs_up_ci95[0]:.2f}-{r.thumbs_up_ci95[1]:.2f}" if r.thumbs_up_ci95 else ""
+        )
+        table.add_row(
+            r.experiment or "-",
+            r.prompt_version,
+            str(r.answers),
+            str(r.cache_hits),
+            f"{r.grounded_share:.0%}",
+            f"{r.latency_ms_p50:.0f}",
+            f"{r.latency_ms_p95:.0f}",
+            f"${r.mean_cost_usd:.6f}",
+            f"{r.thumbs_up}/{r.thumbs_up + r.thumbs_down}",
+            interval,
+            "" if r.p_value_vs_first is None else f"{r.p_value_vs_first:.3f}",
+        )
+    out.print(table)
 
 
 @app.command()

@@ -16,11 +16,19 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from ragops.domain.cache import DuplicateVerifier, best_verified, question_key
-from ragops.domain.models import Answer, CacheInfo, Citation, SearchHit, SearchMode, utc_now
+from ragops.domain.models import (
+    Answer,
+    CacheInfo,
+    Citation,
+    Groundedness,
+    SearchHit,
+    SearchMode,
+    utc_now,
+)
 from ragops.errors import CacheUnavailable
 from ragops.ports import CacheStore, MetricsSink, QuestionIndex, VectorTier
 
@@ -41,6 +49,7 @@ class CachedAnswer:
     model: str
     unsupported_sentences: int
     info: CacheInfo
+    groundedness: Groundedness | None = None
 
 
 @dataclass
@@ -118,6 +127,7 @@ class SemanticCache:
             "citations": [_citation_dict(c) for c in answer.citations],
             "model": answer.model,
             "unsupported_sentences": answer.unsupported_sentences,
+            "groundedness": asdict(answer.groundedness) if answer.groundedness else None,
             "created_at": utc_now(),
         }
         try:
@@ -161,6 +171,9 @@ def _served(entry: dict[str, Any], info: CacheInfo) -> CachedAnswer:
         model=entry["model"],
         unsupported_sentences=int(entry.get("unsupported_sentences", 0)),
         info=info,
+        groundedness=Groundedness.from_dict(entry["groundedness"])
+        if entry.get("groundedness")
+        else None,
     )
 
 

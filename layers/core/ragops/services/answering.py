@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ragops.domain.costs import DEFAULT_PRICES, ModelPrice, query_cost
+from ragops.domain.experiments import PromptExperiment
 from ragops.domain.models import (
     Answer,
     CacheInfo,
     Citation,
+    Groundedness,
     GuardrailReport,
+    PromptInfo,
     SearchHit,
     SearchMode,
     Usage,
 )
 from ragops.domain.prompts import (
     NOT_FOUND_ANSWER,
+    PROMPT_VERSION,
+    PromptTemplate,
     cite_answer,
     extract_quote,
     render_messages,
@@ -28,6 +34,7 @@ from ragops.domain.routing import ModelTier, QueryRouter, RouteDecision
 from ragops.errors import InvalidInput, RequestBlocked
 from ragops.ports import ChatModel, Embedder, Guardrail, VectorTier
 from ragops.services.answer_cache import CachedAnswer, SemanticCache, cache_scope
+from ragops.services.groundedness import check_groundedness
 from ragops.settings import validate_tenant
 
 MAX_QUESTION_CHARS = 2000
@@ -53,6 +60,31 @@ class AnswerContext:
     pro_chat_model_factory: Callable[[], ChatModel] | None = None
     """Builds the pro model when a question is routed to it (never loaded otherwise)."""
     cache: SemanticCache | None = None
+    prompts: Mapping[str, PromptTemplate] = field(default_factory=dict)
+    """Templates by id; empty means the packaged ones."""
+    prompt_version: str = PROMPT_VERSION
+    experiment: PromptExperiment | None = None
+    groundedness_min_similarity: float | None = None
+    """Cosine each answer sentence needs to its cited passages; None checks words only."""
+
+    def prompt_for(self, tenant: str, user: str | None) -> tuple[PromptTemplate, PromptInfo]:
+        """The template that answers this caller: the experiment's variant, else the
+        configured version."""
+        from ragops.domain.prompts import packaged_prompts
+
+        templates = self.prompts or packaged_prompts()
+        if self.experiment is not None:
+            version = self.experiment.assign(tenant, user)
+            return templates[version], PromptInfo(version, self.experiment.name)
+        return templates[self.prompt_version], PromptInfo(self.prompt_version)
+
+
+def new_answer_id() -> str:
+    """A unique id whose first 8 characters are the UTC day (``YYYYMMDD``): feedback finds
+    the answer's record from the id alone."""
+    from datetime import UTC, datetime
+
+    return f"{datetime.now(UTC):%Y%m%d%H%M%S%f}{uuid.uuid4().hex[:8]}"
 
 
 def validate_question(question: str) -> str:
@@ -158,6 +190,7 @@ def answer_question(
     question: str,
     top_k: int | None = None,
     mode: SearchMode = SearchMode.HYBRID,
+    user: str | None = None,
 ) -> Answer:
     """Retrieve the tenant's passages, generate an answer citing them as ``[n]``, and
     return it with the cited passages and token usage.
@@ -167,14 +200,30 @@ def answer_question(
     is masked before retrieval and generation, and in the answer before it is returned;
     passages carrying instructions to the model stay out of the prompt. With a cache, an
     answer to the same question (exact, or a verified near duplicate) asked since the
-    tenant's corpus last changed is served without retrieval or generation.
+    tenant's corpus last changed is served without retrieval or generation. The prompt
+    template is the experiment's variant for ``tenant`` and ``user`` when one runs; every
+    answer carries it and an ``answer_id`` for feedback.
     """
     started = time.perf_counter()
     screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
+    template, prompt = ctx.prompt_for(tenant, user)
+    answer = _answer(ctx, tenant, screened, mode, template, started)
+    return replace(answer, answer_id=new_answer_id(), prompt=prompt)
+
+
+def _answer(
+    ctx: AnswerContext,
+    tenant: str,
+    screened: ScreenedQuestion,
+    mode: SearchMode,
+    template: PromptTemplate,
+    started: float,
+) -> Answer:
     question = screened.question
     cache, partition, embedding = ctx.cache, "", None
     if cache is not None:
-        partition, hit = cache.lookup_exact(tenant, cache_scope(mode, screened.top_k), question)
+        scope = cache_scope(mode, screened.top_k, template.id)
+        partition, hit = cache.lookup_exact(tenant, scope, question)
         if hit is not None:
             return _cached_answer(ctx, hit, screened, started, embedding_tokens=0)
         if cache.questions is not None and partition:
@@ -184,14 +233,16 @@ def answer_question(
                 tokens = ctx.embedder.token_counter()(question)
                 return _cached_answer(ctx, hit, screened, started, embedding_tokens=tokens)
     prepared = _prepare(ctx, tenant, screened, mode, embedding)
-    answer = _generate(ctx, prepared, started)
+    answer = _generate(ctx, prepared, started, template)
     if cache is not None:
         answer = replace(answer, cache=CacheInfo())
         cache.remember(tenant, partition, question, embedding, answer)
     return answer
 
 
-def _generate(ctx: AnswerContext, prepared: PreparedQuestion, started: float) -> Answer:
+def _generate(
+    ctx: AnswerContext, prepared: PreparedQuestion, started: float, template: PromptTemplate
+) -> Answer:
     question, hits, route = prepared.question, prepared.hits, prepared.route
     report, embedding_tokens = prepared.guardrail, prepared.embedding_tokens
     if not hits:
@@ -210,19 +261,31 @@ def _generate(ctx: AnswerContext, prepared: PreparedQuestion, started: float) ->
     chat_model = ctx.chat_model
     if route is not None and route.tier is ModelTier.PRO and ctx.pro_chat_model_factory:
         chat_model = ctx.pro_chat_model_factory()
-    generation = chat_model.generate(render_messages(question, hits))
-    cited = cite_answer(generation.text, [h.chunk.text for h in hits])
+    generation = chat_model.generate(render_messages(question, hits, template))
+    passages = [h.chunk.text for h in hits]
+    cited = cite_answer(generation.text, passages)
     answer_text = cited.text
     numbers = cited.cited
+    grounding_tokens = 0
     if not cited.grounded:
         # Nothing in the generated text is supported by the passages: rather than pass on
         # a guess, say so and quote the best passage.
         answer_text = f'{UNGROUNDED_PREFIX} "{extract_quote(question, hits[0].chunk.text)}" [1]'
         numbers = [1]
+        groundedness = Groundedness(grounded=False, removed=cited.dropped_sentences)
+    else:
+        min_similarity = ctx.groundedness_min_similarity
+        groundedness, grounding_tokens = check_groundedness(
+            ctx.embedder if min_similarity is not None else None,
+            cited,
+            passages,
+            min_similarity if min_similarity is not None else 0.0,
+        )
     if ctx.guardrail is not None:
         verdict = ctx.guardrail.check_output(answer_text)
         answer_text = verdict.text
         report = replace(report or GuardrailReport(), answer=verdict.findings)
+        groundedness = _masked(groundedness)
     return Answer(
         answer=answer_text,
         citations=[_citation(n, hits[n - 1], mask=ctx.guardrail is not None) for n in numbers],
@@ -232,8 +295,26 @@ def _generate(ctx: AnswerContext, prepared: PreparedQuestion, started: float) ->
         abstained=False,
         unsupported_sentences=cited.dropped,
         guardrail=report,
-        cost=_cost(ctx, generation.model or ctx.model_id, generation.usage, embedding_tokens),
+        cost=_cost(
+            ctx,
+            generation.model or ctx.model_id,
+            generation.usage,
+            embedding_tokens + grounding_tokens,
+        ),
         route=route,
+        groundedness=groundedness,
+    )
+
+
+def _masked(groundedness: Groundedness) -> Groundedness:
+    """The sentences quoted in the groundedness report, with personal data masked as the
+    answer is (by the local detector, as citation snippets are)."""
+    from ragops.domain.pii import mask_pii
+
+    return replace(
+        groundedness,
+        sentences=[replace(s, text=mask_pii(s.text)[0]) for s in groundedness.sentences],
+        removed=[mask_pii(text)[0] for text in groundedness.removed],
     )
 
 
@@ -255,6 +336,7 @@ def _cached_answer(
         latency_ms=_elapsed_ms(started),
         abstained=False,
         unsupported_sentences=hit.unsupported_sentences,
+        groundedness=hit.groundedness,
         guardrail=screened.guardrail,
         cost=_cost(ctx, hit.model, Usage(), embedding_tokens),
         route=None,

@@ -1,14 +1,16 @@
-"""Cost records: one object per answered query in the object store, and totals per tenant
-and day.
+"""Answer records: one object per answered query in the object store (its cost, prompt
+variant, latency, cache and groundedness outcome), and cost totals per tenant and day.
 
-Append-only (``usage/{tenant}/{day}/{time}-{id}.json``) rather than a running total: Lambda
+Append-only (``usage/{tenant}/{day}/{answer_id}.json``) rather than a running total: Lambda
 functions answer queries concurrently, and a read-modify-write total would lose updates.
+Feedback and the prompt report find an answer's record from its id alone.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -20,7 +22,16 @@ from ragops.ports import ObjectStore
 from ragops.settings import validate_tenant
 
 USAGE_PREFIX = "usage/"
+ANSWER_ID = re.compile(r"^\d{20}[0-9a-f]{8}$")
 logger = logging.getLogger(__name__)
+
+
+def answer_record_key(tenant: str, answer_id: str) -> str:
+    """Where the record of ``answer_id`` lives (``ValueError`` for a malformed id)."""
+    if not ANSWER_ID.match(answer_id):
+        raise ValueError(f"{answer_id!r} is not an answer id")
+    day = f"{answer_id[:4]}-{answer_id[4:6]}-{answer_id[6:8]}"
+    return f"{USAGE_PREFIX}{validate_tenant(tenant)}/{day}/{answer_id}.json"
 
 
 def record_query_cost(
@@ -35,14 +46,43 @@ def record_query_cost(
     return key
 
 
+def answer_record(tenant: str, answer: Answer) -> dict:
+    """What is kept of an answer: no question, answer text or user (those may be personal)."""
+    return {
+        "tenant": tenant,
+        "answer_id": answer.answer_id,
+        "at": datetime.now(UTC).isoformat(),
+        "model": answer.model,
+        "prompt_version": answer.prompt.version if answer.prompt else None,
+        "experiment": answer.prompt.experiment if answer.prompt else None,
+        "latency_ms": answer.latency_ms,
+        "cache_hit": answer.cache.hit if answer.cache else None,
+        "abstained": answer.abstained,
+        "grounded": _grounded(answer),
+        "route": str(answer.route.tier) if answer.route else None,
+        **asdict(answer.cost or QueryCost()),
+    }
+
+
+def _grounded(answer: Answer) -> bool:
+    if answer.abstained:
+        return False
+    if answer.groundedness is not None:
+        return answer.groundedness.grounded
+    return answer.unsupported_sentences == 0
+
+
 def record_answer_cost(store: ObjectStore, tenant: str, answer: Answer) -> None:
-    """Record an answer's cost; a store that fails costs the record, never the answer."""
-    if answer.cost is None:
-        return
+    """Record an answer (cost, variant, outcome); a store that fails costs the record, never
+    the answer."""
     try:
-        record_query_cost(store, tenant, answer.model, answer.cost)
+        if answer.answer_id is None:
+            record_query_cost(store, tenant, answer.model, answer.cost or QueryCost())
+            return
+        key = answer_record_key(tenant, answer.answer_id)
+        store.put(key, json.dumps(answer_record(tenant, answer)).encode(), "application/json")
     except StoreUnavailable as exc:
-        logger.warning("could not record the query's cost: %s", exc)
+        logger.warning("could not record the answer: %s", exc)
 
 
 @dataclass
