@@ -307,15 +307,16 @@ def test_tier_deployment_matches_the_service_contract(rendered):
         assert {v["name"]: v for v in spec["volumes"]}["tmp"]["emptyDir"]
         env = env_of(container)
         assert env["RAGOPS_CHROMA_URL"]["value"] == "http://chroma:8000"
-        assert env["RAGOPS_REDIS_URL"]["value"] == "redis://redis:6379/0"
+        assert env["RAGOPS_CACHE"]["value"] == "redis"
+        assert env["RAGOPS_CACHE_REDIS_URL"]["value"] == "redis://redis:6379/0"
         # What the tier service reads (it refuses to start without it).
         assert env["RAGOPS_INDEX_EMBEDDING_MODEL"]["value"] == "amazon.titan-embed-text-v2:0"
         # Every RAGOPS_ variable is a setting the service reads (a typo would be ignored
-        # silently), except the cache's Redis URL, read by a later feature.
+        # silently).
         from ragops.settings import Settings
 
         read = {f"RAGOPS_{name.upper()}" for name in Settings.model_fields}
-        assert {k for k in env if k.startswith("RAGOPS_")} - read <= {"RAGOPS_REDIS_URL"}
+        assert {k for k in env if k.startswith("RAGOPS_")} <= read
         annotations = tier["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
         assert annotations["prometheus.io/port"] == "8080"

@@ -86,9 +86,13 @@ def run_fault_sequence(api, container, chroma, tmp_path) -> None:
 
     chroma.stop()  # the pod dies
 
+    # An answer cached for the unchanged corpus needs no tier: still served.
+    cached = api.post("/v1/query", json={"question": QUESTIONS[0]})
+    assert cached.status_code == 200 and cached.json()["cache"]["hit"] == "exact", cached.text
     statuses = []
     for question in QUESTIONS * 2:
-        response = api.post("/v1/query", json={"question": question})
+        # Another top_k is another cache partition: these must reach the dead tier.
+        response = api.post("/v1/query", json={"question": question, "top_k": 9})
         statuses.append(response.status_code)
         assert response.status_code == 503, response.text
         assert response.headers.get("Retry-After")

@@ -182,3 +182,16 @@ def test_the_container_reaches_the_tier_with_the_token_from_secrets_manager(http
             build_container(missing, aws_clients={"secretsmanager": secrets}).tier_token()
     with pytest.raises(ConfigurationError, match="RAGOPS_TIER_TOKEN"):
         build_container(Settings(tier_url="http://testserver")).raw_index()
+
+
+def test_a_tier_without_a_cache_answers_404_and_the_client_skips_it(index):
+    from ragops.adapters.http_cache import HttpTierCache
+    from ragops.errors import CacheUnavailable
+
+    client = TestClient(create_tier_app(index, token=TOKEN))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    assert client.get("/v1/tenants/acme/cache/generation", headers=auth).status_code == 404
+    assert client.get("/v1/tenants/acme/cache/generation").status_code == 401
+    cache = HttpTierCache("http://testserver", token=TOKEN, client=client)
+    with pytest.raises(CacheUnavailable):
+        cache.generation("acme")

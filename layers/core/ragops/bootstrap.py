@@ -222,13 +222,17 @@ class Container:
         """With a cache, every write to the index ends the tenant's cached answers."""
         raw = self.raw_index()
         store = self.cache_store
-        return raw if store is None else CacheInvalidatingTier(raw, store)
+        if store is None or self.settings.cache == "tier":
+            return raw  # the tier service moves generations on where the writes land
+        return CacheInvalidatingTier(raw, store)
 
     @cached_property
     def cache_store(self) -> CacheStore | None:
         s = self.settings
         if s.cache == "off":
             return None
+        if s.cache == "tier":
+            return self.tier_cache
         if s.cache == "redis":
             from ragops.adapters.redis_cache import RedisCacheStore
 
@@ -242,6 +246,16 @@ class Container:
         return InMemoryCacheStore(
             s.cache_max_entries, generations=FileGenerations(s.data_dir / "cache-generations")
         )
+
+    @cached_property
+    def tier_cache(self) -> Any:
+        """The tier service's answer cache (``CacheStore`` and ``QuestionIndex`` in one)."""
+        from ragops.adapters.http_cache import HttpTierCache
+
+        s = self.settings
+        if not s.tier_url:
+            raise ConfigurationError("RAGOPS_CACHE=tier needs RAGOPS_TIER_URL")
+        return HttpTierCache(s.tier_url, token=self.tier_token())
 
     @cached_property
     def answer_cache(self) -> SemanticCache | None:
@@ -262,7 +276,9 @@ class Container:
         if s.cache_threshold is not None:
             verifier = verifier.with_threshold(s.cache_threshold)
         questions = None
-        if s.cache_semantic:
+        if s.cache_semantic and s.cache == "tier":
+            questions = self.tier_cache
+        elif s.cache_semantic:
             try:
                 import numpy  # noqa: F401  (the index needs it; a Lambda package has none)
 

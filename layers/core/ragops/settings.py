@@ -124,10 +124,11 @@ class Settings(BaseSettings):
     )
 
     # --- answer cache ------------------------------------------------------------------
-    cache: Literal["memory", "redis", "off"] = Field(
+    cache: Literal["memory", "redis", "tier", "off"] = Field(
         default="memory",
         description="Where cached answers live: process memory (embedded default), a Redis "
-        "or Valkey server (cache_redis_url), or nowhere.",
+        "or Valkey server (cache_redis_url), the tier service's cache (tier_url; the "
+        "functions on AWS), or nowhere.",
     )
     cache_redis_url: SecretStr | None = Field(
         default=None, description="redis://[:password@]host:port/db (may hold a password)."

@@ -11,6 +11,9 @@ Routes (all under ``/v1`` need ``Authorization: Bearer <token>``; anything else 
   "candidates"}`` -> ``{"hits": [...]}``
 - ``DELETE /v1/tenants/{tenant}``: drop the tenant's index
 - ``GET /v1/stats``: chunks and documents per tenant
+- ``/v1/tenants/{tenant}/cache/...``: the answer cache (``HttpTierCache``), when the
+  service runs with ``RAGOPS_CACHE=redis``: generation, exact keys, entries, and the
+  nearest cached questions. Every index write moves the tenant's generation on.
 
 Open: ``GET /healthz`` (the process answers), ``GET /readyz`` (Chroma answers too),
 ``GET /metrics`` (Prometheus). Run it with ``ragops tier serve`` or
@@ -32,8 +35,8 @@ from pydantic import BaseModel, Field
 
 from ragops.domain.models import SearchMode
 from ragops.domain.tier_wire import API_PREFIX, decode_chunks, decode_matrix, encode_hits
-from ragops.errors import ConfigurationError, RagopsError, TierUnavailable
-from ragops.ports import VectorTier
+from ragops.errors import CacheUnavailable, ConfigurationError, RagopsError, TierUnavailable
+from ragops.ports import CacheStore, QuestionIndex, VectorTier
 from ragops.settings import Settings, validate_tenant
 
 logger = logging.getLogger(__name__)
@@ -65,6 +68,26 @@ class SearchRequest(BaseModel):
     top_k: int = Field(ge=1, le=1000)
     mode: SearchMode = SearchMode.HYBRID
     candidates: int | None = Field(default=None, ge=1, le=10_000)
+
+
+class CacheEntryRequest(BaseModel):
+    partition: str = Field(max_length=300)
+    key: str = Field(max_length=128)
+    entry: dict[str, Any]
+    ttl_seconds: int = Field(ge=1, le=30 * 86_400)
+
+
+class CacheQuestionRequest(BaseModel):
+    partition: str = Field(max_length=300)
+    entry_id: str = Field(max_length=128)
+    question: str = Field(max_length=10_000)
+    embedding: list[float] = Field(max_length=8192)
+
+
+class CacheNearestRequest(BaseModel):
+    partition: str = Field(max_length=300)
+    embedding: list[float] = Field(max_length=8192)
+    k: int = Field(default=5, ge=1, le=50)
 
 
 class TierMetrics:
@@ -106,9 +129,13 @@ def create_tier_app(
     *,
     token: str,
     ready: Callable[[], None] | None = None,
+    cache_store: CacheStore | None = None,
+    cache_questions: QuestionIndex | None = None,
 ) -> FastAPI:
     """The service over ``index``. ``token`` is the bearer token callers must present;
-    ``ready`` raises when the backing store cannot serve (readiness probe)."""
+    ``ready`` raises when the backing store cannot serve (readiness probe). With
+    ``cache_store`` (and ``cache_questions`` for the semantic layer) it serves the answer
+    cache too; ``index`` should then move generations on (``CacheInvalidatingTier``)."""
     if len(token) < 16:
         raise ConfigurationError("the tier token must be at least 16 characters")
     expected = token.encode()
@@ -156,6 +183,11 @@ def create_tier_app(
     @app.exception_handler(TierUnavailable)
     async def unavailable(_: Request, exc: TierUnavailable) -> JSONResponse:
         logger.warning("tier backend unavailable: %s", exc)
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
+    @app.exception_handler(CacheUnavailable)
+    async def cache_unavailable(_: Request, exc: CacheUnavailable) -> JSONResponse:
+        logger.warning("answer cache unavailable: %s", exc)
         return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
 
     @app.exception_handler(ConfigurationError)
@@ -236,6 +268,67 @@ def create_tier_app(
         index.drop_tenant(validate_tenant(tenant))
         return {"dropped": tenant}
 
+    def store() -> CacheStore:
+        if cache_store is None:
+            raise _NoCacheError
+        return cache_store
+
+    def questions() -> QuestionIndex:
+        if cache_questions is None:
+            raise _NoCacheError
+        return cache_questions
+
+    @app.exception_handler(_NoCacheError)
+    async def no_cache(_: Request, __: Exception) -> JSONResponse:
+        return JSONResponse({"detail": "this tier serves no answer cache"}, status_code=404)
+
+    cache_routes = f"{tenant_routes}/cache"
+
+    @app.get(f"{cache_routes}/generation", name="cache_generation", dependencies=guarded)
+    def cache_generation(tenant: str) -> dict[str, int]:
+        return {"generation": store().generation(validate_tenant(tenant))}
+
+    @app.post(f"{cache_routes}/generation", name="cache_bump", dependencies=guarded)
+    def cache_bump(tenant: str) -> dict[str, int]:
+        return {"generation": store().bump_generation(validate_tenant(tenant))}
+
+    @app.get(f"{cache_routes}/exact", name="cache_exact", dependencies=guarded)
+    def cache_exact(tenant: str, partition: str, key: str) -> dict[str, str | None]:
+        return {"entry_id": store().get_exact(validate_tenant(tenant), partition, key)}
+
+    @app.get(f"{cache_routes}/entries/{{entry_id}}", name="cache_entry", dependencies=guarded)
+    def cache_entry(tenant: str, entry_id: str) -> dict[str, Any]:
+        return {"entry": store().get_entry(validate_tenant(tenant), entry_id)}
+
+    @app.put(f"{cache_routes}/entries/{{entry_id}}", name="cache_put", dependencies=guarded)
+    def cache_put(tenant: str, entry_id: str, body: CacheEntryRequest) -> dict[str, str]:
+        store().put(
+            validate_tenant(tenant),
+            body.partition,
+            body.key,
+            entry_id,
+            body.entry,
+            body.ttl_seconds,
+        )
+        return {"entry_id": entry_id}
+
+    @app.post(f"{cache_routes}/questions", name="cache_add_question", dependencies=guarded)
+    def cache_add_question(tenant: str, body: CacheQuestionRequest) -> dict[str, str]:
+        questions().add(
+            validate_tenant(tenant), body.partition, body.entry_id, body.question, body.embedding
+        )
+        return {"entry_id": body.entry_id}
+
+    @app.post(f"{cache_routes}/questions/nearest", name="cache_nearest", dependencies=guarded)
+    def cache_nearest(tenant: str, body: CacheNearestRequest) -> dict[str, Any]:
+        found = questions().nearest(validate_tenant(tenant), body.partition, body.embedding, body.k)
+        return {
+            "candidates": [
+                {"entry_id": c.entry_id, "question": c.question, "similarity": c.similarity}
+                for c in found
+            ]
+        }
+
     @app.get(f"{API_PREFIX}/stats", name="stats", dependencies=guarded)
     def stats() -> dict[str, Any]:
         tenants = getattr(index, "tenants", None)
@@ -254,6 +347,10 @@ class _UnauthorisedError(Exception):
     """Raised by the bearer check; answered 401 without detail on which part was wrong."""
 
 
+class _NoCacheError(Exception):
+    """A cache route on a tier started without a cache (404)."""
+
+
 def app_from_settings(settings: Settings | None = None) -> FastAPI:
     """The service as deployed: a ``HybridIndex`` over the Chroma server at
     ``RAGOPS_CHROMA_URL``, guarded by ``RAGOPS_TIER_TOKEN`` (or the Secrets Manager secret
@@ -270,4 +367,18 @@ def app_from_settings(settings: Settings | None = None) -> FastAPI:
         )
     container = build_container(settings)
     index = container.raw_index()
-    return create_tier_app(index, token=container.tier_token(), ready=index.ping)
+    if settings.cache != "redis":
+        # A per-replica cache would miss the other replicas' writes: serve none.
+        return create_tier_app(index, token=container.tier_token(), ready=index.ping)
+    from ragops.adapters.chroma_questions import ChromaQuestionIndex
+    from ragops.services.answer_cache import CacheInvalidatingTier
+
+    store = container.cache_store
+    assert store is not None
+    return create_tier_app(
+        CacheInvalidatingTier(index, store),
+        token=container.tier_token(),
+        ready=index.ping,
+        cache_store=store,
+        cache_questions=ChromaQuestionIndex(container.chroma()),
+    )

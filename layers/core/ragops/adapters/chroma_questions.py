@@ -1,0 +1,90 @@
+"""``QuestionIndex`` in Chroma: the answer cache's cached questions, shared by every tier
+replica (a per-process index would leave each replica blind to the others' entries).
+
+One collection per tenant (``c-{tenant}-questions``, cosine space). Each question carries
+its partition (``{generation}:{scope}``) and generation; searches filter on the partition,
+and writing into a newer generation deletes the tenant's older ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ragops.domain.cache import Candidate
+from ragops.errors import CacheUnavailable
+
+
+def question_collection_name(tenant: str) -> str:
+    return f"c-{tenant}-questions"
+
+
+def _generation(partition: str) -> int:
+    head = partition.split(":", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+class ChromaQuestionIndex:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self._collections: dict[str, Any] = {}
+        self._newest: dict[str, int] = {}
+
+    def _collection(self, tenant: str) -> Any:
+        if tenant not in self._collections:
+            self._collections[tenant] = self._guard(
+                "open the question collection",
+                lambda: self.client.get_or_create_collection(
+                    question_collection_name(tenant),
+                    configuration={"hnsw": {"space": "cosine"}},
+                    metadata={"tenant": tenant, "kind": "cached-questions"},
+                    embedding_function=None,
+                ),
+            )
+        return self._collections[tenant]
+
+    def _guard(self, action: str, fn: Any) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # chromadb raises many types; all mean "not now"
+            self._collections.clear()
+            raise CacheUnavailable(f"the question index could not {action}: {exc}") from exc
+
+    def add(
+        self, tenant: str, partition: str, entry_id: str, question: str, embedding: Any
+    ) -> None:
+        collection = self._collection(tenant)
+        generation = _generation(partition)
+        if generation > self._newest.get(tenant, -1):
+            self._newest[tenant] = generation
+            self._guard(
+                "drop old generations",
+                lambda: collection.delete(where={"generation": {"$lt": generation}}),
+            )
+        self._guard(
+            "add a question",
+            lambda: collection.upsert(
+                ids=[entry_id],
+                embeddings=[[float(x) for x in embedding]],
+                documents=[question],
+                metadatas=[{"partition": partition, "generation": generation}],
+            ),
+        )
+
+    def nearest(self, tenant: str, partition: str, embedding: Any, k: int) -> list[Candidate]:
+        collection = self._collection(tenant)
+        result = self._guard(
+            "search",
+            lambda: collection.query(
+                query_embeddings=[[float(x) for x in embedding]],
+                n_results=k,
+                where={"partition": partition},
+                include=["documents", "distances"],
+            ),
+        )
+        ids = (result.get("ids") or [[]])[0]
+        documents = (result.get("documents") or [[]])[0]
+        distances = (result.get("distances") or [[]])[0]
+        return [
+            Candidate(entry_id, question or "", 1.0 - float(distance))
+            for entry_id, question, distance in zip(ids, documents, distances, strict=True)
+        ]
