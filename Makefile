@@ -7,6 +7,7 @@ TOOLS := .tools
 TOOLS_STAMP := $(TOOLS)/.installed
 IAC := .iac
 IAC_STAMP := $(IAC)/.installed
+BROWSER_STAMP := $(VENV)/.chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SCIFACT ?= ../shared/data/scifact
@@ -17,7 +18,7 @@ export ANONYMIZED_TELEMETRY := False
 export SAM_CLI_TELEMETRY := 0
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install tools iac-tools pause resume run serve test test-unit test-integration test-infra build lint format bench eval clean
+.PHONY: install tools iac-tools pause resume run serve test test-unit test-integration test-browser test-infra build lint format bench eval clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,12 @@ $(IAC_STAMP): requirements-iac.txt scripts/tools/fetch_kubectl.py
 
 iac-tools: $(IAC_STAMP)
 
+# The browser tests drive Debian's chromium with Playwright (from the dev extra). Never
+# `playwright install`: it downloads a browser, which this network does not allow.
+$(BROWSER_STAMP): $(STAMP)
+	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	touch $(BROWSER_STAMP)
+
 ## run: install, ingest the sample documents (docs/), serve on 127.0.0.1:8000
 run: $(STAMP)
 	$(BIN)/ragops ingest docs
@@ -63,7 +70,7 @@ serve: $(STAMP)
 	$(BIN)/ragops serve --host $(HOST) --port $(PORT)
 
 ## test: install what the tests need, lint, and run every test (unit, integration, infra)
-test: $(STAMP) $(TOOLS_STAMP) $(IAC_STAMP)
+test: $(STAMP) $(TOOLS_STAMP) $(IAC_STAMP) $(BROWSER_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
@@ -73,6 +80,9 @@ test-unit: $(STAMP)
 
 test-integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
+
+test-browser: $(STAMP) $(BROWSER_STAMP)
+	$(BIN)/pytest -q tests/browser
 
 test-infra: $(STAMP) $(TOOLS_STAMP) $(IAC_STAMP)
 	$(BIN)/pytest -q tests/infra

@@ -170,3 +170,30 @@ def test_api_answers_carry_ids_and_take_feedback(experiment_container):
             line for line in metrics.splitlines() if line.startswith("ragops_queries_total{")
         ]
         assert queries and all(f'variant="{variant}"' in line for line in queries)
+
+
+def test_records_feedback_and_report_on_s3_under_moto(experiment_container):
+    """The cloud path: answer records and votes in an S3 bucket (moto)."""
+    import boto3
+    from moto import mock_aws
+
+    from ragops.adapters.s3 import S3ObjectStore
+
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="docs")
+        s3 = S3ObjectStore("docs", prefix="ragops", client=client)
+        ctx = experiment_container.answer_context()
+        answers = [
+            answer_question(ctx, tenant="acme", question=QUESTION, user=f"u{i}") for i in range(6)
+        ]
+        for answer in answers:
+            record_answer_cost(s3, "acme", answer)
+        record_feedback(s3, "acme", answers[0].answer_id, "up")
+        with pytest.raises(AnswerNotFound):
+            record_feedback(s3, "globex", answers[0].answer_id, "up")
+        keys = {o["Key"] for o in client.list_objects_v2(Bucket="docs")["Contents"]}
+        assert f"ragops/feedback/acme/{answers[0].answer_id}.json" in keys
+        reports = prompt_report(s3, tenant="acme")
+        assert sum(r.answers for r in reports) == 6
+        assert sum(r.thumbs_up for r in reports) == 1

@@ -7,11 +7,13 @@ anything the caller can fix; project errors map to statuses in ``_STATUS`` only 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, Header, Request, UploadFile, status
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -44,6 +46,7 @@ from ragops.services.documents import (
 )
 from ragops.services.feedback import MAX_COMMENT_CHARS, record_feedback
 from ragops.services.observability import report_answer, report_blocked, report_feedback
+from ragops.services.ops_summary import ops_summary
 from ragops.services.tier import require_usable
 from ragops.settings import DEFAULT_TENANT, validate_tenant
 
@@ -406,6 +409,32 @@ def create_app(container: Container | None = None) -> FastAPI:
         )
         report_feedback(container.metrics, recorded)
         return FeedbackOut(**recorded.__dict__)
+
+    @app.get("/v1/ops/summary", tags=["operations"], responses=_ERRORS)
+    def operations_summary(container: ContainerDep, tenant: TenantDep) -> dict[str, Any]:
+        """The operations page's figures for the caller's tenant: tier state, documents by
+        status and passages, and the last 7 days of queries, cache hits and cost."""
+        tier = container.tier_status()
+        return {
+            **ops_summary(container.store, tenant).to_dict(),
+            "tier": {
+                "state": str(tier.state),
+                "usable": tier.usable,
+                "message": tier.reason,
+            },
+        }
+
+    web = Path(__file__).resolve().parent.parent / "web"
+    app.mount("/ui", StaticFiles(directory=web), name="ui")
+
+    @app.get("/", include_in_schema=False)
+    def web_ui() -> FileResponse:
+        """The web UI: static files shipped in the package (no build step, no CDN)."""
+        return FileResponse(web / "index.html", media_type="text/html")
+
+    @app.get("/ops", include_in_schema=False)
+    def web_ops() -> FileResponse:
+        return FileResponse(web / "ops.html", media_type="text/html")
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     def prometheus_metrics(container: ContainerDep) -> Response:

@@ -1,0 +1,273 @@
+// ragops web UI: plain JavaScript, no build step. Talks to the same HTTP API as any client.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let lastAnswer = null;
+let pollTimer = null;
+
+async function api(method, path, body) {
+  const options = { method, headers: {} };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) {
+    const message = data && data.error ? data.error.message : response.statusText;
+    const error = new Error(message);
+    error.status = response.status;
+    throw error;
+  }
+  return data;
+}
+
+// -- documents ------------------------------------------------------------------------------
+function statusText(doc) {
+  if (doc.status === "failed") return `failed: ${doc.status_reason || "unknown reason"}`;
+  if (doc.status === "pending") return doc.status_reason ? `pending: ${doc.status_reason}` : "pending";
+  return doc.status;
+}
+
+async function refreshDocuments() {
+  let documents = [];
+  try {
+    documents = (await api("GET", "/v1/documents")).documents;
+  } catch (error) {
+    $("ask-status").textContent = `Could not list documents: ${error.message}`;
+    return;
+  }
+  const body = $("documents").querySelector("tbody");
+  body.replaceChildren();
+  for (const doc of documents) {
+    const row = document.createElement("tr");
+    row.dataset.docId = doc.doc_id;
+    const title = document.createElement("td");
+    title.textContent = doc.title === doc.source ? doc.source : `${doc.title} (${doc.source})`;
+    const status = document.createElement("td");
+    status.textContent = statusText(doc);
+    status.className = `doc-status ${doc.status}`;
+    const chunks = document.createElement("td");
+    chunks.textContent = String(doc.chunk_count);
+    const updated = document.createElement("td");
+    updated.textContent = new Date(doc.updated_at).toLocaleString();
+    const actions = document.createElement("td");
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.textContent = "Delete";
+    remove.setAttribute("aria-label", `Delete ${doc.source}`);
+    remove.addEventListener("click", () => deleteDocument(doc));
+    actions.append(remove);
+    row.append(title, status, chunks, updated, actions);
+    body.append(row);
+  }
+  $("docs-empty").hidden = documents.length > 0;
+  clearTimeout(pollTimer);
+  if (documents.some((d) => d.status === "pending")) pollTimer = setTimeout(refreshDocuments, 3000);
+}
+
+async function deleteDocument(doc) {
+  if (!window.confirm(`Delete ${doc.source}? Its passages leave the index.`)) return;
+  try {
+    await api("DELETE", `/v1/documents/${encodeURIComponent(doc.doc_id)}`);
+  } catch (error) {
+    $("ask-status").textContent = `Could not delete ${doc.source}: ${error.message}`;
+  }
+  refreshDocuments();
+}
+
+function uploadOne(file) {
+  // XMLHttpRequest, not fetch: it reports upload progress.
+  const item = document.createElement("li");
+  const name = document.createElement("span");
+  name.textContent = file.name;
+  const progress = document.createElement("progress");
+  progress.max = 100;
+  progress.value = 0;
+  progress.setAttribute("aria-label", `Uploading ${file.name}`);
+  const result = document.createElement("span");
+  result.className = "upload-result";
+  item.append(name, progress, result);
+  $("uploads").append(item);
+  return new Promise((resolve) => {
+    const request = new XMLHttpRequest();
+    request.open("POST", "/v1/documents");
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) progress.value = (100 * event.loaded) / event.total;
+    });
+    request.addEventListener("load", () => {
+      progress.value = 100;
+      let data = null;
+      try { data = JSON.parse(request.responseText); } catch { data = null; }
+      if (request.status >= 400) {
+        item.classList.add("error");
+        result.textContent = data && data.error ? data.error.message : `failed (${request.status})`;
+      } else {
+        const first = data && data.results ? data.results[0] : null;
+        if (first && first.error) {
+          item.classList.add("error");
+          result.textContent = first.error;
+        } else {
+          item.classList.add("ok");
+          const outcome = first ? first.outcome : "stored";
+          result.textContent = outcome === "accepted" ? "stored; indexed when the search tier resumes" : outcome;
+        }
+      }
+      resolve();
+    });
+    request.addEventListener("error", () => {
+      item.classList.add("error");
+      result.textContent = "the upload did not reach the server";
+      resolve();
+    });
+    const form = new FormData();
+    form.append("file", file, file.name);
+    request.send(form);
+  });
+}
+
+async function uploadFiles(files) {
+  await Promise.all(Array.from(files).map(uploadOne));
+  refreshDocuments();
+}
+
+// -- asking -----------------------------------------------------------------------------------
+function showPassage(citation) {
+  $("passage-title").textContent = `[${citation.number}] ${citation.title}`;
+  $("passage-where").textContent = citation.page ? `${citation.source}, page ${citation.page}` : citation.source;
+  $("passage-text").textContent = citation.snippet;
+  $("passage").hidden = false;
+  $("passage").focus();
+}
+
+function citationButton(citation) {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "cite";
+  button.textContent = `[${citation.number}]`;
+  button.setAttribute("aria-label", `Open source ${citation.number}: ${citation.title}`);
+  button.addEventListener("click", () => showPassage(citation));
+  return button;
+}
+
+function renderAnswerText(answer) {
+  // Turn each [n] marker into a button that opens the cited passage.
+  const byNumber = new Map(answer.citations.map((c) => [c.number, c]));
+  const target = $("answer-text");
+  target.replaceChildren();
+  for (const part of answer.answer.split(/(\[\d+\])/)) {
+    const match = /^\[(\d+)\]$/.exec(part);
+    const citation = match ? byNumber.get(Number(match[1])) : null;
+    target.append(citation ? citationButton(citation) : document.createTextNode(part));
+  }
+}
+
+function metaRow(list, term, value) {
+  const dt = document.createElement("dt");
+  dt.textContent = term;
+  const dd = document.createElement("dd");
+  dd.textContent = value;
+  list.append(dt, dd);
+}
+
+function renderAnswer(answer) {
+  lastAnswer = answer;
+  renderAnswerText(answer);
+  const list = $("citations");
+  list.replaceChildren();
+  for (const citation of answer.citations) {
+    const item = document.createElement("li");
+    const open = citationButton(citation);
+    open.textContent = citation.page ? `${citation.title}, page ${citation.page}` : citation.title;
+    item.append(open);
+    list.append(item);
+  }
+  $("passage").hidden = true;
+  const meta = $("answer-meta");
+  meta.replaceChildren();
+  metaRow(meta, "Model", answer.route ? `${answer.model} (${answer.route.tier})` : answer.model);
+  const cache = answer.cache && answer.cache.hit ? `${answer.cache.hit} hit` : "not cached";
+  metaRow(meta, "Cache", answer.cache && answer.cache.similarity != null && answer.cache.hit === "semantic"
+    ? `${cache} (similarity ${answer.cache.similarity})` : cache);
+  metaRow(meta, "Tokens", `${answer.usage.input_tokens} in, ${answer.usage.output_tokens} out`);
+  if (answer.cost) metaRow(meta, "Cost", `$${answer.cost.total_usd.toFixed(6)}`);
+  metaRow(meta, "Latency", `${Math.round(answer.latency_ms)} ms`);
+  const grounded = answer.groundedness ? (answer.groundedness.grounded ? "every sentence supported" : "partly supported") : "n/a";
+  metaRow(meta, "Grounded", answer.abstained ? "nothing relevant found" : grounded);
+  const flags = [];
+  if (answer.groundedness) {
+    for (const s of answer.groundedness.sentences) if (!s.supported) flags.push(`${s.text} (flagged)`);
+    for (const s of answer.groundedness.removed) flags.push(`${s} (left out of the answer)`);
+  }
+  $("flag-list").replaceChildren(...flags.map((text) => {
+    const li = document.createElement("li");
+    li.textContent = text;
+    return li;
+  }));
+  $("flags").hidden = flags.length === 0;
+  $("feedback-status").textContent = "";
+  $("answer").hidden = false;
+}
+
+async function ask(event) {
+  event.preventDefault();
+  const question = $("question").value.trim();
+  if (!question) return;
+  $("ask-button").disabled = true;
+  $("ask-status").textContent = "Thinking…";
+  try {
+    renderAnswer(await api("POST", "/v1/query", { question }));
+    $("ask-status").textContent = "";
+  } catch (error) {
+    $("ask-status").textContent = error.status === 503
+      ? `The search tier is not available: ${error.message}`
+      : `Could not answer: ${error.message}`;
+  } finally {
+    $("ask-button").disabled = false;
+  }
+}
+
+async function sendFeedback(rating) {
+  if (!lastAnswer || !lastAnswer.answer_id) return;
+  try {
+    await api("POST", "/v1/feedback", { answer_id: lastAnswer.answer_id, rating });
+    $("feedback-status").textContent = "Thanks for the feedback.";
+  } catch (error) {
+    $("feedback-status").textContent = `Feedback not saved: ${error.message}`;
+  }
+}
+
+async function refreshTier() {
+  try {
+    const health = await api("GET", "/healthz");
+    const banner = $("tier-banner");
+    banner.hidden = health.tier.usable;
+    banner.textContent = health.tier.usable ? "" :
+      `Maintenance: the search tier is ${health.tier.state}. Uploads are still accepted and ` +
+      "will be indexed when it resumes; questions wait until then.";
+  } catch { /* the banner is a nicety */ }
+}
+
+function init() {
+  $("ask-form").addEventListener("submit", ask);
+  $("question").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey) { event.preventDefault(); $("ask-form").requestSubmit(); }
+  });
+  $("passage-close").addEventListener("click", () => { $("passage").hidden = true; });
+  $("thumbs-up").addEventListener("click", () => sendFeedback("up"));
+  $("thumbs-down").addEventListener("click", () => sendFeedback("down"));
+  $("file-input").addEventListener("change", (event) => uploadFiles(event.target.files));
+  const zone = $("drop-zone");
+  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    uploadFiles(event.dataTransfer.files);
+  });
+  refreshDocuments();
+  refreshTier();
+}
+
+document.addEventListener("DOMContentLoaded", init);
