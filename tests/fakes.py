@@ -61,6 +61,14 @@ class ScriptedChatModel:
         self.model_id = model_id
         self.seen: list[list[ChatMessage]] = []
 
+    def stream(self, messages: Sequence[ChatMessage]):
+        """Word by word (with the spaces), then the whole ``Generation``, as llama.cpp does."""
+        generation = self.generate(messages)
+        words = generation.text.split(" ")
+        for i, word in enumerate(words):
+            yield word if i == len(words) - 1 else word + " "
+        yield generation
+
     def generate(self, messages: Sequence[ChatMessage]) -> Generation:
         self.seen.append(list(messages))
         text = self.responses[(len(self.seen) - 1) % len(self.responses)]

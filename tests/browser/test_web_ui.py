@@ -75,7 +75,9 @@ def test_upload_ask_open_citation_vote_and_delete(page):
     expect(row.locator(".doc-status")).to_have_text("indexed")
 
     page.get_by_label("Question").fill("How long is the Aletsch Glacier?")
-    page.get_by_role("button", name="Ask").click()
+    with page.expect_response("**/v1/query/stream") as streamed:
+        page.get_by_role("button", name="Ask").click()
+    assert streamed.value.headers["content-type"].startswith("text/event-stream")
     expect(page.locator("#answer")).to_be_visible()
     expect(page.locator("#answer-text")).to_contain_text("23 kilometres")
     source = page.locator("#citations button").first

@@ -6,13 +6,16 @@ anything the caller can fix; project errors map to statuses in ``_STATUS`` only 
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, File, Header, Request, UploadFile, status
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,7 +36,12 @@ from ragops.errors import (
     StoreUnavailable,
     TierUnavailable,
 )
-from ragops.services.answering import MAX_QUESTION_CHARS, answer_question
+from ragops.services.answering import (
+    MAX_QUESTION_CHARS,
+    AnswerDelta,
+    answer_question,
+    stream_answer,
+)
 from ragops.services.costs import record_answer_cost
 from ragops.services.documents import (
     IngestOutcome,
@@ -139,6 +147,11 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+def _event(kind: str, data: Any) -> str:
+    """One server-sent event (JSON data on one line)."""
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
 def _document_out(record: DocumentRecord) -> DocumentOut:
@@ -393,6 +406,60 @@ def create_app(container: Container | None = None) -> FastAPI:
         record_answer_cost(container.store, tenant, answer)
         report_answer(container.metrics, answer)
         return answer
+
+    @app.post(
+        "/v1/query/stream",
+        tags=["query"],
+        responses={
+            **_ERRORS,
+            200: {
+                "content": {"text/event-stream": {}},
+                "description": "Server-sent events: `delta` ({text}) as sentences are "
+                "generated, then `answer` (the whole answer, as /v1/query returns it), or "
+                "`error` ({error: {type, message}}) if it fails midway.",
+            },
+        },
+    )
+    def query_stream(
+        body: QueryRequest, container: ContainerDep, tenant: TenantDep, user: UserDep
+    ) -> StreamingResponse:
+        """``/v1/query`` as a stream: each sentence appears once written and checked against
+        its passages; the final ``answer`` event replaces them. Refused questions and a
+        paused tier answer with the usual JSON errors before any event."""
+        require_usable(container.tier_status())
+        events = stream_answer(
+            container.answer_context(),
+            tenant=tenant,
+            question=body.question,
+            top_k=body.top_k,
+            mode=body.mode,
+            user=user,
+        )
+        try:
+            first = next(events)
+        except RequestBlocked as exc:
+            report_blocked(container.metrics, exc.findings)
+            raise
+
+        def sse() -> Iterator[str]:
+            item = first
+            try:
+                while True:
+                    if isinstance(item, AnswerDelta):
+                        yield _event("delta", {"text": item.text})
+                    else:
+                        record_answer_cost(container.store, tenant, item)
+                        report_answer(container.metrics, item)
+                        yield _event("answer", jsonable_encoder(item))
+                        return
+                    item = next(events)
+            except RagopsError as exc:
+                logger.warning("streamed answer failed: %s", exc)
+                yield _event("error", {"error": {"type": type(exc).__name__, "message": str(exc)}})
+
+        return StreamingResponse(
+            sse(), media_type="text/event-stream", headers={"Cache-Control": "no-store"}
+        )
 
     @app.post(
         "/v1/feedback",

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ragops.domain.costs import DEFAULT_PRICES, ModelPrice, query_cost
 from ragops.domain.experiments import PromptExperiment
+from ragops.domain.guardrails import LocalGuardrail
 from ragops.domain.models import (
     Answer,
     CacheInfo,
     Citation,
+    Generation,
     Groundedness,
     GuardrailReport,
     PromptInfo,
@@ -31,7 +34,7 @@ from ragops.domain.prompts import (
     snippet,
 )
 from ragops.domain.routing import ModelTier, QueryRouter, RouteDecision
-from ragops.errors import InvalidInput, RequestBlocked
+from ragops.errors import InvalidInput, ModelUnavailable, RequestBlocked
 from ragops.ports import ChatModel, Embedder, Guardrail, VectorTier
 from ragops.services.answer_cache import CachedAnswer, SemanticCache, cache_scope
 from ragops.services.groundedness import check_groundedness
@@ -207,61 +210,171 @@ def answer_question(
     started = time.perf_counter()
     screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
     template, prompt = ctx.prompt_for(tenant, user)
-    answer = _answer(ctx, tenant, screened, mode, template, started)
+    answer, partition, embedding = _lookup(ctx, tenant, screened, mode, template, started)
+    if answer is None:
+        prepared = _prepare(ctx, tenant, screened, mode, embedding)
+        answer = _generate(ctx, prepared, started, template)
+        answer = _remember(ctx, tenant, partition, screened.question, embedding, answer)
     return replace(answer, answer_id=new_answer_id(), prompt=prompt)
 
 
-def _answer(
+def _lookup(
     ctx: AnswerContext,
     tenant: str,
     screened: ScreenedQuestion,
     mode: SearchMode,
     template: PromptTemplate,
     started: float,
-) -> Answer:
+) -> tuple[Answer | None, str, Any]:
+    """(cached answer or None, cache partition, question embedding if computed). The
+    partition is "" without a cache or when it cannot be reached; the embedding is reused
+    for retrieval and for caching the new answer."""
+    cache = ctx.cache
+    if cache is None:
+        return None, "", None
     question = screened.question
-    cache, partition, embedding = ctx.cache, "", None
-    if cache is not None:
-        scope = cache_scope(mode, screened.top_k, template.id)
-        partition, hit = cache.lookup_exact(tenant, scope, question)
+    partition, hit = cache.lookup_exact(
+        tenant, cache_scope(mode, screened.top_k, template.id), question
+    )
+    if hit is not None:
+        return _cached_answer(ctx, hit, screened, started, embedding_tokens=0), partition, None
+    embedding = None
+    if cache.questions is not None and partition:
+        embedding = ctx.embedder.embed_array([question])[0]
+        hit = cache.lookup_semantic(tenant, partition, question, embedding)
         if hit is not None:
-            return _cached_answer(ctx, hit, screened, started, embedding_tokens=0)
-        if cache.questions is not None and partition:
-            embedding = ctx.embedder.embed_array([question])[0]
-            hit = cache.lookup_semantic(tenant, partition, question, embedding)
-            if hit is not None:
-                tokens = ctx.embedder.token_counter()(question)
-                return _cached_answer(ctx, hit, screened, started, embedding_tokens=tokens)
-    prepared = _prepare(ctx, tenant, screened, mode, embedding)
-    answer = _generate(ctx, prepared, started, template)
-    if cache is not None:
-        answer = replace(answer, cache=CacheInfo())
-        cache.remember(tenant, partition, question, embedding, answer)
+            tokens = ctx.embedder.token_counter()(question)
+            answer = _cached_answer(ctx, hit, screened, started, embedding_tokens=tokens)
+            return answer, partition, embedding
+    return None, partition, embedding
+
+
+def _remember(
+    ctx: AnswerContext, tenant: str, partition: str, question: str, embedding: Any, answer: Answer
+) -> Answer:
+    """Mark a generated answer as not from the cache, and cache it."""
+    if ctx.cache is None:
+        return answer
+    answer = replace(answer, cache=CacheInfo())
+    ctx.cache.remember(tenant, partition, question, embedding, answer)
     return answer
+
+
+@dataclass(frozen=True)
+class AnswerDelta:
+    """Text of an answer being generated: a sentence checked against the passages (with
+    its citations) and masked as the final answer will be. The final ``Answer`` follows
+    and is authoritative."""
+
+    text: str
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def stream_answer(
+    ctx: AnswerContext,
+    *,
+    tenant: str,
+    question: str,
+    top_k: int | None = None,
+    mode: SearchMode = SearchMode.HYBRID,
+    user: str | None = None,
+) -> Iterator[AnswerDelta | Answer]:
+    """``answer_question``, yielding the answer's sentences as the model writes them, then
+    the final ``Answer``. Errors before the first item (a refused question, a paused tier)
+    raise from the first ``next()``. Sentences are shown only once complete and supported
+    by a passage; with a guardrail service (not the local one) nothing is shown before
+    the final answer, which that service checks."""
+    started = time.perf_counter()
+    screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
+    template, prompt = ctx.prompt_for(tenant, user)
+    answer, partition, embedding = _lookup(ctx, tenant, screened, mode, template, started)
+    if answer is None:
+        prepared = _prepare(ctx, tenant, screened, mode, embedding)
+        if not prepared.hits:
+            answer = _abstention(ctx, prepared, started)
+        else:
+            answer = yield from _generate_streaming(ctx, prepared, started, template)
+        answer = _remember(ctx, tenant, partition, screened.question, embedding, answer)
+    yield replace(answer, answer_id=new_answer_id(), prompt=prompt)
+
+
+def _generate_streaming(
+    ctx: AnswerContext, prepared: PreparedQuestion, started: float, template: PromptTemplate
+) -> Iterator[AnswerDelta]:
+    chat_model = _chat_model(ctx, prepared.route)
+    messages = render_messages(prepared.question, prepared.hits, template)
+    stream = getattr(chat_model, "stream", None)
+    local_checks = ctx.guardrail is None or isinstance(ctx.guardrail, LocalGuardrail)
+    if stream is None or not local_checks:
+        return _finish(ctx, prepared, chat_model.generate(messages), started)
+    passages = [h.chunk.text for h in prepared.hits]
+    pending = ""
+    generation: Generation | None = None
+    for part in stream(messages):
+        if isinstance(part, Generation):
+            generation = part
+            break
+        pending += part
+        *complete, pending = _SENTENCE_BREAK.split(pending)
+        for sentence in complete:
+            shown = _shown(ctx, sentence, passages)
+            if shown:
+                yield AnswerDelta(shown + " ")
+    if generation is None:
+        raise ModelUnavailable("the chat model's stream ended without a result")
+    shown = _shown(ctx, pending, passages)
+    if shown:
+        yield AnswerDelta(shown)
+    return _finish(ctx, prepared, generation, started)
+
+
+def _shown(ctx: AnswerContext, sentence: str, passages: list[str]) -> str:
+    """A streamed sentence as the final answer would have it, or "" if it would go."""
+    text = cite_answer(sentence, passages).text if sentence.strip() else ""
+    if text and ctx.guardrail is not None:
+        text = ctx.guardrail.check_output(text).text
+    return text
+
+
+def _abstention(ctx: AnswerContext, prepared: PreparedQuestion, started: float) -> Answer:
+    return Answer(
+        answer=NOT_FOUND_ANSWER,
+        citations=[],
+        model=ctx.model_id,
+        usage=Usage(),
+        latency_ms=_elapsed_ms(started),
+        abstained=True,
+        guardrail=prepared.guardrail,
+        cost=_cost(ctx, ctx.model_id, Usage(), prepared.embedding_tokens),
+        route=prepared.route,
+    )
+
+
+def _chat_model(ctx: AnswerContext, route: RouteDecision | None) -> ChatModel:
+    if route is not None and route.tier is ModelTier.PRO and ctx.pro_chat_model_factory:
+        return ctx.pro_chat_model_factory()
+    return ctx.chat_model
 
 
 def _generate(
     ctx: AnswerContext, prepared: PreparedQuestion, started: float, template: PromptTemplate
 ) -> Answer:
+    if not prepared.hits:
+        return _abstention(ctx, prepared, started)
+    chat_model = _chat_model(ctx, prepared.route)
+    generation = chat_model.generate(render_messages(prepared.question, prepared.hits, template))
+    return _finish(ctx, prepared, generation, started)
+
+
+def _finish(
+    ctx: AnswerContext, prepared: PreparedQuestion, generation: Generation, started: float
+) -> Answer:
+    """The answer from what the model wrote: supported sentences with their citations
+    (a quote of the best passage if none is), groundedness, the output guardrail, cost."""
     question, hits, route = prepared.question, prepared.hits, prepared.route
     report, embedding_tokens = prepared.guardrail, prepared.embedding_tokens
-    if not hits:
-        return Answer(
-            answer=NOT_FOUND_ANSWER,
-            citations=[],
-            model=ctx.model_id,
-            usage=Usage(),
-            latency_ms=_elapsed_ms(started),
-            abstained=True,
-            guardrail=report,
-            cost=_cost(ctx, ctx.model_id, Usage(), embedding_tokens),
-            route=route,
-        )
-
-    chat_model = ctx.chat_model
-    if route is not None and route.tier is ModelTier.PRO and ctx.pro_chat_model_factory:
-        chat_model = ctx.pro_chat_model_factory()
-    generation = chat_model.generate(render_messages(question, hits, template))
     passages = [h.chunk.text for h in hits]
     cited = cite_answer(generation.text, passages)
     answer_text = cited.text

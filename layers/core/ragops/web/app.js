@@ -210,6 +210,67 @@ function renderAnswer(answer) {
   $("answer").hidden = false;
 }
 
+function parseEvent(block) {
+  const event = { kind: "message", data: null };
+  for (const line of block.split("\n")) {
+    if (line.startsWith("event: ")) event.kind = line.slice(7);
+    else if (line.startsWith("data: ")) event.data = JSON.parse(line.slice(6));
+  }
+  return event;
+}
+
+function showStreaming() {
+  // The answer so far: plain text, replaced by the final answer with its sources.
+  $("answer-text").textContent = "";
+  $("citations").replaceChildren();
+  $("answer-meta").replaceChildren();
+  $("passage").hidden = true;
+  $("flags").hidden = true;
+  $("feedback-status").textContent = "";
+  $("answer").hidden = false;
+}
+
+async function streamAnswer(question) {
+  // POST /v1/query/stream: server-sent events read from the response body (EventSource
+  // only does GET). `delta` events carry sentences as they are written; `answer` the rest.
+  const response = await fetch("/v1/query/stream", {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ question }),
+  });
+  if (!response.ok) {
+    const data = await response.json().catch(() => null);
+    const error = new Error(data && data.error ? data.error.message : response.statusText);
+    error.status = response.status;
+    throw error;
+  }
+  showStreaming();
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  let streamed = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const event = parseEvent(buffer.slice(0, cut));
+      buffer = buffer.slice(cut + 2);
+      if (event.kind === "delta") {
+        streamed += event.data.text;
+        $("answer-text").textContent = streamed;
+      } else if (event.kind === "answer") {
+        renderAnswer(event.data);
+        return;
+      } else if (event.kind === "error") {
+        throw new Error(event.data.error.message);
+      }
+    }
+  }
+  throw new Error("the answer stream ended early");
+}
+
 async function ask(event) {
   event.preventDefault();
   const question = $("question").value.trim();
@@ -217,7 +278,7 @@ async function ask(event) {
   $("ask-button").disabled = true;
   $("ask-status").textContent = "Thinking…";
   try {
-    renderAnswer(await api("POST", "/v1/query", { question }));
+    await streamAnswer(question);
     $("ask-status").textContent = "";
   } catch (error) {
     $("ask-status").textContent = error.status === 503
