@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch 2.13.0 is the CPU build on this disk; an unpinned torch would pull CUDA (GBs).
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[local,aws,tier,dev]'
+	$(BIN)/pip install --quiet -e '.[local,aws,tier,dev,mlops]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -109,7 +109,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP) $(TOOLS_STAMP)
-	$(BIN)/pip install --quiet -e '.[local,aws,tier,dev,bench]'
+	$(BIN)/pip install --quiet -e '.[local,aws,tier,dev,mlops,bench]'
 	$(BIN)/python bench/retrieval.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/cold_start.py

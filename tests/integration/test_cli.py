@@ -182,6 +182,14 @@ def test_eval_retrieval_indexes_once_and_reports_metrics(tmp_path):
     assert {"ndcg@10", "recall@10", "recall@100", "mrr@10", "mode", "queries"} <= set(first)
     assert first["queries"] == 5 and first["mode"] == "hybrid"
     assert first["ndcg@10"] > 0.9 and first["index_reused"] is False
+    # The run is in the local MLflow store, with the pipeline's parameters and the metrics.
+    from mlflow.tracking import MlflowClient
+
+    assert first["tracking_uri"] == f"sqlite:///{(data / 'mlflow.db').resolve()}"
+    run = MlflowClient(first["tracking_uri"]).get_run(first["mlflow_run_id"])
+    assert run.data.params["eval"] == "retrieval" and run.data.params["mode"] == "hybrid"
+    assert run.data.params["fusion_method"] == "zscore" and run.data.params["split"] == "test"
+    assert run.data.metrics["ndcg_at_10"] == pytest.approx(first["ndcg@10"])
     for mode in ("vector", "bm25"):
         again = json.loads(
             ragops(
@@ -192,11 +200,13 @@ def test_eval_retrieval_indexes_once_and_reports_metrics(tmp_path):
                 "--mode",
                 mode,
                 "--json",
+                "--no-track",
                 data_dir=data,
             ).stdout
         )
         assert again["index_reused"] is True and again["mode"] == mode
         assert again["recall@100"] > 0.5
+        assert "mlflow_run_id" not in again
 
 
 def test_eval_retrieval_names_a_missing_file(tmp_path):
@@ -248,6 +258,7 @@ def test_eval_pii_scores_every_structured_type(tmp_path):
     in any detector fails here)."""
     result = ragops("eval", "pii", "--dataset", str(PII_DATASET), "--json", data_dir=tmp_path)
     scores = json.loads(result.stdout)
+    assert scores.pop("mlflow_run_id") and scores.pop("tracking_uri").startswith("sqlite:///")
     structured = {"CREDIT_CARD", "EMAIL_ADDRESS", "IBAN_CODE", "IP_ADDRESS", "PHONE_NUMBER"}
     assert structured | {"US_SSN"} <= set(scores)
     for kind, score in scores.items():

@@ -145,6 +145,20 @@ class Container:
         return NullMetrics()
 
     @cached_property
+    def tracker(self) -> Any:
+        """The experiment tracker (MLflow), or None when tracking is off."""
+        s = self.settings
+        if s.tracking == "off":
+            return None
+        from ragops.adapters.mlflow_tracker import MlflowTracker, local_tracking_uri
+
+        if s.mlflow_tracking_uri:
+            return MlflowTracker(s.mlflow_tracking_uri)
+        return MlflowTracker(
+            local_tracking_uri(s.data_dir), artifact_dir=s.data_dir / "mlartifacts"
+        )
+
+    @cached_property
     def router(self) -> QueryRouter:
         """Building the two models is cheap (clients and weights load on first use)."""
         s = self.settings

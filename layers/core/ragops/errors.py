@@ -85,6 +85,10 @@ class CacheUnavailable(RagopsError):
     corpus that cannot invalidate it fails (HTTP 503), so that no stale answer survives."""
 
 
+class TrackingUnavailable(RagopsError):
+    """The experiment tracking store (MLflow) could not record a run."""
+
+
 class ModelUnavailable(RagopsError):
     """An embedding or chat model could not be loaded or called (HTTP 503)."""
 

@@ -25,6 +25,7 @@ __all__ = [
     "CacheStore",
     "ChatModel",
     "Embedder",
+    "ExperimentTracker",
     "Guardrail",
     "MetricsSink",
     "ObjectStore",
@@ -211,3 +212,20 @@ class QuestionIndex(Protocol):
     def nearest(self, tenant: str, partition: str, embedding: Any, k: int) -> list[Candidate]:
         """Up to ``k`` cached questions, most similar (cosine) first."""
         ...
+
+
+class ExperimentTracker(Protocol):
+    """Where evaluation runs are recorded (MLflow). ``log_run`` stores one finished run:
+    its parameters, numeric metrics and the full report as an artifact, and returns the
+    run id. A tracking store that fails raises ``TrackingUnavailable``."""
+
+    tracking_uri: str
+
+    def log_run(
+        self,
+        experiment: str,
+        run_name: str,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        report: dict[str, Any],
+    ) -> str: ...

@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TENANT_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$")
@@ -108,6 +108,19 @@ class Settings(BaseSettings):
     prompt_variants: dict[str, int] = Field(
         default_factory=dict,
         description='Template ids and weights of the experiment; env as JSON: {"answer-v1": 1}.',
+    )
+
+    # --- experiment tracking ---------------------------------------------------------------
+    tracking: Literal["mlflow", "off"] = Field(
+        default="mlflow", description="Record every `ragops eval` run in MLflow."
+    )
+    mlflow_tracking_uri: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "mlflow_tracking_uri", "RAGOPS_MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_URI"
+        ),
+        description="An MLflow tracking server or store; default: a SQLite store in the data "
+        "directory (mlflow.db, artifacts in mlartifacts/).",
     )
 
     # --- groundedness ----------------------------------------------------------------------

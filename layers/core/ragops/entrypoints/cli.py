@@ -51,6 +51,7 @@ DataDir = Annotated[
 ]
 Tenant = Annotated[str, typer.Option("--tenant", help="Tenant the documents belong to.")]
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+NoTrack = Annotated[bool, typer.Option("--no-track", help="Do not record this run in MLflow.")]
 
 INGEST_GROUP_FILES = 64
 
@@ -76,6 +77,28 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     # soft_wrap: one line whatever the width, so a long path stays whole for scripts and logs.
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _tracked(
+    container: Any, kind: str, params: dict[str, Any], report: dict[str, Any], no_track: bool
+) -> dict[str, str]:
+    """Record an evaluation in MLflow (unless ``no_track``); the run id and store for the
+    JSON output. A store that fails is an error naming --no-track."""
+    if no_track:
+        return {}
+    from ragops.services.tracking import track_eval
+
+    try:
+        tracked = track_eval(container, kind, params, report)
+    except RagopsError as exc:
+        raise _fail(f"{exc} (pass --no-track to skip tracking)") from exc
+    if tracked:
+        err.print(
+            f"tracked as MLflow run {tracked['mlflow_run_id']} in {tracked['tracking_uri']}",
+            soft_wrap=True,
+            highlight=False,
+        )
+    return tracked
 
 
 def _progress() -> Progress:
@@ -339,6 +362,7 @@ def eval_retrieval(
     ] = None,
     data_dir: DataDir = None,
     json_output: JsonFlag = False,
+    no_track: NoTrack = False,
 ) -> None:
     """nDCG@10, Recall@10, Recall@100 and MRR@10 on a BEIR dataset.
 
@@ -361,8 +385,15 @@ def eval_retrieval(
             )
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
+    params = {
+        "dataset": str(dataset),
+        "split": split,
+        "mode": str(mode),
+        "max_queries": max_queries,
+    }
+    tracked = _tracked(container, "retrieval", params, result, no_track)
     if json_output:
-        print(json.dumps(result, indent=2))
+        print(json.dumps({**result, **tracked}, indent=2))
         return
     table = Table("metric", "value")
     for key in ("ndcg@10", "recall@10", "recall@100", "mrr@10"):
@@ -376,6 +407,7 @@ def eval_abstention(
     dataset: Annotated[Path, typer.Option(help="SQuAD 2.0 JSON (answerable and not).")],
     data_dir: DataDir = None,
     json_output: JsonFlag = False,
+    no_track: NoTrack = False,
 ) -> None:
     """How often the system answers questions its documents cannot answer, and declines
     ones they can (the paragraphs are indexed into a tenant of their own)."""
@@ -388,8 +420,10 @@ def eval_abstention(
         )
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
+    summary = dataclasses.asdict(report)
+    tracked = _tracked(container, "abstention", {"dataset": str(dataset)}, summary, no_track)
     if json_output:
-        print(json.dumps(dataclasses.asdict(report), indent=2))
+        print(json.dumps({**summary, **tracked}, indent=2))
         return
     out.print(
         f"unanswerable answered: {report.unanswerable_answered}/{report.unanswerable} "
@@ -412,6 +446,7 @@ def eval_routing(
     ] = None,
     data_dir: DataDir = None,
     json_output: JsonFlag = False,
+    no_track: NoTrack = False,
 ) -> None:
     """Share of questions the router sends to the lite model, and the estimated saving
     against always using the pro model, priced as the configured Bedrock models."""
@@ -431,8 +466,11 @@ def eval_routing(
             reports[path.name] = routing_report(load_questions(path), router, container.prices)
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
+    summary = {k: dataclasses.asdict(r) for k, r in reports.items()}
+    params = {"questions": ",".join(str(p) for p in questions), "threshold": router.threshold}
+    tracked = _tracked(container, "routing", params, summary, no_track)
     if json_output:
-        print(json.dumps({k: dataclasses.asdict(r) for k, r in reports.items()}, indent=2))
+        print(json.dumps({**summary, **tracked}, indent=2))
         return
     table = Table("questions", "n", "to lite", "to pro", "lite share", "saving vs pro")
     for name, r in reports.items():
@@ -454,8 +492,9 @@ def eval_pii(
     dataset: Annotated[
         Path, typer.Option(help="presidio-format JSON: a list of {full_text, spans}.")
     ],
-    data_dir: DataDir = None,  # every command takes it; this one keeps no state
+    data_dir: DataDir = None,
     json_output: JsonFlag = False,
+    no_track: NoTrack = False,
 ) -> None:
     """Precision and recall of PII detection per entity type (e-mail, phone, SSN, credit
     card, IBAN, IP address, AWS keys) on a labelled data set."""
@@ -465,10 +504,11 @@ def eval_pii(
         scores = evaluate_pii(dataset)
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
+    fields = ("precision", "recall", "support")
+    report = {kind: {f: getattr(s, f) for f in fields} for kind, s in scores.items()}
+    tracked = _tracked(_container(data_dir), "pii", {"dataset": str(dataset)}, report, no_track)
     if json_output:
-        fields = ("precision", "recall", "support")
-        report = {kind: {f: getattr(s, f) for f in fields} for kind, s in scores.items()}
-        print(json.dumps(report, indent=2))
+        print(json.dumps({**report, **tracked}, indent=2))
         return
     table = Table("entity type", "precision", "recall", "support", "detected")
     for kind, score in scores.items():
@@ -511,6 +551,7 @@ def eval_cache(
     ] = "all",
     data_dir: DataDir = None,
     json_output: JsonFlag = False,
+    no_track: NoTrack = False,
 ) -> None:
     """Replay question pairs through the answer cache: cache every question1, look up every
     question2, and report correct, wrong and false hits."""
@@ -530,8 +571,11 @@ def eval_cache(
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
     fields = ("hit_rate", "wrong_hit_rate", "false_hit_rate", "threshold", "pairs")
+    summary = {**{f: getattr(report, f) for f in fields}, **report.to_dict()}
+    params = {"pairs_file": str(pairs), "split": split, "verifier_threshold": verifier.threshold}
+    tracked = _tracked(container, "cache", params, summary, no_track)
     if json_output:
-        print(json.dumps({**{f: getattr(report, f) for f in fields}, **report.to_dict()}))
+        print(json.dumps({**summary, **tracked}))
         return
     table = Table("measure", "value")
     table.add_row("pairs", f"{report.pairs} ({report.duplicates} duplicates)")
