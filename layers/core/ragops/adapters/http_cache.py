@@ -10,14 +10,12 @@ land. Any failure (no answer, a timeout, a 5xx, a tier without a cache) is
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import httpx
 
 from ragops.domain.cache import Candidate
-from ragops.domain.tier_wire import API_PREFIX
-from ragops.errors import CacheUnavailable, ConfigurationError
-from ragops.settings import validate_tenant
+from ragops.domain.tier_wire import tenant_path, tier_base_url
+from ragops.errors import CacheUnavailable
 
 
 class HttpTierCache:
@@ -29,17 +27,12 @@ class HttpTierCache:
         timeout: float = 2.0,
         client: httpx.Client | None = None,
     ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError(f"tier URL {base_url!r} is not an http(s) URL")
-        self.base_url = base_url.rstrip("/")
+        self.base_url, _ = tier_base_url(base_url)
         self._client = client or httpx.Client(timeout=timeout)
         self._headers = {"Authorization": f"Bearer {token}"}
 
     def _path(self, tenant: str, *rest: str) -> str:
-        validate_tenant(tenant)
-        tail = "".join(f"/{quote(part, safe='')}" for part in rest)
-        return f"{API_PREFIX}/tenants/{tenant}/cache{tail}"
+        return tenant_path(tenant, "cache", *rest)
 
     def _call(self, method: str, path: str, body: Any = None, params: Any = None) -> Any:
         try:

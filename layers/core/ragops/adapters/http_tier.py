@@ -12,14 +12,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote, urlsplit
 
 import httpx
 
 from ragops.domain.models import Chunk, SearchHit, SearchMode
-from ragops.domain.tier_wire import API_PREFIX, decode_hits, encode_chunks, encode_matrix
+from ragops.domain.tier_wire import (
+    decode_hits,
+    encode_chunks,
+    encode_matrix,
+    tenant_path,
+    tier_base_url,
+)
 from ragops.errors import ConfigurationError, TierUnavailable
-from ragops.settings import validate_tenant
 
 logger = logging.getLogger(__name__)
 
@@ -41,14 +45,10 @@ class HttpVectorTier:
         upsert_batch: int = DEFAULT_UPSERT_BATCH,
         client: httpx.Client | None = None,
     ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigurationError(f"tier URL {base_url!r} is not an http(s) URL")
+        self.base_url, self._where = tier_base_url(base_url)
         if not token:
             raise ConfigurationError("the tier service needs a bearer token")
-        self.base_url = base_url.rstrip("/")
         self.upsert_batch = upsert_batch
-        self._where = parts.netloc
         self._client = client or httpx.Client(timeout=timeout)
         self._headers = {"Authorization": f"Bearer {token}"}
 
@@ -56,11 +56,6 @@ class HttpVectorTier:
         self._client.close()
 
     # -- transport -------------------------------------------------------------------------
-    def _tenant_path(self, tenant: str, *rest: str) -> str:
-        validate_tenant(tenant)
-        tail = "".join(f"/{quote(part, safe='')}" for part in rest)
-        return f"{API_PREFIX}/tenants/{tenant}{tail}"
-
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         try:
             response = self._client.request(
@@ -89,7 +84,7 @@ class HttpVectorTier:
             raise ValueError("one embedding per chunk is required")
         if any(chunk.tenant != tenant for chunk in chunks):
             raise ValueError("every chunk must belong to the tenant it is written for")
-        path = self._tenant_path(tenant, "chunks")
+        path = tenant_path(tenant, "chunks")
         for start in range(0, len(chunks), self.upsert_batch):
             stop = start + self.upsert_batch
             self._call(
@@ -103,23 +98,23 @@ class HttpVectorTier:
 
     def delete_chunks(self, tenant: str, chunk_ids: Sequence[str]) -> None:
         if chunk_ids:
-            self._call("POST", self._tenant_path(tenant, "chunks", "delete"), {"ids": [*chunk_ids]})
+            self._call("POST", tenant_path(tenant, "chunks", "delete"), {"ids": [*chunk_ids]})
 
     def delete_document(self, tenant: str, doc_id: str) -> int:
-        return int(self._call("DELETE", self._tenant_path(tenant, "documents", doc_id))["deleted"])
+        return int(self._call("DELETE", tenant_path(tenant, "documents", doc_id))["deleted"])
 
     def document_chunk_ids(self, tenant: str, doc_id: str) -> list[str]:
-        path = self._tenant_path(tenant, "documents", doc_id, "chunk-ids")
+        path = tenant_path(tenant, "documents", doc_id, "chunk-ids")
         return list(self._call("GET", path)["chunk_ids"])
 
     def document_count(self, tenant: str) -> int:
-        return int(self._call("GET", self._tenant_path(tenant, "stats"))["documents"])
+        return int(self._call("GET", tenant_path(tenant, "stats"))["documents"])
 
     def count(self, tenant: str) -> int:
-        return int(self._call("GET", self._tenant_path(tenant, "stats"))["chunks"])
+        return int(self._call("GET", tenant_path(tenant, "stats"))["chunks"])
 
     def drop_tenant(self, tenant: str) -> None:
-        self._call("DELETE", self._tenant_path(tenant))
+        self._call("DELETE", tenant_path(tenant))
 
     def ping(self) -> None:
         self._call("GET", "/readyz")
@@ -142,7 +137,7 @@ class HttpVectorTier:
             "mode": SearchMode(mode).value,
             "candidates": candidates,
         }
-        return decode_hits(self._call("POST", self._tenant_path(tenant, "search"), body)["hits"])
+        return decode_hits(self._call("POST", tenant_path(tenant, "search"), body)["hits"])
 
 
 def _detail(response: httpx.Response) -> str:

@@ -21,7 +21,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -288,8 +288,6 @@ class DuplicateVerifier:
         return 1.0 / (1.0 + math.exp(-raw))
 
     def with_threshold(self, threshold: float) -> DuplicateVerifier:
-        from dataclasses import replace
-
         return replace(self, threshold=threshold)
 
     # -- persistence ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ skipped; a query with judgments but no results scores 0.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 Run = Mapping[str, Mapping[str, float]]
 Qrels = Mapping[str, Mapping[str, int]]
@@ -65,3 +65,11 @@ def retrieval_report(run: Run, qrels: Qrels) -> dict[str, float]:
         "recall@100": recall_at_k(run, qrels, 100),
         "mrr@10": mrr_at_k(run, qrels, 10),
     }
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The nearest-rank ``q`` quantile (0..1) of ``values``; 0.0 for none."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]

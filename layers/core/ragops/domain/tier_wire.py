@@ -13,8 +13,11 @@ import sys
 from array import array
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from ragops.domain.models import Chunk, SearchHit
+from ragops.errors import ConfigurationError
+from ragops.settings import validate_tenant
 
 API_PREFIX = "/v1"
 
@@ -93,3 +96,20 @@ def decode_hits(items: Sequence[dict[str, Any]]) -> list[SearchHit]:
         )
         for item in items
     ]
+
+
+def tier_base_url(base_url: str) -> tuple[str, str]:
+    """``(base URL without a trailing slash, host:port)`` of the tier service;
+    ``ConfigurationError`` unless it is an http(s) URL."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigurationError(f"tier URL {base_url!r} is not an http(s) URL")
+    return base_url.rstrip("/"), parts.netloc
+
+
+def tenant_path(tenant: str, *rest: str) -> str:
+    """``/v1/tenants/{tenant}/...`` with each further part URL-quoted; the tenant is
+    validated first, so it cannot climb out of its path."""
+    validate_tenant(tenant)
+    tail = "".join(f"/{quote(part, safe='')}" for part in rest)
+    return f"{API_PREFIX}/tenants/{tenant}{tail}"

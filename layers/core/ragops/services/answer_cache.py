@@ -124,7 +124,7 @@ class SemanticCache:
             "partition": partition,
             "question": question,
             "answer": answer.answer,
-            "citations": [_citation_dict(c) for c in answer.citations],
+            "citations": [asdict(c) for c in answer.citations],
             "model": answer.model,
             "unsupported_sentences": answer.unsupported_sentences,
             "groundedness": asdict(answer.groundedness) if answer.groundedness else None,
@@ -158,10 +158,6 @@ class SemanticCache:
 
 def cache_scope(mode: SearchMode, top_k: int, variant: str = "") -> str:
     return f"{mode}/{top_k}/{variant}"
-
-
-def _citation_dict(citation: Citation) -> dict[str, Any]:
-    return {name: getattr(citation, name) for name in Citation.__slots__}
 
 
 def _served(entry: dict[str, Any], info: CacheInfo) -> CachedAnswer:

@@ -39,6 +39,7 @@ from ragops.domain.cache import (
     normalise_question,
     pair_features,
 )
+from ragops.domain.metrics import percentile
 from ragops.domain.models import Answer, Usage
 from ragops.errors import InvalidInput
 
@@ -118,13 +119,6 @@ class CacheReplay:
         return dict(self.__dict__)
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def replay_pairs(
     pairs: Sequence[QuestionPair],
     embeddings: dict[str, Any],
@@ -191,8 +185,8 @@ def replay_pairs(
         threshold=verifier.threshold,
         similarity_floor=verifier.similarity_floor,
         plain_cosine=verifier.plain_cosine,
-        lookup_ms_p50=round(_percentile(timings, 0.5), 3),
-        lookup_ms_p95=round(_percentile(timings, 0.95), 3),
+        lookup_ms_p50=round(percentile(timings, 0.5), 3),
+        lookup_ms_p95=round(percentile(timings, 0.95), 3),
         cached_entries=len(entry_of),
     )
 

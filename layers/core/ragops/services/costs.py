@@ -13,8 +13,10 @@ import logging
 import re
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from ragops.domain.models import Answer, QueryCost
 from ragops.errors import StoreUnavailable
@@ -96,19 +98,34 @@ class CostTotal:
     total_usd: float = 0.0
 
 
-def cost_report(
-    store: ObjectStore, *, tenant: str | None = None, since: str | None = None
-) -> list[CostTotal]:
-    """Totals per tenant and day (``YYYY-MM-DD``), oldest first; ``since`` is inclusive."""
-    prefix = USAGE_PREFIX + (f"{validate_tenant(tenant)}/" if tenant else "")
-    totals: dict[tuple[str, str], CostTotal] = defaultdict(lambda: CostTotal("", ""))
+def answer_records(
+    store: ObjectStore,
+    *,
+    tenant: str | None = None,
+    day: str | None = None,
+    since: str | None = None,
+) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """``(tenant, day, record)`` for every answer record, or one tenant's (``tenant``), or
+    one tenant's day (``tenant`` and ``day``: one listing of that day only); ``since`` is
+    the first day (``YYYY-MM-DD``), inclusive."""
+    prefix = USAGE_PREFIX
+    if tenant:
+        prefix += f"{validate_tenant(tenant)}/" + (f"{day}/" if day else "")
     for key in store.list(prefix):
         parts = key[len(USAGE_PREFIX) :].split("/")
         if len(parts) != 3 or (since and parts[1] < since):
             continue
-        record = json.loads(store.get(key))
-        total = totals[(parts[0], parts[1])]
-        total.tenant, total.day = parts[0], parts[1]
+        yield parts[0], parts[1], json.loads(store.get(key))
+
+
+def cost_report(
+    store: ObjectStore, *, tenant: str | None = None, since: str | None = None
+) -> list[CostTotal]:
+    """Totals per tenant and day (``YYYY-MM-DD``), oldest first; ``since`` is inclusive."""
+    totals: dict[tuple[str, str], CostTotal] = defaultdict(lambda: CostTotal("", ""))
+    for owner, day, record in answer_records(store, tenant=tenant, since=since):
+        total = totals[(owner, day)]
+        total.tenant, total.day = owner, day
         total.queries += 1
         total.embedding_tokens += int(record.get("embedding_tokens", 0))
         total.input_tokens += int(record.get("input_tokens", 0))

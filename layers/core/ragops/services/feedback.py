@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ragops.domain.metrics import percentile
 from ragops.domain.pii import mask_pii
 from ragops.errors import AnswerNotFound, InvalidInput, ObjectNotFound
 from ragops.ports import ObjectStore
-from ragops.services.costs import USAGE_PREFIX, answer_record_key
+from ragops.services.costs import answer_record_key, answer_records
 from ragops.settings import validate_tenant
 
 FEEDBACK_PREFIX = "feedback/"
@@ -123,11 +124,6 @@ def two_proportion_p_value(a: int, n_a: int, b: int, n_b: int) -> float | None:
     return round(math.erfc(z / math.sqrt(2)), 6)
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
-
-
 def prompt_report(
     store: ObjectStore, *, tenant: str | None = None, since: str | None = None
 ) -> list[VariantReport]:
@@ -140,11 +136,7 @@ def prompt_report(
         record = json.loads(store.get(key))
         votes[str(record.get("answer_id"))] = str(record.get("rating"))
     reports: dict[tuple[str | None, str], VariantReport] = {}
-    for key in store.list(USAGE_PREFIX + scope):
-        parts = key[len(USAGE_PREFIX) :].split("/")
-        if len(parts) != 3 or (since and parts[1] < since):
-            continue
-        record = json.loads(store.get(key))
+    for _, _, record in answer_records(store, tenant=tenant, since=since):
         version = record.get("prompt_version")
         if not version:
             continue  # a query recorded before prompt versions
@@ -162,8 +154,8 @@ def prompt_report(
     ordered = [reports[k] for k in sorted(reports, key=lambda k: (k[0] or "", k[1]))]
     first_of: dict[str | None, VariantReport] = {}
     for report in ordered:
-        report.latency_ms_p50 = round(_percentile(report._latencies, 0.5), 2)
-        report.latency_ms_p95 = round(_percentile(report._latencies, 0.95), 2)
+        report.latency_ms_p50 = round(percentile(report._latencies, 0.5), 2)
+        report.latency_ms_p95 = round(percentile(report._latencies, 0.95), 2)
         report.mean_cost_usd = round(report._cost / report.answers, 10) if report.answers else 0.0
         votes_cast = report.thumbs_up + report.thumbs_down
         if votes_cast:

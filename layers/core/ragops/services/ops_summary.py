@@ -3,13 +3,12 @@ queries, cache hits, grounded answers and cost, read from the answer records."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from ragops.domain.models import DocumentStatus
 from ragops.ports import ObjectStore
-from ragops.services.costs import USAGE_PREFIX
+from ragops.services.costs import answer_records
 from ragops.services.documents import list_documents
 
 
@@ -62,8 +61,7 @@ def ops_summary(
     for offset in range(days - 1, -1, -1):
         day = (today - timedelta(days=offset)).isoformat()
         totals = DaySummary(day)
-        for key in store.list(f"{USAGE_PREFIX}{tenant}/{day}/"):
-            answer = json.loads(store.get(key))
+        for _, _, answer in answer_records(store, tenant=tenant, day=day):
             totals.queries += 1
             totals.cache_hits += answer.get("cache_hit") is not None
             totals.grounded += bool(answer.get("grounded"))
