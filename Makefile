@@ -11,6 +11,12 @@ BROWSER_STAMP := $(VENV)/.chromium
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SCIFACT ?= ../shared/data/scifact
+SQUAD ?= ../shared/data/squad/squad_v2_normans.json
+# The evaluation gate's CI sample and the baseline it must not regress (.ci/eval-baseline.json,
+# written by `make eval-baseline`). A 4-answer sample moves the grounded share in steps of
+# 0.25, so CI tolerates one answer's change there; every other margin is the promotion one.
+GATE_SAMPLE := --dataset $(SCIFACT) --split train --squad $(SQUAD) --queries 20 --distractors 100 --answers 4
+GATE_DIR := .ragops-gate
 
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -18,7 +24,7 @@ export ANONYMIZED_TELEMETRY := False
 export SAM_CLI_TELEMETRY := 0
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: install tools iac-tools pause resume run serve test test-unit test-integration test-browser test-infra build lint format bench eval clean
+.PHONY: install tools iac-tools pause resume run serve test test-unit test-integration test-browser test-infra build lint format bench eval eval-gate eval-baseline clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +80,15 @@ test: $(STAMP) $(TOOLS_STAMP) $(IAC_STAMP) $(BROWSER_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+	$(MAKE) eval-gate
+
+## eval-gate: the evaluation suite on the CI sample, against .ci/eval-baseline.json
+eval-gate: $(STAMP)
+	RAGOPS_PROMOTION_MAX_GROUNDEDNESS_DROP=0.25 $(BIN)/ragops eval suite $(GATE_SAMPLE) \
+	  --baseline .ci/eval-baseline.json --data-dir $(GATE_DIR) --no-track
+
+eval-baseline: $(STAMP)
+	$(BIN)/ragops eval suite $(GATE_SAMPLE) --data-dir $(GATE_DIR) --no-track --json > .ci/eval-baseline.json
 
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
@@ -121,4 +136,4 @@ eval: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(IAC) .ragops .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) $(TOOLS) $(IAC) .ragops $(GATE_DIR) .pytest_cache .ruff_cache .aws-sam

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import json
+from pathlib import Path
 
 
 def _pdf_escape(text: str) -> str:
@@ -68,3 +70,66 @@ def make_html(title: str, body: str) -> bytes:
         "<style>p{color:red}</style><script>var hidden = 'script text';</script></head>"
         f"<body><h1>{title}</h1><p>{body}</p></body></html>"
     ).encode()
+
+
+def write_beir(folder: Path, split: str = "test") -> Path:
+    """A five-document BEIR data set: one judged document per query."""
+    topics = {
+        "tides": "The Moon's gravity raises ocean tides; spring tides follow full and new moons.",
+        "volcano": "Volcanoes erupt when buoyant magma rises through cracks in the crust.",
+        "glacier": "Glaciers are rivers of ice that carve U-shaped valleys.",
+        "desert": "Deserts receive under 250 millimetres of rain a year.",
+        "coral": "Coral reefs are built by colonies of tiny animals called polyps.",
+    }
+    (folder / "qrels").mkdir(parents=True)
+    with (folder / "corpus.jsonl").open("w") as corpus:
+        for doc_id, text in topics.items():
+            corpus.write(json.dumps({"_id": doc_id, "title": doc_id.title(), "text": text}) + "\n")
+    questions = {
+        "q1": ("What makes ocean tides rise?", "tides"),
+        "q2": ("Why do volcanoes erupt?", "volcano"),
+        "q3": ("How do glaciers shape valleys?", "glacier"),
+        "q4": ("How little rain falls in a desert?", "desert"),
+        "q5": ("Which animals build coral reefs?", "coral"),
+    }
+    with (folder / "queries.jsonl").open("w") as queries:
+        for qid, (text, _) in questions.items():
+            queries.write(json.dumps({"_id": qid, "text": text}) + "\n")
+    (folder / "qrels" / f"{split}.tsv").write_text(
+        "query-id\tcorpus-id\tscore\n"
+        + "".join(f"{q}\t{d}\t1\n" for q, (_, d) in questions.items())
+    )
+    return folder
+
+
+SQUAD_PARAGRAPHS = [
+    (
+        "The Moon's gravity raises ocean tides. Spring tides follow the full and new moons.",
+        [("What raises ocean tides?", "The Moon's gravity"), ("Who built the tide clock?", None)],
+    ),
+    (
+        "Volcanoes erupt when buoyant magma rises through cracks in the crust.",
+        [("Why do volcanoes erupt?", "buoyant magma rises"), ("When did Etna erupt?", None)],
+    ),
+]
+
+
+def write_squad(path: Path) -> Path:
+    """A SQuAD 2.0 file: two paragraphs, each with an answerable and an unanswerable
+    question."""
+    paragraphs = []
+    for n, (context, questions) in enumerate(SQUAD_PARAGRAPHS):
+        qas = [
+            {
+                "id": f"q{n}-{i}",
+                "question": question,
+                "is_impossible": gold is None,
+                "answers": [] if gold is None else [{"text": gold, "answer_start": 0}],
+            }
+            for i, (question, gold) in enumerate(questions)
+        ]
+        paragraphs.append({"context": context, "qas": qas})
+    path.write_text(
+        json.dumps({"version": "v2.0", "data": [{"title": "Nature", "paragraphs": paragraphs}]})
+    )
+    return path

@@ -239,3 +239,58 @@ class RedisServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class MlflowServer:
+    """``mlflow server`` on 127.0.0.1 over a SQLite store in ``workdir`` (one worker), as
+    the tier runs it; artifacts in a local folder instead of S3."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = Path(workdir)
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> MlflowServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.workdir / "mlflow-server.log", "ab")
+        executable = Path(sys.executable).with_name("mlflow")
+        self.process = subprocess.Popen(
+            [
+                str(executable),
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{self.workdir / 'mlflow.db'}",
+                "--default-artifact-root",
+                (self.workdir / "artifacts").as_uri(),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
+        )
+        if not wait_until_ready(f"{self.url}/health", self.process, 120):
+            self.__exit__()
+            raise RuntimeError(f"mlflow server did not start; see {self.workdir}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None

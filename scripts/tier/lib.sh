@@ -115,16 +115,18 @@ hcl_list() {
 # endpoint's allowed CIDRs. Fills the global array TIER_TF_ARGS.
 tier_tf_args() {
   step "reading terraform/persistent outputs"
-  local kms_key_arn tier_secret_arn flow_log_group_arn
+  local kms_key_arn tier_secret_arn flow_log_group_arn documents_bucket_name
   kms_key_arn="$(persistent_output kms_key_arn)"
   tier_secret_arn="$(persistent_output tier_secret_arn)"
   flow_log_group_arn="$(persistent_output flow_log_group_arn)"
+  documents_bucket_name="$(persistent_output documents_bucket_name)"
   TIER_TF_ARGS=(
     -var "stage=$STAGE"
     -var "region=$AWS_REGION"
     -var "kms_key_arn=$kms_key_arn"
     -var "tier_secret_arn=$tier_secret_arn"
     -var "flow_log_group_arn=$flow_log_group_arn"
+    -var "documents_bucket_name=$documents_bucket_name"
   )
   if [[ -z "${TF_VAR_cluster_endpoint_public_access_cidrs:-}" ]]; then
     local cidrs="${TIER_ADMIN_CIDRS:-}"
@@ -171,13 +173,15 @@ set_env_value() {
 
 # Render-ready copy of k8s/overlays/aws with this environment's values, without editing k8s/:
 # k8s/ is copied to WORKDIR, the copy's overlays/aws/params.env gets the values (kustomize
-# `replacements` carry them into the ServiceAccount, Deployment, Service and NetworkPolicy),
-# and a wrapper overlay WORKDIR/k8s/overlays/resume sets the tier image on the Deployment's
-# container "tier". Prints the wrapper's path (for kubectl apply -k / kubectl kustomize).
-#   render_aws_overlay WORKDIR IMAGE ROLE_ARN SECRET_ARN CERTIFICATE_ARN VPC_CIDR REGION
+# `replacements` carry them into the ServiceAccounts, Deployment, Service, NetworkPolicy and
+# MLflow's ConfigMap), and a wrapper overlay WORKDIR/k8s/overlays/resume sets the tier image
+# on the Deployment's container "tier". Prints the wrapper's path (for kubectl apply -k /
+# kubectl kustomize).
+#   render_aws_overlay WORKDIR IMAGE ROLE_ARN SECRET_ARN CERTIFICATE_ARN VPC_CIDR REGION \
+#     MLFLOW_ROLE_ARN DOCUMENTS_BUCKET
 render_aws_overlay() {
   local workdir="$1" image="$2" role_arn="$3" secret_arn="$4" certificate_arn="$5"
-  local vpc_cidr="$6" region="$7"
+  local vpc_cidr="$6" region="$7" mlflow_role_arn="$8" documents_bucket="$9"
   local params="$workdir/k8s/overlays/aws/params.env"
   local wrapper="$workdir/k8s/overlays/resume"
 
@@ -190,6 +194,8 @@ render_aws_overlay() {
   set_env_value "$params" tierRoleArn "$role_arn"
   set_env_value "$params" tierSecretArn "$secret_arn"
   set_env_value "$params" awsRegion "$region"
+  set_env_value "$params" mlflowRoleArn "$mlflow_role_arn"
+  set_env_value "$params" documentsBucket "$documents_bucket"
 
   mkdir -p "$wrapper"
   cat >"$wrapper/kustomization.yaml" <<YAML

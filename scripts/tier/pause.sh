@@ -29,6 +29,22 @@ release_kubernetes_resources() {
     note "service controller created, and leftover volumes are listed at the end"
     return 0
   fi
+  # MLflow first, while its NetworkPolicy and IRSA role still exist: its backup sidecar
+  # uploads a last snapshot of the store to S3 when the pod stops. Deleting the namespace
+  # could remove the policy that lets it reach S3 before that upload.
+  if kube -n "$K8S_NAMESPACE" get deployment/mlflow >/dev/null 2>&1; then
+    step "stopping MLflow (a last copy of its store goes to S3)"
+    run kube -n "$K8S_NAMESPACE" scale deployment/mlflow --replicas=0
+    local stop_deadline=$((SECONDS + 300))
+    while [[ -n "$(kube -n "$K8S_NAMESPACE" get pods -l app.kubernetes.io/name=mlflow -o name)" ]]; do
+      ((SECONDS < stop_deadline)) || {
+        note "warning: the MLflow pod is still stopping; its store in S3 may miss up to the"
+        note "last 5 minutes of runs"
+        break
+      }
+      sleep 5
+    done
+  fi
   step "deleting namespace $K8S_NAMESPACE (its load balancer and volumes go with it)"
   run kube delete namespace "$K8S_NAMESPACE" --ignore-not-found --wait=true --timeout=15m
   step "waiting for the volumes of namespace $K8S_NAMESPACE to be deleted"

@@ -168,6 +168,7 @@ run terraform -chdir="$TF_TIER" apply -auto-approve -input=false "${TIER_TF_ARGS
 CLUSTER_NAME="$(tier_output cluster_name)"
 TIER_ROLE_ARN="$(tier_output tier_role_arn)"
 VPC_CIDR="$(tier_output vpc_cidr)"
+MLFLOW_ROLE_ARN="$(tier_output mlflow_role_arn)"
 
 use_cluster "$CLUSTER_NAME"
 
@@ -175,12 +176,17 @@ step "applying k8s/overlays/aws"
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
 overlay="$(render_aws_overlay "$workdir" "$TIER_IMAGE" "$TIER_ROLE_ARN" "$TIER_SECRET_ARN" \
-  "$TIER_CERTIFICATE_ARN" "$VPC_CIDR" "$AWS_REGION")"
+  "$TIER_CERTIFICATE_ARN" "$VPC_CIDR" "$AWS_REGION" "$MLFLOW_ROLE_ARN" "$DOCUMENTS_BUCKET")"
 run kube apply -k "$overlay"
 
 step "waiting for the workloads"
 run kube -n "$K8S_NAMESPACE" rollout status statefulset/chroma --timeout=15m
 run kube -n "$K8S_NAMESPACE" rollout status deployment/ragops-tier --timeout=15m
+# MLflow (restored from s3://$DOCUMENTS_BUCKET/mlflow/mlflow.db) is not on the query path: a
+# failure here is reported, and the tier is activated all the same.
+if ! run kube -n "$K8S_NAMESPACE" rollout status deployment/mlflow --timeout=10m; then
+  note "warning: MLflow is not ready; see kubectl -n $K8S_NAMESPACE logs deployment/mlflow -c restore"
+fi
 
 step "waiting for the load balancer of Service ragops-tier"
 wait_for "the load balancer's hostname" has_load_balancer

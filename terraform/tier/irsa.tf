@@ -9,9 +9,15 @@ locals {
   # namespace/service account of each IRSA role.
   irsa_service_accounts = {
     tier    = { namespace = var.k8s_namespace, name = var.k8s_service_account }
+    mlflow  = { namespace = var.k8s_namespace, name = var.mlflow_service_account }
     ebs_csi = { namespace = "kube-system", name = "ebs-csi-controller-sa" }
     vpc_cni = { namespace = "kube-system", name = "aws-node" }
   }
+
+  # MLflow's part of the documents bucket: the copy of its SQLite store (mlflow/mlflow.db)
+  # and the run artifacts (mlflow/artifacts/). k8s/ names the same keys.
+  documents_bucket_arn = "arn:${local.partition}:s3:::${var.documents_bucket_name}"
+  mlflow_prefix        = "mlflow"
 }
 
 data "aws_iam_policy_document" "irsa_trust" {
@@ -70,6 +76,62 @@ resource "aws_iam_role_policy" "tier" {
   name   = "read-tier-token"
   role   = aws_iam_role.tier.id
   policy = data.aws_iam_policy_document.tier.json
+}
+
+# The MLflow tracking server (namespace ragops, service account mlflow): its prefix of the
+# documents bucket and nothing else. It may replace the store's copy but not delete it (the
+# bucket's versioning keeps the replaced copies), and may delete artifacts (runs deleted in
+# MLflow); it reads no document, chunk or secret.
+resource "aws_iam_role" "mlflow" {
+  name               = "${local.iam_prefix}-mlflow"
+  assume_role_policy = data.aws_iam_policy_document.irsa_trust["mlflow"].json
+}
+
+data "aws_iam_policy_document" "mlflow" {
+  # Listing is what tells "no copy yet" (a new stage: start an empty store) from "no access"
+  # (fail): without it a missing key answers 403, as a forbidden one does.
+  statement {
+    sid       = "ListMlflowPrefix"
+    actions   = ["s3:ListBucket"]
+    resources = [local.documents_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.mlflow_prefix}/", "${local.mlflow_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadWriteMlflowObjects"
+    actions   = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"]
+    resources = ["${local.documents_bucket_arn}/${local.mlflow_prefix}/*"]
+  }
+
+  statement {
+    sid       = "DeleteMlflowArtifacts"
+    actions   = ["s3:DeleteObject"]
+    resources = ["${local.documents_bucket_arn}/${local.mlflow_prefix}/artifacts/*"]
+  }
+
+  # The bucket is encrypted with the stage's key (SSE-KMS): through S3 only.
+  statement {
+    sid       = "EncryptThroughS3"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${var.region}.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "mlflow" {
+  name   = "mlflow-prefix"
+  role   = aws_iam_role.mlflow.id
+  policy = data.aws_iam_policy_document.mlflow.json
 }
 
 # The EBS CSI driver's controller: creates and attaches Chroma's volumes.

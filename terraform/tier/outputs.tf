@@ -28,6 +28,11 @@ output "tier_role_arn" {
   value       = aws_iam_role.tier.arn
 }
 
+output "mlflow_role_arn" {
+  description = "IRSA role of ServiceAccount ragops/mlflow (k8s/ params.env mlflowRoleArn): mlflow/ in the documents bucket."
+  value       = aws_iam_role.mlflow.arn
+}
+
 output "ebs_csi_role_arn" {
   description = "IRSA role of the EBS CSI driver controller."
   value       = aws_iam_role.ebs_csi.arn

@@ -1,7 +1,7 @@
 # What this root needs from persistent/ comes in as variables (kms_key_arn, tier_secret_arn,
-# flow_log_group_arn) rather than through terraform_remote_state: the root validates and
-# plans without access to the other state, and scripts/tier/*.sh pass the values from
-# `terraform -chdir=terraform/persistent output`.
+# flow_log_group_arn, documents_bucket_name) rather than through terraform_remote_state: the
+# root validates and plans without access to the other state, and scripts/tier/*.sh pass the
+# values from `terraform -chdir=terraform/persistent output`.
 
 variable "stage" {
   description = "Deployment stage (the SAM stack's Stage)."
@@ -60,6 +60,16 @@ variable "flow_log_group_arn" {
   validation {
     condition     = can(regex("^arn:aws[a-z-]*:logs:[a-z0-9-]+:[0-9]{12}:log-group:[^*]+$", var.flow_log_group_arn))
     error_message = "flow_log_group_arn must be a CloudWatch Logs log group ARN (without :*)."
+  }
+}
+
+variable "documents_bucket_name" {
+  description = "persistent/ output documents_bucket_name: MLflow keeps its store's copy and its artifacts under mlflow/ in it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.documents_bucket_name))
+    error_message = "documents_bucket_name must be an S3 bucket name."
   }
 }
 
@@ -178,4 +188,10 @@ variable "k8s_service_account" {
   description = "Service account of the tier service, the one allowed to read the tier token."
   type        = string
   default     = "ragops-tier"
+}
+
+variable "mlflow_service_account" {
+  description = "Service account of the MLflow tracking server (k8s/base/mlflow.yaml), the one allowed under mlflow/ in the documents bucket."
+  type        = string
+  default     = "mlflow"
 }

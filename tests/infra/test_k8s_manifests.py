@@ -1,6 +1,8 @@
 """The Kubernetes manifests for the vector tier (k8s/) render, validate strictly against the
 Kubernetes 1.35 API schemas (the EKS version), pass checkov, and hold the contract other code
-depends on: names, ports, probes, limits, network policy, autoscaling and monitoring.
+depends on: names, ports, probes, limits, network policy, autoscaling and monitoring. The
+MLflow tracking server's backup script (k8s/base/mlflow/backup.py) runs here against S3 as
+moto serves it, in process and as the sidecar's own process.
 
 Offline throughout. The renderer is `kustomize build` or `kubectl kustomize` (kustomize v5);
 checkov and kubernetes-validate come from the IaC environment (``make iac-tools``: .iac/).
@@ -9,12 +11,19 @@ checkov and kubernetes-validate come from the IaC environment (``make iac-tools`
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
 import re
 import shutil
+import signal
+import sqlite3
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import yaml
@@ -34,9 +43,11 @@ RENDERINGS = {
 # Kinds whose pod template is spec.template.
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 TIER_LABELS = {"app.kubernetes.io/name": "ragops-tier", "app.kubernetes.io/part-of": "ragops"}
+MLFLOW_LABELS = {"app.kubernetes.io/name": "mlflow", "app.kubernetes.io/part-of": "ragops"}
+BACKUP_SCRIPT = K8S / "base" / "mlflow" / "backup.py"
 # Every skip must be one of these, each justified next to its checkov.io/skipN annotation.
 ALLOWED_SKIPS = {
-    "CKV_K8S_43": "image digests (tags pinned)",
+    "CKV_K8S_43": "image digests (tags pinned: chroma, redis, the tier, mlflow)",
     "CKV_K8S_35": "the tier's token env var (base and local only)",
     "CKV_K8S_15": "imagePullPolicy of the locally loaded image (local only)",
 }
@@ -129,8 +140,14 @@ def workload_problems(docs: list[dict]) -> list[str]:
                 for resource in ("cpu", "memory"):
                     if resource not in resources.get(bound, {}):
                         problems.append(f"{at}: no {resource} {bound}")
-            probes = ("livenessProbe", "readinessProbe") if container in spec["containers"] else ()
-            for probe in probes:  # init containers take no probes
+            if container in spec["containers"]:
+                probes: tuple[str, ...] = ("livenessProbe", "readinessProbe")
+            elif container.get("restartPolicy") == "Always":
+                # A native sidecar runs as long as the pod; it takes no readiness probe.
+                probes = ("livenessProbe",)
+            else:
+                probes = ()  # plain init containers take no probes
+            for probe in probes:
                 if probe not in container:
                     problems.append(f"{at}: no {probe}")
             security = container.get("securityContext", {})
@@ -169,7 +186,13 @@ def test_every_rendering_holds_the_contract_objects(rendered):
         ("NetworkPolicy", "default-deny-all"),
         ("ConfigMap", "ragops-prometheus-scrape"),
         ("ConfigMap", "ragops-grafana-dashboard"),
+        ("Deployment", "mlflow"),
+        ("Service", "mlflow"),
+        ("ServiceAccount", "mlflow"),
+        ("ConfigMap", "mlflow"),
+        ("NetworkPolicy", "mlflow"),
     }
+    monitoring = {"ragops-prometheus-scrape", "ragops-grafana-dashboard"}
     for name, docs in rendered.items():
         present = {(d["kind"], d["metadata"]["name"]) for d in docs}
         assert expected <= present, f"{name} lacks {expected - present}"
@@ -178,7 +201,7 @@ def test_every_rendering_holds_the_contract_objects(rendered):
             assert labels.get("app.kubernetes.io/part-of") == "ragops", doc["metadata"]["name"]
             if doc["kind"] in ("StorageClass", "Namespace"):  # cluster-scoped
                 continue
-            expected_ns = "monitoring" if doc["kind"] == "ConfigMap" else "ragops"
+            expected_ns = "monitoring" if doc["metadata"]["name"] in monitoring else "ragops"
             assert doc["metadata"]["namespace"] == expected_ns, doc["metadata"]["name"]
 
 
@@ -240,10 +263,16 @@ def test_the_workload_rules_catch_a_missing_limit_or_probe(rendered):
     docs = copy.deepcopy(rendered["aws"])
     del pod_spec(find(docs, "Deployment", "ragops-tier"))["containers"][0]["resources"]["limits"]
     del pod_spec(find(docs, "StatefulSet", "chroma"))["containers"][0]["readinessProbe"]
+    mlflow = pod_spec(find(docs, "Deployment", "mlflow"))
+    init = {c["name"]: c for c in mlflow["initContainers"]}
+    del init["backup"]["livenessProbe"]
+    init["restore"]["securityContext"]["readOnlyRootFilesystem"] = False
     problems = workload_problems(docs)
     assert "Deployment/ragops-tier/tier: no cpu limits" in problems
     assert "Deployment/ragops-tier/tier: no memory limits" in problems
     assert "StatefulSet/chroma/chroma: no readinessProbe" in problems
+    assert "Deployment/mlflow/backup: no livenessProbe" in problems
+    assert "Deployment/mlflow/restore: writable root filesystem" in problems
 
 
 def test_chroma_is_one_pinned_replica_on_a_gp3_volume(rendered):
@@ -344,7 +373,12 @@ def test_tier_deployment_matches_the_service_contract(rendered):
 
 
 def test_services_select_their_pods_on_named_ports(rendered):
-    workloads = {("chroma", "StatefulSet"), ("redis", "Deployment"), ("ragops-tier", "Deployment")}
+    workloads = {
+        ("chroma", "StatefulSet"),
+        ("redis", "Deployment"),
+        ("ragops-tier", "Deployment"),
+        ("mlflow", "Deployment"),
+    }
     for name, docs in rendered.items():
         for service_name, kind in workloads:
             service = find(docs, "Service", service_name)
@@ -361,6 +395,10 @@ def test_services_select_their_pods_on_named_ports(rendered):
     assert find(rendered["local"], "Service", "ragops-tier")["spec"]["type"] == "ClusterIP"
     assert find(rendered["base"], "Service", "chroma")["spec"]["ports"][0]["port"] == 8000
     assert find(rendered["base"], "Service", "redis")["spec"]["ports"][0]["port"] == 6379
+    for docs in rendered.values():  # MLflow stays inside the cluster, in every rendering
+        mlflow = find(docs, "Service", "mlflow")
+        assert mlflow["spec"]["type"] == "ClusterIP"
+        assert [(p["port"], p["targetPort"]) for p in mlflow["spec"]["ports"]] == [(5000, "http")]
 
 
 def test_aws_exposes_the_tier_through_a_tls_nlb_only(rendered):
@@ -397,6 +435,8 @@ def test_the_resume_procedure_replaces_every_placeholder(tmp_path):
         "tierRoleArn": "arn:aws:iam::123456789012:role/ragops-tier-eks",
         "tierSecretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:tier-AbCdEf",
         "awsRegion": "eu-west-1",
+        "mlflowRoleArn": "arn:aws:iam::123456789012:role/ragops-tier-eu-west-1-mlflow",
+        "documentsBucket": "ragops-test-documents-123456789012",
     }
     assert set(values) == set(params("aws"))
     params_env = tmp_path / "k8s" / "overlays" / "aws" / "params.env"
@@ -416,7 +456,14 @@ def test_the_resume_procedure_replaces_every_placeholder(tmp_path):
 
     result = run(*renderer(), str(wrapper))
     assert result.returncode == 0, result.stderr
-    for placeholder in ("ACCOUNT", "REGION", "CERTIFICATE_ID", "from-params", r"10\.40\.0\.0"):
+    for placeholder in (
+        "ACCOUNT",
+        "REGION",
+        "STAGE",
+        "CERTIFICATE_ID",
+        "from-params",
+        r"10\.40\.0\.0",
+    ):
         assert not re.search(rf"\b{placeholder}\b", result.stdout), placeholder
     docs = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
     (container,) = pod_spec(find(docs, "Deployment", "ragops-tier"))["containers"]
@@ -425,6 +472,16 @@ def test_the_resume_procedure_replaces_every_placeholder(tmp_path):
     assert env_of(container)["RAGOPS_TIER_SECRET_ARN"]["value"] == values["tierSecretArn"]
     policy = find(docs, "NetworkPolicy", "ragops-tier")
     assert policy["spec"]["ingress"][0]["from"][0]["ipBlock"]["cidr"] == "10.77.0.0/16"
+    account = find(docs, "ServiceAccount", "mlflow")
+    assert (
+        account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+        == (values["mlflowRoleArn"])
+    )
+    config = find(docs, "ConfigMap", "mlflow")["data"]
+    bucket = values["documentsBucket"]
+    assert config["backup-uri"] == f"s3://{bucket}/mlflow/mlflow.db"
+    assert config["artifacts-destination"] == f"s3://{bucket}/mlflow/artifacts"
+    assert config["aws-region"] == "eu-west-1"
 
 
 # Autoscaling and disruption.
@@ -487,7 +544,19 @@ def test_network_policy_denies_by_default_and_admits_only_the_tier_path(rendered
         monitoring = {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
         assert {"namespaceSelector": monitoring} in peers
         egress_ports = {p["port"] for rule in tier["egress"] for p in rule["ports"]}
-        assert egress_ports == {8000, 6379, 443}
+        assert egress_ports == {8000, 6379, 5000, 443}
+
+        # MLflow: the tier pods on 5000 in; HTTPS (S3, STS) out, nothing else.
+        mlflow = policies["mlflow"]
+        assert selects(mlflow["podSelector"], MLFLOW_LABELS)
+        assert sorted(mlflow["policyTypes"]) == ["Egress", "Ingress"]
+        (rule,) = mlflow["ingress"]
+        assert rule["from"] == [{"podSelector": {"matchLabels": TIER_LABELS}}]
+        assert rule["ports"] == [{"protocol": "TCP", "port": 5000}]
+        (out,) = mlflow["egress"]
+        assert out["ports"] == [{"protocol": "TCP", "port": 443}]
+        (to_mlflow,) = [r for r in tier["egress"] if r["ports"][0]["port"] == 5000]
+        assert to_mlflow["to"] == [{"podSelector": {"matchLabels": MLFLOW_LABELS}}]
 
         # Every pod in the namespace is covered by a policy besides the default ones.
         for doc in docs:
@@ -559,3 +628,389 @@ def test_grafana_dashboard_charts_the_tier_and_the_api(rendered):
     from ragops.adapters.metrics import _camel
 
     assert ("QueryCostUSD", "Sum") in metrics and _camel("query_cost_usd", {}) == "QueryCostUSD"
+
+
+# MLflow.
+
+
+def mlflow_containers(docs: list[dict]) -> dict[str, dict]:
+    return {c["name"]: c for c in containers(find(docs, "Deployment", "mlflow"))}
+
+
+def test_mlflow_is_one_pinned_non_root_writer(rendered):
+    for name, docs in rendered.items():
+        deployment = find(docs, "Deployment", "mlflow")
+        # One writer of the SQLite store, and never two pods at once (each would upload its
+        # own copy over the other's).
+        assert deployment["spec"]["replicas"] == 1, name
+        assert deployment["spec"]["strategy"] == {"type": "Recreate"}, name
+        spec = pod_spec(deployment)
+        assert spec["serviceAccountName"] == "mlflow"
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["runAsUser"] == 10001
+        # The `mlflow` Service would otherwise inject MLFLOW_PORT=tcp://..., which
+        # `mlflow server` reads as its --port.
+        assert spec["enableServiceLinks"] is False
+        # Time for the server to stop and the sidecar to upload the last snapshot.
+        assert spec["terminationGracePeriodSeconds"] >= 60
+        assert [c["name"] for c in spec["initContainers"]] == ["restore", "migrate", "backup"]
+        assert [c["name"] for c in spec["containers"]] == ["mlflow"]
+        for container in containers(deployment):
+            assert re.fullmatch(r"ghcr\.io/mlflow/mlflow:v3\.\d+\.\d+-full", container["image"])
+            assert container["securityContext"]["runAsNonRoot"] is True
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        # One image for all four: the -full variant carries boto3, which both the server (S3
+        # artifacts) and the backup script need.
+        assert len({c["image"] for c in containers(deployment)}) == 1
+        account = find(docs, "ServiceAccount", "mlflow")
+        assert account["automountServiceAccountToken"] is False
+
+
+def test_mlflow_serves_its_sqlite_store_and_s3_artifacts(rendered):
+    for name, docs in rendered.items():
+        spec = pod_spec(find(docs, "Deployment", "mlflow"))
+        by_name = mlflow_containers(docs)
+        server = by_name["mlflow"]
+        command = server["command"]
+        assert command[:2] == ["mlflow", "server"], name
+        flags = dict(zip(command[2::2], command[3::2], strict=False))
+        assert flags["--host"] == "0.0.0.0"
+        assert flags["--port"] == "5000"
+        assert flags["--workers"] == "1"
+        assert flags["--backend-store-uri"] == "sqlite:////data/mlflow.db"
+        assert "--serve-artifacts" in command
+        i = command.index("--artifacts-destination")
+        assert command[i + 1] == "$(MLFLOW_ARTIFACTS_DESTINATION)"
+        env = env_of(server)
+        source = env["MLFLOW_ARTIFACTS_DESTINATION"]["valueFrom"]["configMapKeyRef"]
+        assert source == {"name": "mlflow", "key": "artifacts-destination"}
+        assert env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"]["value"] == "false"
+        assert env["HOME"]["value"] == "/tmp"
+        # Host-header validation admits the Service's names (and localhost, port-forward).
+        allowed = env["MLFLOW_SERVER_ALLOWED_HOSTS"]["value"].split(",")
+        for host in ("mlflow:5000", "mlflow.ragops.svc.cluster.local:5000", "localhost:*"):
+            assert host in allowed, host
+        assert "*" not in allowed
+        assert server["ports"] == [{"name": "http", "containerPort": 5000, "protocol": "TCP"}]
+        for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+            assert server[probe]["httpGet"] == {"path": "/health", "port": "http"}, probe
+
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        assert "emptyDir" in volumes["data"] and "emptyDir" in volumes["tmp"]
+        assert volumes["scripts"]["configMap"]["name"] == "mlflow"
+        assert volumes["scripts"]["configMap"]["items"] == [
+            {"key": "backup.py", "path": "backup.py"}
+        ]
+        for container in by_name.values():
+            mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+            assert mounts["data"] == "/data" and mounts["tmp"] == "/tmp", container["name"]
+
+
+def test_mlflow_restores_its_store_before_it_starts_and_backs_it_up(rendered):
+    for name, docs in rendered.items():
+        by_name = mlflow_containers(docs)
+        restore, migrate, backup = by_name["restore"], by_name["migrate"], by_name["backup"]
+        assert restore["command"] == ["python", "/opt/ragops/backup.py", "restore"]
+        assert backup["command"] == ["python", "/opt/ragops/backup.py", "run"]
+        # A native sidecar: started before the server, stopped after it.
+        assert backup["restartPolicy"] == "Always"
+        assert "restartPolicy" not in restore and "restartPolicy" not in migrate
+        assert backup["livenessProbe"]["exec"]["command"][-1] == "alive"
+        for container in (restore, backup):
+            env = env_of(container)
+            # The file the server opens (--backend-store-uri sqlite:////data/mlflow.db).
+            assert env["BACKUP_DB"]["value"] == "/data/mlflow.db", name
+            source = env["BACKUP_URI"]["valueFrom"]["configMapKeyRef"]
+            assert source == {"name": "mlflow", "key": "backup-uri"}
+            assert int(env["BACKUP_INTERVAL_SECONDS"]["value"]) <= 300
+            mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+            assert mounts["/opt/ragops"]["readOnly"] is True
+        # Only an existing store is migrated (a new one is created by the server).
+        assert migrate["command"][:2] == ["sh", "-c"]
+        assert "[ -f /data/mlflow.db ]" in migrate["command"][2]
+        assert "mlflow db upgrade sqlite:////data/mlflow.db" in migrate["command"][2]
+
+        # The script the pod runs is the one tested below.
+        config = find(docs, "ConfigMap", "mlflow")["data"]
+        assert config["backup.py"] == BACKUP_SCRIPT.read_text()
+
+    aws = params("aws")
+    config = find(rendered["aws"], "ConfigMap", "mlflow")["data"]
+    # The store's copy and the artifacts under mlflow/ in the documents bucket: the prefix the
+    # IRSA role of terraform/tier is limited to (tests/infra/test_terraform.py).
+    assert config["backup-uri"] == f"s3://{aws['documentsBucket']}/mlflow/mlflow.db"
+    assert config["artifacts-destination"] == f"s3://{aws['documentsBucket']}/mlflow/artifacts"
+    assert config["aws-region"] == aws["awsRegion"]
+    account = find(rendered["aws"], "ServiceAccount", "mlflow")
+    assert (
+        account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"] == (aws["mlflowRoleArn"])
+    )
+    # Without AWS (kind, minikube): no backup, artifacts on the pod's volume.
+    local = find(rendered["local"], "ConfigMap", "mlflow")["data"]
+    assert local["backup-uri"] == ""
+    assert local["artifacts-destination"].startswith("/data/")
+    assert "eks.amazonaws.com/role-arn" not in (
+        find(rendered["local"], "ServiceAccount", "mlflow")["metadata"].get("annotations", {})
+    )
+
+
+# The backup script (k8s/base/mlflow/backup.py), against S3 as moto serves it.
+
+BUCKET = "ragops-test-documents"
+KEY = "mlflow/mlflow.db"
+
+
+@pytest.fixture(scope="module")
+def backup() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("mlflow_backup", BACKUP_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with moto.mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        yield client
+
+
+def versions(client) -> list[dict]:
+    listed = client.list_object_versions(Bucket=BUCKET, Prefix=KEY)
+    return [v for v in listed.get("Versions", []) if v["Key"] == KEY]
+
+
+def write_rows(db: Path, *rows: str) -> None:
+    connection = sqlite3.connect(db)
+    with connection:
+        connection.execute("CREATE TABLE IF NOT EXISTS runs (name TEXT)")
+        connection.executemany("INSERT INTO runs VALUES (?)", [(r,) for r in rows])
+    connection.close()
+
+
+def read_rows(db: Path) -> list[str]:
+    connection = sqlite3.connect(db)
+    try:
+        return [r for (r,) in connection.execute("SELECT name FROM runs ORDER BY rowid")]
+    finally:
+        connection.close()
+
+
+def backup_config(backup: ModuleType, root: Path, **extra: str):
+    return backup.Config(
+        {
+            "BACKUP_URI": f"s3://{BUCKET}/{KEY}",
+            "BACKUP_DB": str(root / "mlflow.db"),
+            "BACKUP_STATE_DIR": str(root / ".backup"),
+            **extra,
+        }
+    )
+
+
+def test_backup_round_trip_uploads_only_changes(backup, s3, tmp_path):
+    pod = backup_config(backup, tmp_path / "pod1")
+    # A new stage: nothing in S3, the server starts an empty store.
+    assert backup.restore(pod, s3) == "empty"
+    assert not pod.db.exists()
+    # Before the server has created the store there is nothing to upload.
+    assert backup.back_up(pod, s3, None) is None
+    assert versions(s3) == []
+
+    pod.db.parent.mkdir(parents=True)
+    write_rows(pod.db, "run-1")
+    first = backup.back_up(pod, s3, None)
+    assert len(versions(s3)) == 1
+    head = s3.head_object(Bucket=BUCKET, Key=KEY)
+    assert head["Metadata"]["sha256"] == first
+    # Unchanged store: no new upload (each would be one more version in the bucket).
+    assert backup.back_up(pod, s3, first) == first
+    assert len(versions(s3)) == 1
+    write_rows(pod.db, "run-2")
+    second = backup.back_up(pod, s3, first)
+    assert second != first
+    assert len(versions(s3)) == 2
+
+    # The next pod (after a pause and resume) starts from the last copy...
+    resumed = backup_config(backup, tmp_path / "pod2")
+    assert backup.restore(resumed, s3) == "restored"
+    assert read_rows(resumed.db) == ["run-1", "run-2"]
+    # ...and does not upload it again: its snapshot of the restored copy is the same bytes.
+    last = backup.read_digest(resumed.state)
+    assert last == second
+    assert backup.back_up(resumed, s3, last) == second
+    assert len(versions(s3)) == 2
+    # A restarted pod keeps its own volume, which is newer than S3.
+    write_rows(resumed.db, "run-3")
+    assert backup.restore(resumed, s3) == "kept"
+    assert read_rows(resumed.db) == ["run-1", "run-2", "run-3"]
+
+
+def test_backup_snapshot_holds_every_commit_and_nothing_uncommitted(backup, tmp_path):
+    """In WAL mode committed pages sit in mlflow.db-wal until a checkpoint: a copy of the file
+    would miss them. The snapshot has them, and not what is still uncommitted."""
+    db = tmp_path / "mlflow.db"
+    writer = sqlite3.connect(db, isolation_level=None)
+    try:
+        assert writer.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+        writer.execute("CREATE TABLE runs (name TEXT)")
+        writer.execute("INSERT INTO runs VALUES ('committed')")
+        plain_copy = tmp_path / "copy.db"
+        shutil.copyfile(db, plain_copy)
+        writer.execute("BEGIN")
+        writer.execute("INSERT INTO runs VALUES ('uncommitted')")
+        backup.snapshot(db, tmp_path / "snap.db")
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+    assert read_rows(tmp_path / "snap.db") == ["committed"]
+    # What the scenario guards against: the file alone does not hold the commit yet.
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        read_rows(plain_copy)
+
+
+def test_restore_never_starts_an_empty_store_when_s3_fails(backup, s3, tmp_path):
+    pod = backup_config(backup, tmp_path)
+    # Not an SQLite database: refused, and nothing left where the server would open it.
+    s3.put_object(Bucket=BUCKET, Key=KEY, Body=b"not a database" * 100)
+    with pytest.raises(RuntimeError, match="SQLite"):
+        backup.restore(pod, s3)
+    assert not pod.db.exists()
+
+    class Denied:
+        def list_objects_v2(self, **kwargs):
+            from botocore.exceptions import ClientError
+
+            error = {"Error": {"Code": "AccessDenied", "Message": "denied"}}
+            raise ClientError(error, "ListObjectsV2")
+
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError):
+        backup.restore(pod, Denied())
+    assert not pod.db.exists()
+    # The exit status the kubelet sees: the init container fails, the pod does not start.
+    env = {"BACKUP_URI": f"s3://{BUCKET}/{KEY}", "BACKUP_DB": str(pod.db)}
+    env["BACKUP_STATE_DIR"] = str(pod.state)
+    with pytest.raises(RuntimeError):
+        backup.main(["backup.py", "restore"], env)
+
+
+def test_backup_config_and_liveness(backup, tmp_path):
+    for uri in ("s3://bucket", "s3://bucket/", "https://bucket/key", "bucket/key"):
+        with pytest.raises(ValueError):
+            backup.Config({"BACKUP_URI": uri})
+    off = backup.Config({"BACKUP_URI": "", "BACKUP_STATE_DIR": str(tmp_path)})
+    assert not off.enabled
+    assert backup.restore(off) == "disabled"
+
+    config = backup_config(backup, tmp_path, BACKUP_INTERVAL_SECONDS="300")
+    assert not backup.alive(config)  # no beat yet
+    backup.beat(config)
+    assert backup.alive(config)
+    assert not backup.alive(config, now=time.time() + 2 * 300 + 61)
+
+    # Backups off (the local overlay): the sidecar still beats, and stops when told.
+    stop = threading.Event()
+    stop.set()
+    assert backup.run(off, stop) == 0
+    assert backup.alive(off)
+
+
+def test_backup_sidecar_uploads_a_last_snapshot_on_sigterm(tmp_path):
+    """The sidecar as the pod runs it: its own process, S3 at an endpoint (a moto server),
+    SIGTERM from the kubelet once the server has stopped."""
+    moto_server = pytest.importorskip("moto.server")
+    import boto3
+
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        aws = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": endpoint,
+        }
+        client = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        client.create_bucket(Bucket=BUCKET)
+        db = tmp_path / "mlflow.db"
+        write_rows(db, "before")
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            **aws,
+            "BACKUP_URI": f"s3://{BUCKET}/{KEY}",
+            "BACKUP_DB": str(db),
+            "BACKUP_STATE_DIR": str(tmp_path / ".backup"),
+            # Longer than the test: the last write reaches S3 only through SIGTERM.
+            "BACKUP_INTERVAL_SECONDS": "3600",
+        }
+        process = subprocess.Popen(
+            [sys.executable, str(BACKUP_SCRIPT), "run"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            heartbeat = tmp_path / ".backup" / "heartbeat"
+            deadline = time.monotonic() + 60
+            while not heartbeat.exists():
+                assert process.poll() is None, process.stdout.read()
+                assert time.monotonic() < deadline, "the sidecar never completed a backup"
+                time.sleep(0.1)
+            write_rows(db, "after")
+            process.send_signal(signal.SIGTERM)
+            output, _ = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert process.returncode == 0, output
+        copy = tmp_path / "copy.db"
+        client.download_file(BUCKET, KEY, str(copy))
+        assert read_rows(copy) == ["before", "after"], output
+    finally:
+        server.stop()
+
+
+def test_mlflow_registry_survives_a_backup_and_restore(backup, s3, tmp_path):
+    """A real MLflow store (alembic schema, model registry): what the functions resolve at
+    cold start, the `champion` alias, is there after a pause and resume."""
+    tracking = pytest.importorskip("mlflow.tracking")
+    pod = backup_config(backup, tmp_path / "pod1")
+    pod.db.parent.mkdir(parents=True)
+    client = tracking.MlflowClient(tracking_uri=f"sqlite:///{pod.db}")
+    run = client.create_run(client.create_experiment("ragops-eval"))
+    client.log_metric(run.info.run_id, "ndcg_at_10", 0.71)
+    client.create_registered_model("ragops-pipeline")
+    version = client.create_model_version(
+        "ragops-pipeline", source="mlflow-artifacts:/pipeline", run_id=run.info.run_id
+    )
+    client.set_registered_model_alias("ragops-pipeline", "champion", version.version)
+    backup.back_up(pod, s3, None)
+
+    resumed = backup_config(backup, tmp_path / "pod2")
+    assert backup.restore(resumed, s3) == "restored"
+    restored = tracking.MlflowClient(tracking_uri=f"sqlite:///{resumed.db}")
+    champion = restored.get_model_version_by_alias("ragops-pipeline", "champion")
+    assert champion.version == version.version
+    assert champion.run_id == run.info.run_id
+    metric = restored.get_run(run.info.run_id).data.metrics["ndcg_at_10"]
+    assert metric == pytest.approx(0.71)

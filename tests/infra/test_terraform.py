@@ -4,12 +4,14 @@
 - both roots parse, and the split between them holds: terraform/tier (destroyed on every
   pause) owns no data, terraform/persistent (never destroyed) owns all of it;
 - the names the rest of the system relies on (cluster ragops-tier, node group
-  ragops-tier-nodes, namespace ragops, service account ragops-tier, the SSM parameter and
-  the secret) and the security settings asked of each resource;
+  ragops-tier-nodes, namespace ragops, service accounts ragops-tier and mlflow, the SSM
+  parameter and the secret) and the security settings asked of each resource;
+- the MLflow role reaches mlflow/ in the documents bucket and nothing else (its policy is
+  evaluated against the keys the rest of the bucket holds);
 - every variable has a description and a type, the files are laid out as `terraform fmt`
   lays them out (and, where a terraform binary is on PATH, `terraform fmt -check` agrees);
-- scripts/tier/*.sh pass `bash -n` and shellcheck, and render k8s/overlays/aws with every
-  placeholder replaced.
+- scripts/tier/*.sh pass `bash -n` and shellcheck, pass every required variable of
+  terraform/tier, and render k8s/overlays/aws with every placeholder replaced.
 
 checkov and python-hcl2 come from the IaC environment (`make iac-tools`, .iac/): they pin
 their own dependencies, so they live apart from .venv, and hcl2 is run in that interpreter.
@@ -19,6 +21,7 @@ here it runs only when RAGOPS_TF_PLUGIN_MIRROR names a provider mirror directory
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -387,7 +390,7 @@ def test_names_the_rest_of_the_system_uses():
     assert local_values("persistent")["eks_log_group_name"] == (
         "/aws/eks/${var.tier_cluster_name}/cluster"
     )
-    for name in ("cluster_name", "tier_role_arn", "vpc_cidr"):
+    for name in ("cluster_name", "tier_role_arn", "vpc_cidr", "mlflow_role_arn"):
         assert name in labelled("tier", "output"), name
 
 
@@ -476,8 +479,140 @@ def test_tier_service_account_reads_the_token_and_nothing_else():
     assert expr(attr(r["aws_iam_role_policy.tier"], "policy")) == (
         "data.aws_iam_policy_document.tier.json"
     )
-    # Only the three IRSA roles trust the cluster's OIDC provider.
-    assert set(accounts) == {"tier", "ebs_csi", "vpc_cni"}
+    # Only these IRSA roles trust the cluster's OIDC provider.
+    assert set(accounts) == {"tier", "mlflow", "ebs_csi", "vpc_cni"}
+
+
+# The MLflow role's policy, with the locals it uses substituted, as IAM would read it.
+MLFLOW_BUCKET = "ragops-test-documents-123456789012"
+
+
+def mlflow_statements() -> list[dict[str, Any]]:
+    locals_ = local_values("tier")
+    values = {
+        "${local.documents_bucket_arn}": f"arn:aws:s3:::{MLFLOW_BUCKET}",
+        "${local.mlflow_prefix}": locals_["mlflow_prefix"],
+        "${var.kms_key_arn}": "arn:aws:kms:us-east-1:123456789012:key/k",
+        "${var.region}": "us-east-1",
+    }
+
+    def resolve(text: str) -> str:
+        for name, value in values.items():
+            text = text.replace(name, value)
+        assert "${" not in text, f"unresolved expression in the MLflow policy: {text}"
+        return text
+
+    document = labelled("tier", "data")["aws_iam_policy_document.mlflow"]
+    statements = []
+    for body in blocks(document, "statement"):
+        statements.append(
+            {
+                "effect": attr(body, "effect", "Allow"),
+                "actions": attr(body, "actions"),
+                "resources": [resolve(r) for r in attr(body, "resources")],
+                "conditions": [
+                    (attr(c, "test"), attr(c, "variable"), [resolve(v) for v in attr(c, "values")])
+                    for c in blocks(body, "condition")
+                ],
+            }
+        )
+    return statements
+
+
+def allowed(statements: list[dict[str, Any]], action: str, resource: str, **context: str) -> bool:
+    """Whether an Allow statement grants the request (no Deny statements exist here)."""
+    for statement in statements:
+        assert statement["effect"] == "Allow"
+        if not any(fnmatch.fnmatchcase(action, a) for a in statement["actions"]):
+            continue
+        if not any(fnmatch.fnmatchcase(resource, r) for r in statement["resources"]):
+            continue
+        met = True
+        for test, variable, values in statement["conditions"]:
+            value = context.get(variable)
+            if test == "StringLike":
+                met &= value is not None and any(fnmatch.fnmatchcase(value, v) for v in values)
+            elif test == "StringEquals":
+                met &= value in values
+            else:
+                raise AssertionError(f"condition {test} not modelled here")
+        if met:
+            return True
+    return False
+
+
+def test_mlflow_role_reaches_its_prefix_of_the_documents_bucket_and_nothing_else():
+    r = resources("tier")
+    data = labelled("tier", "data")
+    accounts = local_values("tier")["irsa_service_accounts"]
+    assert accounts["mlflow"] == {
+        "namespace": "${var.k8s_namespace}",
+        "name": "${var.mlflow_service_account}",
+    }
+    # The service account k8s/base/mlflow.yaml runs the server under.
+    assert variable_default("tier", "mlflow_service_account") == "mlflow"
+    assert "kind: ServiceAccount\nmetadata:\n  name: mlflow\n" in (
+        (ROOT / "k8s" / "base" / "mlflow.yaml").read_text()
+    )
+    assert expr(attr(r["aws_iam_role.mlflow"], "assume_role_policy")) == (
+        'data.aws_iam_policy_document.irsa_trust["mlflow"].json'
+    )
+    assert expr(attr(r["aws_iam_role_policy.mlflow"], "policy")) == (
+        "data.aws_iam_policy_document.mlflow.json"
+    )
+    assert "aws_iam_policy_document.mlflow" in data
+    # The bucket comes from persistent/, whose default name it must be able to hold.
+    assert local_values("tier")["documents_bucket_arn"] == (
+        "arn:${local.partition}:s3:::${var.documents_bucket_name}"
+    )
+
+    statements = mlflow_statements()
+    for statement in statements:
+        assert not any("*" in a for a in statement["actions"]), statement["actions"]
+    bucket = f"arn:aws:s3:::{MLFLOW_BUCKET}"
+    db = f"{bucket}/mlflow/mlflow.db"
+    artifact = f"{bucket}/mlflow/artifacts/1/abc/artifacts/report.json"
+    # What the backup script and the server do (k8s/base/mlflow.yaml, mlflow/backup.py).
+    assert allowed(statements, "s3:ListBucket", bucket, **{"s3:prefix": "mlflow/mlflow.db"})
+    assert allowed(statements, "s3:ListBucket", bucket, **{"s3:prefix": "mlflow/artifacts/1/"})
+    for action in ("s3:GetObject", "s3:PutObject"):
+        assert allowed(statements, action, db), action
+        assert allowed(statements, action, artifact), action
+    assert allowed(statements, "s3:DeleteObject", artifact)
+    assert allowed(statements, "s3:AbortMultipartUpload", artifact)
+    via_s3 = {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    kms = "arn:aws:kms:us-east-1:123456789012:key/k"
+    assert allowed(statements, "kms:GenerateDataKey", kms, **via_s3)
+    assert allowed(statements, "kms:Decrypt", kms, **via_s3)
+    # And nothing else: not the documents, not the chunks, not the store's deletion.
+    assert not allowed(statements, "s3:DeleteObject", db)
+    for key in ("raw/t1/doc", "chunks/t1/doc/1.json", "documents/t1/doc.json", "mlflow"):
+        for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
+            assert not allowed(statements, action, f"{bucket}/{key}"), (action, key)
+    assert not allowed(statements, "s3:ListBucket", bucket, **{"s3:prefix": "raw/"})
+    assert not allowed(statements, "s3:ListBucket", bucket)  # listing the whole bucket
+    assert not allowed(statements, "s3:GetObject", "arn:aws:s3:::another-bucket/mlflow/x")
+    assert not allowed(statements, "kms:Decrypt", kms)  # directly, not through S3
+    assert not allowed(
+        statements,
+        "kms:Decrypt",
+        kms,
+        **{"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"},
+    )
+    assert "mlflow_role_arn" in labelled("tier", "output")
+
+
+def test_the_policy_evaluator_sees_a_widened_grant():
+    """The checks above fail when the grant widens: a bucket-wide resource lets a document
+    through."""
+    statements = mlflow_statements()
+    widened = [
+        dict(s, resources=[re.sub(r"/mlflow/.*", "/*", r) for r in s["resources"]])
+        for s in statements
+    ]
+    bucket = f"arn:aws:s3:::{MLFLOW_BUCKET}"
+    assert not allowed(statements, "s3:GetObject", f"{bucket}/raw/t1/doc")
+    assert allowed(widened, "s3:GetObject", f"{bucket}/raw/t1/doc")
 
 
 def test_every_variable_has_a_description_and_a_type():
@@ -544,6 +679,23 @@ def test_tier_scripts_parse_and_pass_shellcheck():
     assert result.returncode == 0, result.stdout[-4000:]
 
 
+def test_tier_scripts_pass_every_required_variable_of_the_tier_root():
+    """pause.sh and resume.sh run terraform/tier with tier_tf_args (lib.sh): a variable
+    without a default that it does not pass would stop both at the prompt-less plan."""
+    lib = (SCRIPTS / "lib.sh").read_text()
+    body = lib[lib.index("tier_tf_args() {") :]
+    body = body[: body.index("\n}\n")]
+    passed = set(re.findall(r'-var "([a-z_]+)=', body))
+    required = {n for n, b in labelled("tier", "variable").items() if "default" not in b}
+    # Passed when TF_VAR_cluster_endpoint_public_access_cidrs is not set already.
+    assert "cluster_endpoint_public_access_cidrs=$(hcl_list" in body
+    assert required - {"cluster_endpoint_public_access_cidrs"} <= passed, required - passed
+    assert "documents_bucket_name" in required
+    assert 'documents_bucket_name="$(persistent_output documents_bucket_name)"' in body
+    for script in ("pause.sh", "resume.sh"):
+        assert "tier_tf_args" in (SCRIPTS / script).read_text(), script
+
+
 def test_render_replaces_every_placeholder_of_the_aws_overlay():
     """resume.sh applies k8s/overlays/aws through render_aws_overlay (lib.sh), as render.sh
     prints it: every environment value must land where k8s/ expects it."""
@@ -557,6 +709,8 @@ def test_render_replaces_every_placeholder_of_the_aws_overlay():
         ),
         "TIER_CERTIFICATE_ARN": "arn:aws:acm:eu-west-1:123456789012:certificate/0000-1111",
         "TIER_VPC_CIDR": "10.99.0.0/16",
+        "MLFLOW_ROLE_ARN": "arn:aws:iam::123456789012:role/ragops-tier-eu-west-1-mlflow",
+        "DOCUMENTS_BUCKET": "ragops-test-documents-123456789012",
     }
     env = {
         **os.environ,
@@ -570,7 +724,10 @@ def test_render_replaces_every_placeholder_of_the_aws_overlay():
     for name, value in values.items():
         assert value in rendered, f"{name} ({value}) missing from the rendered overlay"
     assert "value: eu-west-1" in rendered
-    left = re.findall(r"(?<![A-Za-z_])(?:ACCOUNT|REGION|CERTIFICATE_ID)(?![A-Za-z_])", rendered)
+    assert f"s3://{values['DOCUMENTS_BUCKET']}/mlflow/mlflow.db" in rendered
+    left = re.findall(
+        r"(?<![A-Za-z_])(?:ACCOUNT|REGION|STAGE|CERTIFICATE_ID)(?![A-Za-z_])", rendered
+    )
     assert not left, f"placeholders left in the manifests: {sorted(set(left))}"
     for placeholder in ("from-params", "10.40.0.0/16"):
         assert placeholder not in rendered, f"placeholder {placeholder} left in the manifests"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.samples import make_docx
+from tests.samples import make_docx, write_beir
 
 pytestmark = pytest.mark.slow
 
@@ -142,35 +142,6 @@ def test_missing_path_and_bad_tenant_are_named(tmp_path):
     assert missing.returncode != 0 and "nope.md" in missing.stderr
     bad = ragops("ask", "hi", "--tenant", "../x", data_dir=tmp_path / "d", check=False)
     assert bad.returncode != 0 and "invalid tenant" in bad.stderr
-
-
-def write_beir(folder: Path) -> Path:
-    topics = {
-        "tides": "The Moon's gravity raises ocean tides; spring tides follow full and new moons.",
-        "volcano": "Volcanoes erupt when buoyant magma rises through cracks in the crust.",
-        "glacier": "Glaciers are rivers of ice that carve U-shaped valleys.",
-        "desert": "Deserts receive under 250 millimetres of rain a year.",
-        "coral": "Coral reefs are built by colonies of tiny animals called polyps.",
-    }
-    (folder / "qrels").mkdir(parents=True)
-    with (folder / "corpus.jsonl").open("w") as corpus:
-        for doc_id, text in topics.items():
-            corpus.write(json.dumps({"_id": doc_id, "title": doc_id.title(), "text": text}) + "\n")
-    questions = {
-        "q1": ("What makes ocean tides rise?", "tides"),
-        "q2": ("Why do volcanoes erupt?", "volcano"),
-        "q3": ("How do glaciers shape valleys?", "glacier"),
-        "q4": ("How little rain falls in a desert?", "desert"),
-        "q5": ("Which animals build coral reefs?", "coral"),
-    }
-    with (folder / "queries.jsonl").open("w") as queries:
-        for qid, (text, _) in questions.items():
-            queries.write(json.dumps({"_id": qid, "text": text}) + "\n")
-    (folder / "qrels" / "test.tsv").write_text(
-        "query-id\tcorpus-id\tscore\n"
-        + "".join(f"{q}\t{d}\t1\n" for q, (_, d) in questions.items())
-    )
-    return folder
 
 
 def test_eval_retrieval_indexes_once_and_reports_metrics(tmp_path):

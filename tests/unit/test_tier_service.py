@@ -195,3 +195,47 @@ def test_a_tier_without_a_cache_answers_404_and_the_client_skips_it(index):
     cache = HttpTierCache("http://testserver", token=TOKEN, client=client)
     with pytest.raises(CacheUnavailable):
         cache.generation("acme")
+
+
+def test_the_functions_get_the_champion_through_the_tier(index):
+    from ragops.domain.pipeline import PipelineEvaluation, PipelineVersion
+    from ragops.errors import TrackingUnavailable
+
+    champion = PipelineVersion(
+        3,
+        {"top_k": 4, "prompt_version": "answer-v2-quote"},
+        ("champion",),
+        "quotes",
+        "2026-11-26T10:00:00Z",
+        PipelineEvaluation("run-3", "sample", {"ndcg_at_10": 0.7}),
+    )
+    answers: list = [champion]
+
+    def read():
+        if isinstance(answers[0], Exception):
+            raise answers[0]
+        return answers[0]
+
+    http = TestClient(create_tier_app(index, token=TOKEN, ready=lambda: None, champion=read))
+    tier = HttpVectorTier("http://testserver", token=TOKEN, client=http)
+    assert http.get("/v1/pipeline/champion").status_code == 401  # the token guards it
+    assert tier.champion_pipeline() == champion
+    answers[0] = None
+    assert tier.champion_pipeline() is None
+    answers[0] = TrackingUnavailable("MLflow at http://mlflow:5000: connection refused")
+    with pytest.raises(TierUnavailable, match="could not resolve the champion"):
+        tier.champion_pipeline()
+    # A tier without a registry has no champion to give.
+    bare = TestClient(create_tier_app(index, token=TOKEN, ready=lambda: None))
+    assert HttpVectorTier("http://testserver", token=TOKEN, client=bare).champion_pipeline() is None
+
+
+def test_a_function_with_a_tier_reads_the_champion_there(tmp_path):
+    from ragops.bootstrap import champion_reader
+    from ragops.services.pipeline import served_settings
+    from ragops.settings import Settings
+
+    # Nothing listens on port 9: the cold start goes on with its settings, quickly.
+    settings = Settings(data_dir=tmp_path, tier_url="http://127.0.0.1:9", tier_token=TOKEN)
+    effective, served = served_settings(settings, champion_reader(settings))
+    assert effective == settings and served.degraded and "did not answer" in served.note

@@ -14,6 +14,7 @@ from ragops.domain.chunking import Chunker
 from ragops.domain.costs import ModelPrice
 from ragops.domain.experiments import PromptExperiment
 from ragops.domain.fusion import FusionMethod
+from ragops.domain.pipeline import PipelineVersion
 from ragops.domain.routing import QueryRouter
 from ragops.domain.tier import CircuitBreaker, TierStatus
 from ragops.errors import ConfigurationError
@@ -30,6 +31,7 @@ from ragops.ports import (
 from ragops.services.answer_cache import CacheInvalidatingTier, SemanticCache
 from ragops.services.answering import AnswerContext
 from ragops.services.documents import IngestContext
+from ragops.services.pipeline import ChampionReader, ServedPipeline, served_settings
 from ragops.services.tier import tier_status
 from ragops.settings import Settings
 
@@ -47,6 +49,15 @@ class Container:
     injected_tier_state: TierStateStore | None = None
     chroma_client: Any | None = None
     aws_clients: dict[str, Any] = field(default_factory=dict)
+    served: ServedPipeline | None = None
+    """What ``served_pipeline`` reports; set by ``build_container(resolve_champion=True)``."""
+
+    @property
+    def served_pipeline(self) -> ServedPipeline:
+        """The configuration this container answers with, and where it came from."""
+        if self.served is not None:
+            return self.served
+        return served_settings(self.settings, None)[1]
 
     @cached_property
     def store(self) -> ObjectStore:
@@ -157,6 +168,22 @@ class Container:
         return MlflowTracker(
             local_tracking_uri(s.data_dir), artifact_dir=s.data_dir / "mlartifacts"
         )
+
+    @cached_property
+    def pipeline_registry(self) -> Any:
+        """The pipeline registry (MLflow's model registry, in the tracking store)."""
+        from ragops.adapters.mlflow_registry import MlflowPipelineRegistry
+        from ragops.adapters.mlflow_tracker import MlflowTracker, local_tracking_uri
+
+        s = self.settings
+        tracker = self.tracker or (
+            MlflowTracker(s.mlflow_tracking_uri)
+            if s.mlflow_tracking_uri
+            else MlflowTracker(
+                local_tracking_uri(s.data_dir), artifact_dir=s.data_dir / "mlartifacts"
+            )
+        )
+        return MlflowPipelineRegistry(tracker, s.pipeline_model_name)
 
     @cached_property
     def router(self) -> QueryRouter:
@@ -402,14 +429,13 @@ class Container:
     @cached_property
     def experiment(self) -> PromptExperiment | None:
         """The prompt experiment, or None; every template it names must exist."""
-        from ragops.domain.prompts import packaged_prompts
+        from ragops.domain.prompts import packaged_prompts, unknown_templates
 
         s = self.settings
-        known = packaged_prompts()
-        named = [s.prompt_version, *s.prompt_variants]
-        missing = [v for v in named if v not in known]
+        missing = unknown_templates([s.prompt_version, *s.prompt_variants])
         if missing:
-            raise ConfigurationError(f"unknown prompt templates {missing}; known: {sorted(known)}")
+            known = sorted(packaged_prompts())
+            raise ConfigurationError(f"unknown prompt templates {missing}; known: {known}")
         if not s.prompt_variants:
             return None
         try:
@@ -426,9 +452,54 @@ class Container:
         return {**DEFAULT_PRICES, **configured}
 
 
-def build_container(settings: Settings | None = None, **injected: Any) -> Container:
+def champion_reader(settings: Settings) -> ChampionReader | None:
+    """How to read the champion for ``settings``, or None when the registry is not used:
+    ``pipeline_source=settings``, or a local store that was never created (nothing to read,
+    and creating one would cost a start seconds). A tracking server is read over REST
+    with the standard library; without one, a deployment with a tier (the functions,
+    which carry no MLflow and cannot reach its server) asks the tier."""
+    from ragops.domain.pipeline import CHAMPION
+
+    if settings.pipeline_source == "settings":
+        return None
+    uri = settings.mlflow_tracking_uri
+    if uri and uri.startswith(("http://", "https://")):
+        from ragops.adapters.mlflow_registry import MlflowRestChampion
+
+        reader = MlflowRestChampion(uri, settings.pipeline_model_name)
+        return lambda: reader.by_alias(CHAMPION)
+    if not uri and settings.tier_url:
+        # The functions: the tier resolves it from the MLflow server beside it. A short
+        # timeout, since a paused tier must not hold a cold start for long.
+        def from_tier() -> PipelineVersion | None:
+            from ragops.adapters.http_tier import HttpVectorTier
+
+            container = Container(settings=settings)
+            timeout = min(2.0, settings.tier_timeout_seconds)
+            tier = HttpVectorTier(
+                settings.tier_url or "", token=container.tier_token(), timeout=timeout
+            )
+            try:
+                return tier.champion_pipeline()
+            finally:
+                tier.close()
+
+        return from_tier
+    if not uri and not (settings.data_dir / "mlflow.db").exists():
+        return None
+    registry = Container(settings=settings).pipeline_registry
+    return lambda: registry.by_alias(CHAMPION)
+
+
+def build_container(
+    settings: Settings | None = None, *, resolve_champion: bool = False, **injected: Any
+) -> Container:
     """The one place adapters are chosen. ``injected`` takes ``store``, ``index``,
-    ``embedder``, ``chat_model``, ``tier_state``, ``chroma_client`` or ``aws_clients``."""
+    ``embedder``, ``chat_model``, ``tier_state``, ``chroma_client`` or ``aws_clients``.
+
+    With ``resolve_champion`` (what serves answers: the API, the functions, ``ragops
+    ask``) the registry's champion configuration goes over ``settings`` first; see
+    ``ragops.services.pipeline.served_settings``."""
     known = {
         "store",
         "index",
@@ -441,8 +512,13 @@ def build_container(settings: Settings | None = None, **injected: Any) -> Contai
     unknown = set(injected) - known
     if unknown:
         raise TypeError(f"unknown injections: {sorted(unknown)}")
+    settings = settings or Settings()
+    served = None
+    if resolve_champion:
+        settings, served = served_settings(settings, champion_reader(settings))
     return Container(
-        settings=settings or Settings(),
+        settings=settings,
+        served=served,
         injected_store=injected.get("store"),
         injected_index=injected.get("index"),
         injected_embedder=injected.get("embedder"),

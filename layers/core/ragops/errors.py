@@ -95,3 +95,8 @@ class ModelUnavailable(RagopsError):
 
 class ConfigurationError(RagopsError):
     """The settings are inconsistent or a required optional dependency is missing."""
+
+
+class PromotionRefused(RagopsError):
+    """A pipeline version may not become the champion: it has no evaluation, was
+    evaluated on another sample than the champion, or regresses it (the reason says)."""

@@ -16,6 +16,7 @@ from ragops.domain.cache import Candidate
 from ragops.domain.chunking import TokenCounter
 from ragops.domain.guardrails import GuardrailVerdict
 from ragops.domain.models import ChatMessage, Chunk, Generation, SearchHit, SearchMode
+from ragops.domain.pipeline import PipelineEvaluation, PipelineVersion
 from ragops.domain.tier import TierState
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ __all__ = [
     "Guardrail",
     "MetricsSink",
     "ObjectStore",
+    "PipelineRegistry",
     "QuestionIndex",
     "TierStateStore",
     "VectorTier",
@@ -217,7 +219,10 @@ class QuestionIndex(Protocol):
 class ExperimentTracker(Protocol):
     """Where evaluation runs are recorded (MLflow). ``log_run`` stores one finished run:
     its parameters, numeric metrics and the full report as an artifact, and returns the
-    run id. A tracking store that fails raises ``TrackingUnavailable``."""
+    run id. ``latest_run`` reads back the most recently started run of that name in the
+    experiment as ``(run_id, metrics, params)``, or None when there is none (no store, no
+    experiment, no such run); reading never creates a store. A tracking store that fails
+    raises ``TrackingUnavailable``."""
 
     tracking_uri: str
 
@@ -229,3 +234,33 @@ class ExperimentTracker(Protocol):
         metrics: dict[str, float],
         report: dict[str, Any],
     ) -> str: ...
+
+    def latest_run(
+        self, experiment: str, run_name: str
+    ) -> tuple[str, dict[str, float], dict[str, str]] | None: ...
+
+
+class PipelineRegistry(Protocol):
+    """Versions of the pipeline configuration (the MLflow model registry): each version
+    holds its configuration and its last evaluation; aliases (``champion``,
+    ``challenger``) name versions; the champion's history allows rollback. A registry
+    that cannot be reached raises ``TrackingUnavailable``; an unknown version
+    ``ObjectNotFound``."""
+
+    def register(self, config: dict[str, Any], description: str) -> PipelineVersion: ...
+
+    def versions(self) -> list[PipelineVersion]: ...
+
+    def get(self, version: int) -> PipelineVersion: ...
+
+    def by_alias(self, alias: str) -> PipelineVersion | None: ...
+
+    def set_alias(self, alias: str, version: int) -> None: ...
+
+    def remove_alias(self, alias: str) -> None: ...
+
+    def champion_history(self) -> list[int]: ...
+
+    def set_champion_history(self, versions: list[int]) -> None: ...
+
+    def record_evaluation(self, version: int, evaluation: PipelineEvaluation) -> None: ...

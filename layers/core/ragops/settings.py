@@ -123,6 +123,31 @@ class Settings(BaseSettings):
         "directory (mlflow.db, artifacts in mlartifacts/).",
     )
 
+    # --- pipeline registry -----------------------------------------------------------------
+    pipeline_source: Literal["champion", "settings"] = Field(
+        default="champion",
+        description="champion: the API serves the registry's champion configuration over "
+        "these settings (resolved once at start); settings: the registry is not read.",
+    )
+    pipeline_model_name: str = Field(
+        default="ragops-pipeline", description="Registered model holding the pipeline versions."
+    )
+    promotion_max_ndcg_drop: float = Field(
+        default=0.01, ge=0.0, description="nDCG@10 points a candidate may lose to the champion."
+    )
+    promotion_max_groundedness_drop: float = Field(
+        default=0.02, ge=0.0, description="Grounded-answer share a candidate may lose."
+    )
+    promotion_max_cost_increase: float = Field(
+        default=0.10, ge=0.0, description="Relative rise of cost per query a candidate may cause."
+    )
+    promotion_max_abstention_rise: float = Field(
+        default=0.05,
+        ge=0.0,
+        description="Rise a candidate may cause in either abstention rate (answerable "
+        "questions declined, unanswerable ones answered).",
+    )
+
     # --- groundedness ----------------------------------------------------------------------
     groundedness_check: bool = Field(
         default=True,

@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 
 from ragops.domain.models import Chunk, SearchHit, SearchMode
+from ragops.domain.pipeline import PipelineVersion
 from ragops.domain.tier_wire import (
+    API_PREFIX,
     decode_hits,
     encode_chunks,
     encode_matrix,
@@ -54,6 +56,27 @@ class HttpVectorTier:
 
     def close(self) -> None:
         self._client.close()
+
+    def champion_pipeline(self) -> PipelineVersion | None:
+        """The pipeline registry's champion, as the tier resolves it from the MLflow server
+        beside it (which the functions cannot reach); None when there is none."""
+        try:
+            response = self._client.get(
+                self.base_url + f"{API_PREFIX}/pipeline/champion", headers=self._headers
+            )
+        except httpx.HTTPError as exc:
+            raise TierUnavailable(f"the tier at {self._where} did not answer: {exc}") from exc
+        if response.status_code == 404:
+            return None
+        if not response.is_success:
+            raise TierUnavailable(
+                f"the tier at {self._where} could not resolve the champion "
+                f"({response.status_code}): {_detail(response)}"
+            )
+        try:
+            return PipelineVersion.from_dict(response.json())
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TierUnavailable(f"the tier sent an unreadable pipeline version: {exc}") from exc
 
     # -- transport -------------------------------------------------------------------------
     def _call(self, method: str, path: str, body: Any = None) -> Any:

@@ -95,3 +95,37 @@ class MlflowTracker:
             raise
         except Exception as exc:  # MLflow raises many types (SQLAlchemy, REST, IO)
             raise TrackingUnavailable(f"MLflow could not record the run: {exc}") from exc
+
+    def latest_run(
+        self, experiment: str, run_name: str
+    ) -> tuple[str, dict[str, float], dict[str, str]] | None:
+        """The most recently started run named ``run_name`` in ``experiment``, as
+        ``(run_id, metrics, params)``; None when the local store does not exist (it is not
+        created), the experiment does not, or it holds no such run. ``ValueError`` for a
+        name with a quote (names are eval kinds: ``cache``, ``routing``...)."""
+        if "'" in run_name:
+            raise ValueError(f"run name {run_name!r} must not contain a quote")
+        if (
+            self.tracking_uri.startswith("sqlite:///")
+            and not Path(self.tracking_uri.removeprefix("sqlite:///")).is_file()
+        ):
+            return None
+        try:
+            client = self.client
+            found = client.get_experiment_by_name(experiment)
+            if found is None:
+                return None
+            runs = client.search_runs(
+                [found.experiment_id],
+                filter_string=f"attributes.run_name = '{run_name}'",
+                order_by=["attributes.start_time DESC"],
+                max_results=1,
+            )
+        except TrackingUnavailable:
+            raise
+        except Exception as exc:  # MLflow raises many types (SQLAlchemy, REST, IO)
+            raise TrackingUnavailable(f"MLflow could not read the runs: {exc}") from exc
+        if not runs:
+            return None
+        run = runs[0]
+        return run.info.run_id, dict(run.data.metrics), dict(run.data.params)

@@ -117,6 +117,12 @@ def packaged_prompts() -> dict[str, PromptTemplate]:
     return templates
 
 
+def unknown_templates(names: list[str]) -> list[str]:
+    """The names among ``names`` that are no packaged template."""
+    known = packaged_prompts()
+    return [name for name in names if name not in known]
+
+
 def render_messages(
     question: str, hits: list[SearchHit], template: PromptTemplate | None = None
 ) -> list[ChatMessage]:

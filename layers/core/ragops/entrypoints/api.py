@@ -134,6 +134,18 @@ class TierHealth(BaseModel):
     message: str
 
 
+class PipelineOut(BaseModel):
+    source: Literal["champion", "settings"] = Field(
+        description="champion: a registered version; settings: the deployment's own."
+    )
+    version: int | None = Field(description="The champion's version number.")
+    config: dict[str, Any] = Field(description="Embedder, chunking, fusion, prompts, models...")
+    note: str = Field(default="", description="Why the settings serve, when they do.")
+    degraded: bool = Field(
+        default=False, description="A champion was expected but could not be served."
+    )
+
+
 class Health(BaseModel):
     status: str
     version: str
@@ -218,7 +230,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         version=__version__,
         description="Document question answering with hybrid search and cited answers.",
     )
-    app.state.container = container or build_container()
+    app.state.container = container or build_container(resolve_champion=True)
 
     @app.exception_handler(DocumentRejected)
     async def _rejected(_: Request, exc: DocumentRejected) -> JSONResponse:
@@ -476,6 +488,12 @@ def create_app(container: Container | None = None) -> FastAPI:
         )
         report_feedback(container.metrics, recorded)
         return FeedbackOut(**recorded.__dict__)
+
+    @app.get("/v1/pipeline", tags=["operations"], response_model=PipelineOut)
+    def served_pipeline(container: ContainerDep) -> PipelineOut:
+        """The pipeline configuration answers are made with: the registry's champion
+        version (resolved when the API started), or the deployment's settings."""
+        return PipelineOut(**container.served_pipeline.to_dict())
 
     @app.get("/v1/ops/summary", tags=["operations"], responses=_ERRORS)
     def operations_summary(container: ContainerDep, tenant: TenantDep) -> dict[str, Any]:

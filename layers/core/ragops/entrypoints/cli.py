@@ -32,11 +32,17 @@ eval_app = typer.Typer(help="Measure retrieval quality and PII detection.", no_a
 tier_app = typer.Typer(help="Pause and resume the search tier.", no_args_is_help=True)
 cache_app = typer.Typer(help="Calibrate the answer cache.", no_args_is_help=True)
 prompts_app = typer.Typer(help="Prompt templates and A/B experiments.", no_args_is_help=True)
+costs_app = typer.Typer(help="What the answers cost, and what a month would.")
+pipeline_app = typer.Typer(
+    help="Pipeline versions: register, promote, roll back.", no_args_is_help=True
+)
 app.add_typer(documents_app, name="documents")
 app.add_typer(eval_app, name="eval")
 app.add_typer(tier_app, name="tier")
 app.add_typer(cache_app, name="cache")
 app.add_typer(prompts_app, name="prompts")
+app.add_typer(costs_app, name="costs")
+app.add_typer(pipeline_app, name="pipeline")
 
 out = Console()
 err = Console(stderr=True)
@@ -60,10 +66,12 @@ def _settings(data_dir: Path | None) -> Settings:
     return Settings(data_dir=data_dir) if data_dir is not None else Settings()
 
 
-def _container(data_dir: Path | None) -> Any:
+def _container(data_dir: Path | None, *, serving: bool = False) -> Any:
+    """The container; ``serving`` (commands that answer) puts the champion pipeline
+    configuration over the settings, as the API does."""
     from ragops.bootstrap import build_container
 
-    return build_container(_settings(data_dir))
+    return build_container(_settings(data_dir), resolve_champion=serving)
 
 
 def _tenant(tenant: str) -> str:
@@ -126,7 +134,13 @@ def serve(
         raise _fail("serving needs uvicorn: pip install 'ragops[local]'") from exc
     from ragops.entrypoints.api import create_app
 
-    application = create_app(_container(data_dir))
+    container = _container(data_dir, serving=True)
+    served = container.served_pipeline
+    if served.version is not None:
+        err.print(f"serving pipeline version {served.version} (champion)")
+    elif served.degraded:
+        err.print(f"[yellow]warning:[/] {served.note}", soft_wrap=True, highlight=False)
+    application = create_app(container)
     err.print(f"ragops serving on http://{host}:{port} (API docs at /docs)")
     uvicorn.run(application, host=host, port=port, log_level="info")
 
@@ -234,7 +248,7 @@ def ask(
     from ragops.services.tier import require_usable
 
     tenant = _tenant(tenant)
-    container = _container(data_dir)
+    container = _container(data_dir, serving=True)
     try:
         require_usable(container.tier_status())
         answer = answer_question(
@@ -265,18 +279,42 @@ def ask(
     )
 
 
-@app.command()
+CostsTenant = Annotated[
+    str | None, typer.Option("--tenant", help="Only this tenant (default: every tenant).")
+]
+CostsSince = Annotated[
+    str | None, typer.Option(help="First day to count, YYYY-MM-DD (default: all).")
+]
+
+
+@costs_app.callback(invoke_without_command=True)
 def costs(
-    tenant: Annotated[
-        str | None, typer.Option("--tenant", help="Only this tenant (default: every tenant).")
-    ] = None,
-    since: Annotated[
-        str | None, typer.Option(help="First day to count, YYYY-MM-DD (default: all).")
-    ] = None,
+    ctx: typer.Context,
+    tenant: CostsTenant = None,
+    since: CostsSince = None,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """What the answers cost: queries, tokens and US dollars per tenant and day, from the
+    recorded answers (alone, or `costs usage`); `costs report` estimates a month."""
+    if ctx.invoked_subcommand is None:
+        _costs_usage(tenant, since, data_dir, json_output)
+
+
+@costs_app.command("usage")
+def costs_usage(
+    tenant: CostsTenant = None,
+    since: CostsSince = None,
     data_dir: DataDir = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Queries, tokens and US dollars per tenant and day, from the recorded answers."""
+    _costs_usage(tenant, since, data_dir, json_output)
+
+
+def _costs_usage(
+    tenant: str | None, since: str | None, data_dir: Path | None, json_output: bool
+) -> None:
     from ragops.services.costs import cost_report
 
     if tenant is not None:
@@ -306,6 +344,146 @@ def costs(
         )
     out.print(table)
     out.print(f"total: ${sum(t.total_usd for t in totals):.6f} over {len(totals)} tenant-days")
+
+
+def _price_overrides(prices: list[str] | None) -> dict[str, float]:
+    overrides: dict[str, float] = {}
+    for item in prices or []:
+        name, sep, value = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            overrides[name.strip()] = float(value)
+        except ValueError as exc:
+            raise typer.BadParameter(
+                f"{item!r}: expected NAME=USD, e.g. node_hour=0.0336", param_hint="--price"
+            ) from exc
+    return overrides
+
+
+@costs_app.command("report")
+def costs_report(
+    queries_per_day: Annotated[
+        float, typer.Option(min=0, help="Questions asked a day, all tenants.")
+    ] = 2000,
+    documents: Annotated[int, typer.Option(min=0, help="Documents stored.")] = 5000,
+    hours_active: Annotated[
+        float,
+        typer.Option(min=0, max=24, help="Hours a day the tier runs; 24: never paused."),
+    ] = 10,
+    documents_added_per_month: Annotated[
+        float | None,
+        typer.Option(min=0, help="New documents a month [default: a tenth of --documents]."),
+    ] = None,
+    pause: Annotated[
+        str,
+        typer.Option(
+            help="How ragops pauses: destroy (pause/resume: the whole tier goes) or "
+            "scale-to-zero (the scaler: only the nodes go)."
+        ),
+    ] = "destroy",
+    cache_hit_rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=1,
+            help="Share of queries answered from the cache [default: hit_rate of the "
+            "latest `eval cache` run].",
+        ),
+    ] = None,
+    lite_share: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=1,
+            help="Share of answers routed to the lite model [default: the latest "
+            "`eval routing` run].",
+        ),
+    ] = None,
+    price: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Override an infrastructure price, NAME=USD (repeatable); --json lists "
+            "the names under infra_prices."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Estimate a month's cost for a usage profile: a baseline with no cache, always the
+    pro model and the tier always on, against ragops with the measured cache hit rate and
+    routing share; and each promised saving beside the modelled one."""
+    from ragops.domain.cost_model import PauseMode, UsageProfile
+    from ragops.services.cost_projection import cost_projection
+
+    try:
+        mode = PauseMode(pause)
+    except ValueError as exc:
+        raise typer.BadParameter("use destroy or scale-to-zero", param_hint="--pause") from exc
+    overrides = _price_overrides(price)
+    profile = UsageProfile(
+        queries_per_day=queries_per_day,
+        documents=documents,
+        hours_active_per_day=hours_active,
+        documents_added_per_month=documents_added_per_month,
+        pause=mode,
+    )
+    try:
+        container = _container(data_dir)
+        s = container.settings
+        report = cost_projection(
+            profile,
+            tracker=container.tracker,
+            store=container.store,
+            prices=container.prices,
+            lite_model=s.bedrock_chat_model_id,
+            pro_model=s.bedrock_pro_model_id,
+            embedding_model=s.bedrock_embedding_model_id,
+            cache_hit_rate=cache_hit_rate,
+            lite_share=lite_share,
+            infra_overrides=overrides,
+        )
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    inputs = Table("input", "value", "source", "from")
+    for name, value in report.inputs.items():
+        percent = name in ("cache_hit_rate", "lite_share")
+        shown = f"{value.value:.1%}" if percent else f"{value.value:.0f}"
+        inputs.add_row(name.replace("_", " "), shown, value.source, value.detail)
+    out.print(inputs)
+    p = report.projection
+    lines = Table("USD a month", "baseline", "ragops", "saving")
+    for line in (*p.lines, p.total):
+        lines.add_row(
+            line.item,
+            f"{line.baseline_usd:,.2f}",
+            f"{line.ragops_usd:,.2f}",
+            f"{line.saving:.1%}",
+        )
+    out.print(lines)
+    levers = Table("lever", "saving of", "promised", "modelled", "")
+    for lever in p.levers:
+        levers.add_row(
+            lever.lever,
+            lever.applies_to,
+            f"{lever.promised:.0%}",
+            f"{lever.modelled:.1%}",
+            "met" if lever.met else "short",
+        )
+    out.print(levers)
+    for lever in p.levers:
+        out.print(f"{lever.lever}: {lever.note}", highlight=False)
+    out.print(
+        f"{queries_per_day:g} queries a day, {documents} documents, tier {hours_active:g} h a "
+        f"day ({mode}); lite {report.models['lite']}, pro {report.models['pro']}, "
+        f"embeddings {report.models['embedding']}",
+        highlight=False,
+    )
+    for note in report.notes:
+        out.print(f"[dim]note: {note}[/]", highlight=False)
 
 
 @documents_app.command("list")
@@ -664,12 +842,17 @@ def prompts_list(data_dir: DataDir = None, json_output: JsonFlag = False) -> Non
 def prompts_report(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant.")] = None,
     since: Annotated[str | None, typer.Option(help="First day, YYYY-MM-DD.")] = None,
+    experiment: Annotated[
+        str | None, typer.Option(help="Only this experiment's answers [default: all].")
+    ] = None,
     data_dir: DataDir = None,
     json_output: JsonFlag = False,
+    no_track: NoTrack = False,
 ) -> None:
-    """Compare prompt variants: answers, cache hits, grounded share, latency, cost and
-    thumbs-up rate (95% interval, and p-value against the experiment's first variant)."""
-    from ragops.services.feedback import prompt_report
+    """Compare prompt variants (A/B report): answers, cache hits, grounded share, latency
+    p50/p95, cost per answer and in total, thumbs-up rate with its 95% interval, and a
+    two-proportion test against the experiment's first variant. Recorded in MLflow."""
+    from ragops.services.feedback import ab_report
 
     if tenant is not None:
         tenant = _tenant(tenant)
@@ -680,13 +863,19 @@ def prompts_report(
             raise typer.BadParameter("use YYYY-MM-DD", param_hint="--since") from exc
     container = _container(data_dir)
     try:
-        reports = prompt_report(container.store, tenant=tenant, since=since)
+        report = ab_report(container.store, tenant=tenant, since=since, experiment=experiment)
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
+    summary = report.to_dict()
+    tracked = (
+        _tracked(container, "prompts-ab", report.params(), summary, no_track)
+        if report.variants
+        else {}
+    )
     if json_output:
-        print(json.dumps([r.to_dict() for r in reports], indent=2))
+        print(json.dumps({**summary, **tracked}, indent=2))
         return
-    if not reports:
+    if not report.variants:
         out.print("no answers recorded yet")
         return
     table = Table(
@@ -698,14 +887,16 @@ def prompts_report(
         "p50 ms",
         "p95 ms",
         "cost/answer",
+        "cost total",
         "thumbs up",
         "95% interval",
         "p vs first",
     )
-    for r in reports:
+    for r in report.variants:
         interval = (
             f"{r.thumbs_up_ci95[0]:.2f}-{r.thumbs_up_ci95[1]:.2f}" if r.thumbs_up_ci95 else ""
         )
+        rate = f" ({r.thumbs_up_rate:.0%})" if r.thumbs_up_rate is not None else ""
         table.add_row(
             r.experiment or "-",
             r.prompt_version,
@@ -715,11 +906,17 @@ def prompts_report(
             f"{r.latency_ms_p50:.0f}",
             f"{r.latency_ms_p95:.0f}",
             f"${r.mean_cost_usd:.6f}",
-            f"{r.thumbs_up}/{r.thumbs_up + r.thumbs_down}",
+            f"${r.total_cost_usd:.6f}",
+            f"{r.thumbs_up}/{r.thumbs_up + r.thumbs_down}{rate}",
             interval,
             "" if r.p_value_vs_first is None else f"{r.p_value_vs_first:.3f}",
         )
     out.print(table)
+    for comparison in report.comparisons:
+        prefix = f"{comparison.experiment}: " if comparison.experiment else ""
+        out.print(f"{prefix}{comparison.statement}", highlight=False, soft_wrap=True)
+    days = f"{report.first_day} to {report.last_day}"
+    out.print(f"answers recorded {days}", highlight=False)
 
 
 @app.command()
@@ -865,6 +1062,277 @@ def tier_serve(
         workers=workers,
         log_level="info",
     )
+
+
+@eval_app.command("suite")
+def eval_suite(
+    dataset: Annotated[Path, typer.Option(help="BEIR-format folder (retrieval quality).")],
+    squad: Annotated[Path, typer.Option(help="SQuAD 2.0 JSON (abstention and answers).")],
+    split: Annotated[str, typer.Option(help="qrels split of the BEIR data set.")] = "train",
+    queries: Annotated[int, typer.Option(min=1, help="First N judged queries.")] = 50,
+    distractors: Annotated[
+        int, typer.Option(min=0, help="Unjudged documents indexed beside the judged ones.")
+    ] = 500,
+    answers: Annotated[
+        int, typer.Option(min=1, help="Answerable questions answered in full (model calls).")
+    ] = 10,
+    pipeline: Annotated[
+        int | None,
+        typer.Option(
+            "--pipeline",
+            help="Evaluate this registered version and record the result on it "
+            "(default: what the API serves, the champion or the settings).",
+        ),
+    ] = None,
+    baseline_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="A saved `eval suite --json` output to compare with instead of the "
+            "champion's run (CI keeps one in the repository); it must be for this sample.",
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+    no_track: NoTrack = False,
+) -> None:
+    """The evaluation gate: retrieval quality, abstention, grounded answers, latency and
+    cost per query on a fixed sample, compared with the champion's last run on the same
+    sample (or --baseline). Exits 1 when a gated measure regresses beyond the promotion
+    margins."""
+    from ragops.bootstrap import build_container, champion_reader
+    from ragops.domain.pipeline import PipelineEvaluation, compare
+    from ragops.services.eval_suite import SuiteSample, run_suite
+    from ragops.services.pipeline import apply_config, margins_of, served_settings
+
+    if pipeline is not None and no_track:
+        raise _fail("--pipeline records the evaluation on the version in MLflow: drop --no-track")
+    settings = _settings(data_dir)
+    read_champion = champion_reader(settings)
+    saved: PipelineEvaluation | None = None
+    if baseline_file is not None:
+        try:
+            loaded = json.loads(baseline_file.read_text(encoding="utf-8"))
+            saved = PipelineEvaluation(
+                str(loaded.get("mlflow_run_id", "")), loaded["sample"], loaded["metrics"]
+            )
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise _fail(f"--baseline {baseline_file}: not an `eval suite --json` output") from exc
+    try:
+        sample = SuiteSample(dataset, squad, split, queries, distractors, answers)
+        if saved is not None and saved.sample != sample.fingerprint():
+            raise _fail(
+                f"--baseline {baseline_file} is for another sample ({saved.sample}, this one "
+                f"is {sample.fingerprint()}): regenerate it with these options"
+            )
+        champion = read_champion() if read_champion else None
+        if pipeline is not None:
+            registry = build_container(settings).pipeline_registry
+            evaluated = apply_config(settings, registry.get(pipeline).config)
+            version: int | None = pipeline
+        else:
+            evaluated, served = served_settings(settings, lambda: champion)
+            version = served.version
+        container = build_container(evaluated)
+        with _progress() as progress:
+            tasks: dict[str, Any] = {}
+
+            def report_progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(stage, total=total)
+                progress.update(tasks[stage], completed=done, total=total)
+
+            report = run_suite(container, sample, progress=report_progress)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    baseline = champion.evaluation if champion else None
+    gate: dict[str, Any] = {"baseline_version": champion.version if champion else None}
+    if saved is not None:
+        baseline = saved
+        gate = {"baseline_version": None, "baseline_file": str(baseline_file)}
+    if baseline is None:
+        gate.update(passed=True, note="no champion evaluation to compare with")
+    elif baseline.sample != report["sample"]:
+        gate.update(passed=True, note="the champion was evaluated on another sample: not compared")
+    else:
+        comparison = compare(report["metrics"], baseline.metrics, margins_of(settings))
+        gate.update(comparison.to_dict(), baseline_run_id=baseline.run_id)
+    params = {**sample.params(), "sample": report["sample"], "pipeline_version": version}
+    tracked = _tracked(container, "suite", params, {**report, "gate": gate}, no_track)
+    if pipeline is not None:
+        try:
+            registry.record_evaluation(
+                pipeline,
+                PipelineEvaluation(tracked["mlflow_run_id"], report["sample"], report["metrics"]),
+            )
+        except (RagopsError, KeyError) as exc:
+            raise _fail(
+                f"the evaluation could not be recorded on version {pipeline}: {exc}"
+            ) from exc
+    if json_output:
+        print(
+            json.dumps({**report, "pipeline_version": version, "gate": gate, **tracked}, indent=2)
+        )
+    else:
+        table = Table("measure", "value", "baseline")
+        base = baseline.metrics if baseline and baseline.sample == report["sample"] else {}
+        for key, value in report["metrics"].items():
+            table.add_row(key, f"{value:.6g}", f"{base[key]:.6g}" if key in base else "-")
+        out.print(table)
+        evaluated_label = f"version {version}" if version is not None else "the settings"
+        out.print(f"pipeline: {evaluated_label} · sample {report['sample']}", highlight=False)
+        for reason in gate.get("regressions", []):
+            err.print(f"[bold red]regression:[/] {reason}", highlight=False, soft_wrap=True)
+        if gate.get("note"):
+            err.print(f"note: {gate['note']}", highlight=False, soft_wrap=True)
+    if not gate["passed"]:
+        raise typer.Exit(1)
+
+
+def _registry(data_dir: Path | None) -> Any:
+    return _container(data_dir).pipeline_registry
+
+
+def _pipeline_row(v: Any) -> list[str]:
+    metrics = v.evaluation.metrics if v.evaluation else {}
+
+    def shown(key: str) -> str:
+        return f"{metrics[key]:.4g}" if key in metrics else "-"
+
+    return [
+        str(v.version),
+        ", ".join(v.aliases) or "-",
+        v.created_at,
+        shown("ndcg_at_10"),
+        shown("groundedness_share"),
+        shown("cost_per_query_usd"),
+        v.description,
+    ]
+
+
+@pipeline_app.command("list")
+def pipeline_list(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
+    """Registered pipeline versions with their aliases and last evaluation."""
+    try:
+        versions = _registry(data_dir).versions()
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps({"versions": [v.to_dict() for v in versions]}, indent=2))
+        return
+    table = Table("version", "aliases", "created", "nDCG@10", "grounded", "USD/query", "note")
+    for v in versions:
+        table.add_row(*_pipeline_row(v))
+    out.print(table)
+    if not versions:
+        out.print("no pipeline registered yet: `ragops pipeline register`")
+
+
+@pipeline_app.command("show")
+def pipeline_show(
+    version: Annotated[str, typer.Argument(help="A version number, champion or challenger.")],
+    data_dir: DataDir = None,
+) -> None:
+    """One version's configuration and last evaluation, as JSON."""
+    registry = _registry(data_dir)
+    try:
+        found = registry.get(int(version)) if version.isdigit() else registry.by_alias(version)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if found is None:
+        raise _fail(f"no version is {version}")
+    print(json.dumps(found.to_dict(), indent=2))
+
+
+@pipeline_app.command("register")
+def pipeline_register(
+    assignments: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="NAME=VALUE over the current settings; repeat."),
+    ] = None,
+    config_file: Annotated[
+        Path | None, typer.Option("--file", help="JSON object of pipeline settings.")
+    ] = None,
+    description: Annotated[str, typer.Option(help="What this version changes.")] = "",
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Register the current settings' pipeline configuration (with --file and --set over
+    it) as a new version; it becomes the challenger."""
+    from ragops.domain.pipeline import check_config, parse_assignments
+    from ragops.services.pipeline import register_pipeline
+
+    container = _container(data_dir)
+    try:
+        overrides: dict[str, Any] = {}
+        if config_file is not None:
+            try:
+                loaded = json.loads(config_file.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise _fail(f"{config_file}: not a readable JSON file ({exc})") from exc
+            if not isinstance(loaded, dict):
+                raise _fail(f"{config_file}: expected a JSON object of settings")
+            overrides.update(check_config(loaded))
+        overrides.update(parse_assignments(assignments or []))
+        registered = register_pipeline(
+            container.pipeline_registry, container.settings, overrides, description
+        )
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps(registered.to_dict(), indent=2))
+        return
+    out.print(
+        f"registered pipeline version {registered.version} (challenger); evaluate it with "
+        f"`ragops eval suite --pipeline {registered.version} ...`",
+        highlight=False,
+    )
+
+
+@pipeline_app.command("promote")
+def pipeline_promote(
+    version: Annotated[int, typer.Argument(help="The version to make champion.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Skip the evaluation gate (logged).")
+    ] = False,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Make VERSION the champion the API serves. Refused, with the reason, when its last
+    evaluation regresses the champion's beyond the promotion margins."""
+    from ragops.errors import PromotionRefused
+    from ragops.services.pipeline import margins_of, promote_pipeline
+
+    container = _container(data_dir)
+    try:
+        promotion = promote_pipeline(
+            container.pipeline_registry, version, margins_of(container.settings), force=force
+        )
+    except PromotionRefused as exc:
+        raise _fail(f"promotion refused: {exc}") from exc
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps(promotion.to_dict(), indent=2))
+        return
+    before = f" (was {promotion.previous})" if promotion.previous is not None else ""
+    out.print(f"champion: version {version}{before}", highlight=False)
+    out.print("the API serves it from its next start (a new Lambda cold start in the cloud)")
+
+
+@pipeline_app.command("rollback")
+def pipeline_rollback(data_dir: DataDir = None, json_output: JsonFlag = False) -> None:
+    """Move champion back to the version that held it before."""
+    from ragops.services.pipeline import rollback_pipeline
+
+    try:
+        moved_from, moved_to = rollback_pipeline(_registry(data_dir))
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps({"champion": moved_to, "previous": moved_from}))
+        return
+    out.print(f"champion: version {moved_to} (rolled back from {moved_from})", highlight=False)
 
 
 def main() -> None:

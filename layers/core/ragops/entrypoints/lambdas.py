@@ -40,7 +40,7 @@ def container() -> Container:
     """The execution environment's container, from ``RAGOPS_*`` environment variables."""
     global _container
     if _container is None:
-        _container = build_container()
+        _container = build_container(resolve_champion=True)
     return _container
 
 

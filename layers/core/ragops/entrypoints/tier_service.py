@@ -37,6 +37,7 @@ from ragops.domain.models import SearchMode
 from ragops.domain.tier_wire import API_PREFIX, decode_chunks, decode_matrix, encode_hits
 from ragops.errors import CacheUnavailable, ConfigurationError, RagopsError, TierUnavailable
 from ragops.ports import CacheStore, QuestionIndex, VectorTier
+from ragops.services.pipeline import ChampionReader
 from ragops.settings import Settings, validate_tenant
 
 logger = logging.getLogger(__name__)
@@ -131,11 +132,13 @@ def create_tier_app(
     ready: Callable[[], None] | None = None,
     cache_store: CacheStore | None = None,
     cache_questions: QuestionIndex | None = None,
+    champion: ChampionReader | None = None,
 ) -> FastAPI:
     """The service over ``index``. ``token`` is the bearer token callers must present;
     ``ready`` raises when the backing store cannot serve (readiness probe). With
     ``cache_store`` (and ``cache_questions`` for the semantic layer) it serves the answer
-    cache too; ``index`` should then move generations on (``CacheInvalidatingTier``)."""
+    cache too; ``index`` should then move generations on (``CacheInvalidatingTier``).
+    ``champion`` reads the pipeline registry's champion, which the functions ask for."""
     if len(token) < 16:
         raise ConfigurationError("the tier token must be at least 16 characters")
     expected = token.encode()
@@ -329,6 +332,19 @@ def create_tier_app(
             ]
         }
 
+    @app.get(f"{API_PREFIX}/pipeline/champion", name="pipeline_champion", dependencies=guarded)
+    def pipeline_champion() -> JSONResponse:
+        if champion is None:
+            detail = "this tier reads no pipeline registry (set MLFLOW_TRACKING_URI)"
+            return JSONResponse({"detail": detail}, status_code=404)
+        try:
+            found = champion()
+        except RagopsError as exc:
+            return JSONResponse({"detail": str(exc)}, status_code=503)
+        if found is None:
+            return JSONResponse({"detail": "no champion is registered"}, status_code=404)
+        return JSONResponse(found.to_dict())
+
     @app.get(f"{API_PREFIX}/stats", name="stats", dependencies=guarded)
     def stats() -> dict[str, Any]:
         tenants = getattr(index, "tenants", None)
@@ -355,7 +371,7 @@ def app_from_settings(settings: Settings | None = None) -> FastAPI:
     """The service as deployed: a ``HybridIndex`` over the Chroma server at
     ``RAGOPS_CHROMA_URL``, guarded by ``RAGOPS_TIER_TOKEN`` (or the Secrets Manager secret
     at ``RAGOPS_TIER_SECRET_ARN``). Connects to nothing until the first request."""
-    from ragops.bootstrap import build_container
+    from ragops.bootstrap import build_container, champion_reader
 
     settings = settings or Settings()
     if not settings.chroma_url:
@@ -367,9 +383,13 @@ def app_from_settings(settings: Settings | None = None) -> FastAPI:
         )
     container = build_container(settings)
     index = container.raw_index()
+    # The tier's own settings name no tier_url, so this reads MLflow (or nothing).
+    champion = champion_reader(settings)
     if settings.cache != "redis":
         # A per-replica cache would miss the other replicas' writes: serve none.
-        return create_tier_app(index, token=container.tier_token(), ready=index.ping)
+        return create_tier_app(
+            index, token=container.tier_token(), ready=index.ping, champion=champion
+        )
     from ragops.adapters.chroma_questions import ChromaQuestionIndex
     from ragops.services.answer_cache import CacheInvalidatingTier
 
@@ -381,4 +401,5 @@ def app_from_settings(settings: Settings | None = None) -> FastAPI:
         ready=index.ping,
         cache_store=store,
         cache_questions=ChromaQuestionIndex(container.chroma()),
+        champion=champion,
     )

@@ -24,6 +24,8 @@ from ragops.services.documents import IngestContext, UploadedFile, ingest_files
 class SquadQuestion:
     question: str
     answerable: bool
+    answers: tuple[str, ...] = ()
+    """The gold answer strings (distinct, in file order); none for an unanswerable one."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,10 @@ def load_squad(path: Path) -> tuple[list[tuple[str, str]], list[SquadQuestion]]:
                 paragraphs.append((article.get("title", ""), paragraph["context"]))
                 for qa in paragraph["qas"]:
                     answerable = not qa.get("is_impossible", False) and bool(qa.get("answers"))
-                    questions.append(SquadQuestion(qa["question"], answerable))
+                    gold = dict.fromkeys(t for a in qa.get("answers") or [] if (t := a.get("text")))
+                    questions.append(
+                        SquadQuestion(qa["question"], answerable, tuple(gold) if answerable else ())
+                    )
     except FileNotFoundError as exc:
         raise InvalidInput(f"{path}: no such file") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
@@ -58,12 +63,22 @@ def load_squad(path: Path) -> tuple[list[tuple[str, str]], list[SquadQuestion]]:
     return paragraphs, questions
 
 
+def squad_tenant(path: Path, ingest: IngestContext) -> str:
+    """The tenant the paragraphs of ``path`` are indexed into: one per file, embedder and
+    chunking, so a pipeline with other chunking never reads another's chunks."""
+    digest = hashlib.sha256(Path(path).read_bytes())
+    chunker = ingest.chunker
+    digest.update(
+        f"|{ingest.embedder.model_id}|{chunker.chunk_tokens}/{chunker.overlap_tokens}".encode()
+    )
+    return f"eval-squad-{digest.hexdigest()[:12]}"
+
+
 def evaluate_abstention(
     ingest: IngestContext, answer: AnswerContext, path: Path
 ) -> AbstentionReport:
     paragraphs, questions = load_squad(path)
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
-    tenant = f"eval-squad-{digest}"
+    tenant = squad_tenant(path, ingest)
     files = [
         UploadedFile(f"p{i:04d}.txt", text.encode("utf-8"), title=title or None)
         for i, (title, text) in enumerate(paragraphs)

@@ -50,6 +50,8 @@ class BeirDataset:
     corpus: dict[str, dict[str, str]]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
+    sample: str = ""
+    """Empty for the whole corpus; else what ``sample_corpus`` kept (part of the tenant)."""
 
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
@@ -102,7 +104,7 @@ def _corpus_tenant(dataset: BeirDataset, ctx: IngestContext) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     chunking = f"{ctx.chunker.chunk_tokens}/{ctx.chunker.overlap_tokens}"
-    digest.update(f"|{ctx.embedder.model_id}|{chunking}".encode())
+    digest.update(f"|{ctx.embedder.model_id}|{chunking}|{dataset.sample}".encode())
     return f"eval-{dataset.name}-{digest.hexdigest()[:12]}"
 
 
@@ -148,6 +150,26 @@ def index_corpus(
     return tenant, False
 
 
+def sample_corpus(dataset: BeirDataset, query_ids: list[str], distractors: int) -> BeirDataset:
+    """The corpus cut to the documents judged for ``query_ids`` plus ``distractors`` others,
+    the same ones on every run (ordered by a hash of their id, so they spread over the
+    corpus). Scores on a sample are comparable only with scores on the same sample."""
+    judged = {doc for q in query_ids for doc in dataset.qrels[q]}
+    others = sorted(
+        (doc for doc in dataset.corpus if doc not in judged),
+        key=lambda doc: hashlib.sha256(doc.encode()).hexdigest(),
+    )[:distractors]
+    kept = sorted(judged & dataset.corpus.keys()) + others
+    return BeirDataset(
+        dataset.name,
+        dataset.corpus_path,
+        {doc: dataset.corpus[doc] for doc in kept},
+        dataset.queries,
+        {q: dataset.qrels[q] for q in query_ids},
+        sample=f"{len(query_ids)}q+{len(others)}d",
+    )
+
+
 def run_retrieval_eval(
     container: EvalContainer,
     dataset_dir: Path,
@@ -155,19 +177,24 @@ def run_retrieval_eval(
     split: str = "test",
     mode: SearchMode = SearchMode.HYBRID,
     max_queries: int | None = None,
+    distractors: int | None = None,
     progress: StageProgress | None = None,
 ) -> dict[str, Any]:
-    """Index the corpus (once), run every judged query of ``split`` in ``mode``, and score
-    documents by their best chunk. Returns the metrics with run details."""
+    """Index the corpus (once), run every judged query of ``split`` in ``mode`` (the first
+    ``max_queries``), and score documents by their best chunk. With ``distractors`` the
+    corpus is cut to a fixed sample (``sample_corpus``). Returns the metrics with run
+    details."""
     dataset = load_beir(Path(dataset_dir), split)
+    query_ids = sorted(dataset.qrels)
+    if max_queries is not None:
+        query_ids = query_ids[:max_queries]
+    if distractors is not None:
+        dataset = sample_corpus(dataset, query_ids, distractors)
     ctx = container.ingest_context()
     started = time.perf_counter()
     tenant, reused = index_corpus(ctx, dataset, progress)
     index_seconds = time.perf_counter() - started
 
-    query_ids = sorted(dataset.qrels)
-    if max_queries is not None:
-        query_ids = query_ids[:max_queries]
     texts = [dataset.queries[q] for q in query_ids]
     embeddings = (
         None

@@ -1,5 +1,6 @@
 """Feedback on answers (thumbs up or down), and the prompt report that compares the
-variants of an experiment on latency, cost, groundedness, cache hits and feedback.
+variants of an experiment on latency, cost, groundedness, cache hits and feedback, with a
+significance test of each variant's thumbs-up rate against the experiment's first variant.
 
 Feedback lives at ``feedback/{tenant}/{answer_id}.json``: one per answer, a later vote
 replaces an earlier one. It is accepted only for an answer this tenant was given (its
@@ -82,6 +83,7 @@ class VariantReport:
     latency_ms_p50: float = 0.0
     latency_ms_p95: float = 0.0
     mean_cost_usd: float = 0.0
+    total_cost_usd: float = 0.0
     thumbs_up: int = 0
     thumbs_down: int = 0
     thumbs_up_rate: float | None = None
@@ -124,22 +126,133 @@ def two_proportion_p_value(a: int, n_a: int, b: int, n_b: int) -> float | None:
     return round(math.erfc(z / math.sqrt(2)), 6)
 
 
+SIGNIFICANCE_LEVEL = 0.05
+"""A variant's thumbs-up rate differs from the first variant's when p is below this."""
+
+
+@dataclass(frozen=True)
+class VariantComparison:
+    """One variant's thumbs-up rate against the first variant of its experiment."""
+
+    experiment: str | None
+    variant: str
+    baseline: str
+    votes: int
+    baseline_votes: int
+    difference_points: float | None
+    """Thumbs-up rate minus the baseline's, in percentage points."""
+    p_value: float | None
+    significant: bool | None
+    """Whether ``p_value`` is below ``SIGNIFICANCE_LEVEL``; None without votes on both."""
+
+    @property
+    def statement(self) -> str:
+        """The result in words: ``v2 vs v1: +6.1 points (n=30 vs 28), p=0.040, significant
+        at 5%``."""
+        head = f"{self.variant} vs {self.baseline}"
+        if self.difference_points is None or self.p_value is None:
+            return (
+                f"{head}: not enough feedback to compare (n={self.votes} vs {self.baseline_votes})"
+            )
+        verdict = (
+            f"significant at {SIGNIFICANCE_LEVEL:.0%}"
+            if self.significant
+            else f"not significant at {SIGNIFICANCE_LEVEL:.0%}"
+        )
+        return (
+            f"{head}: {self.difference_points:+.1f} points (n={self.votes} vs "
+            f"{self.baseline_votes}), p={self.p_value:.3f}, {verdict}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "statement": self.statement}
+
+
+@dataclass
+class PromptReport:
+    """The variants of the answers in scope, each compared with its experiment's first
+    variant, and the days the answers were recorded on (``first_day`` to ``last_day``)."""
+
+    variants: list[VariantReport]
+    comparisons: list[VariantComparison]
+    experiment: str | None = None
+    tenant: str | None = None
+    since: str | None = None
+    first_day: str | None = None
+    last_day: str | None = None
+
+    @staticmethod
+    def label(experiment: str | None, variant: str) -> str:
+        """A variant's key in ``to_dict`` (and in MLflow metric names): ``experiment/variant``,
+        ``-/variant`` for answers outside any experiment."""
+        return f"{experiment or '-'}/{variant}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Variants and comparisons keyed by ``label`` so their numbers become metrics."""
+        return {
+            "experiment": self.experiment,
+            "tenant": self.tenant,
+            "since": self.since,
+            "first_day": self.first_day,
+            "last_day": self.last_day,
+            "significance_level": SIGNIFICANCE_LEVEL,
+            "variants": {
+                self.label(r.experiment, r.prompt_version): r.to_dict() for r in self.variants
+            },
+            "comparisons": {
+                self.label(c.experiment, c.variant): c.to_dict() for c in self.comparisons
+            },
+        }
+
+    def params(self) -> dict[str, Any]:
+        """What the report covered, for the experiment tracker."""
+        experiments = sorted({r.experiment or "-" for r in self.variants})
+        return {
+            "experiment": self.experiment or ",".join(experiments) or None,
+            "variants": ",".join(self.label(r.experiment, r.prompt_version) for r in self.variants),
+            "tenant": self.tenant,
+            "since": self.since,
+            "first_day": self.first_day,
+            "last_day": self.last_day,
+        }
+
+
 def prompt_report(
-    store: ObjectStore, *, tenant: str | None = None, since: str | None = None
+    store: ObjectStore,
+    *,
+    tenant: str | None = None,
+    since: str | None = None,
+    experiment: str | None = None,
 ) -> list[VariantReport]:
     """Per prompt variant (and experiment): answers, cache hits, grounded share, latency
-    p50/p95, mean cost and thumbs-up rate with its 95% interval; ``since`` is a day
-    (``YYYY-MM-DD``), inclusive."""
+    p50/p95, mean and total cost and thumbs-up rate with its 95% interval; ``since`` is a
+    day (``YYYY-MM-DD``), inclusive; ``experiment`` keeps that experiment's answers only."""
+    return ab_report(store, tenant=tenant, since=since, experiment=experiment).variants
+
+
+def ab_report(
+    store: ObjectStore,
+    *,
+    tenant: str | None = None,
+    since: str | None = None,
+    experiment: str | None = None,
+) -> PromptReport:
+    """``prompt_report`` with each variant compared with its experiment's first variant
+    (two-proportion z-test of the thumbs-up rates) and the days it covers."""
     scope = f"{validate_tenant(tenant)}/" if tenant else ""
     votes: dict[str, str] = {}
     for key in store.list(FEEDBACK_PREFIX + scope):
         record = json.loads(store.get(key))
         votes[str(record.get("answer_id"))] = str(record.get("rating"))
     reports: dict[tuple[str | None, str], VariantReport] = {}
-    for _, _, record in answer_records(store, tenant=tenant, since=since):
+    days: set[str] = set()
+    for _, day, record in answer_records(store, tenant=tenant, since=since):
         version = record.get("prompt_version")
         if not version:
             continue  # a query recorded before prompt versions
+        if experiment is not None and record.get("experiment") != experiment:
+            continue
+        days.add(day)
         group = (record.get("experiment"), version)
         report = reports.setdefault(group, VariantReport(*group))
         report.answers += 1
@@ -153,9 +266,11 @@ def prompt_report(
         report.thumbs_down += vote == "down"
     ordered = [reports[k] for k in sorted(reports, key=lambda k: (k[0] or "", k[1]))]
     first_of: dict[str | None, VariantReport] = {}
+    comparisons: list[VariantComparison] = []
     for report in ordered:
         report.latency_ms_p50 = round(percentile(report._latencies, 0.5), 2)
         report.latency_ms_p95 = round(percentile(report._latencies, 0.95), 2)
+        report.total_cost_usd = round(report._cost, 10)
         report.mean_cost_usd = round(report._cost / report.answers, 10) if report.answers else 0.0
         votes_cast = report.thumbs_up + report.thumbs_down
         if votes_cast:
@@ -163,10 +278,36 @@ def prompt_report(
             report.thumbs_up_ci95 = wilson_interval(report.thumbs_up, votes_cast)
         first = first_of.setdefault(report.experiment, report)
         if first is not report:
-            report.p_value_vs_first = two_proportion_p_value(
-                first.thumbs_up,
-                first.thumbs_up + first.thumbs_down,
-                report.thumbs_up,
-                votes_cast,
-            )
-    return ordered
+            comparison = _compare(report, first)
+            report.p_value_vs_first = comparison.p_value
+            comparisons.append(comparison)
+    return PromptReport(
+        variants=ordered,
+        comparisons=comparisons,
+        experiment=experiment,
+        tenant=tenant,
+        since=since,
+        first_day=min(days, default=None),
+        last_day=max(days, default=None),
+    )
+
+
+def _compare(report: VariantReport, first: VariantReport) -> VariantComparison:
+    votes = report.thumbs_up + report.thumbs_down
+    first_votes = first.thumbs_up + first.thumbs_down
+    p_value = two_proportion_p_value(first.thumbs_up, first_votes, report.thumbs_up, votes)
+    difference = (
+        round(100 * (report.thumbs_up / votes - first.thumbs_up / first_votes), 2)
+        if votes and first_votes
+        else None
+    )
+    return VariantComparison(
+        experiment=report.experiment,
+        variant=report.prompt_version,
+        baseline=first.prompt_version,
+        votes=votes,
+        baseline_votes=first_votes,
+        difference_points=difference,
+        p_value=p_value,
+        significant=None if p_value is None else p_value < SIGNIFICANCE_LEVEL,
+    )
