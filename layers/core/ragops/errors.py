@@ -24,7 +24,7 @@ class RequestBlocked(InvalidInput):
 
 
 class DocumentRejected(InvalidInput):
-    """A document could not be ingested; nothing was written.
+    """A document could not be ingested; nothing was written (but see ``NoTextExtracted``).
 
     ``filename`` names the file and ``reason`` says why in words a user understands.
     """
@@ -34,6 +34,12 @@ class DocumentRejected(InvalidInput):
         self.filename = filename
         self.reason = reason
         self.status = status
+
+
+class NoTextExtracted(DocumentRejected):
+    """A well-formed file without any text (a scanned PDF). Unlike other rejections it is
+    kept, as a ``failed`` document with an ``empty_text`` finding: nothing is lost, and it
+    can be indexed once it has text."""
 
 
 class DocumentNotFound(RagopsError):

@@ -33,6 +33,11 @@ def manifest_prefix(tenant: str) -> str:
     return f"documents/{tenant}/"
 
 
+def duplicate_index_key(tenant: str) -> str:
+    """The tenant's ``DuplicateIndex`` (content hashes and MinHash signatures)."""
+    return f"quality/{tenant}/duplicates.json"
+
+
 def artifact_prefix(tenant: str, doc_id: str) -> str:
     return f"chunks/{tenant}/{doc_id}/"
 

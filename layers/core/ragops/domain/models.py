@@ -111,6 +111,10 @@ class DocumentRecord:
     updated_at: str = field(default_factory=utc_now)
     status_reason: str | None = None
     """Why a document is pending or failed, in words."""
+    language: str | None = None
+    """ISO 639-1 code of the extracted text, when it could be told."""
+    quality: list[dict[str, Any]] = field(default_factory=list)
+    """Quality findings (``ragops.domain.quality.QualityFinding.to_dict``), from ingestion."""
 
     @property
     def version(self) -> str:

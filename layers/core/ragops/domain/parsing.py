@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import PurePath
 
 from ragops.domain.models import ParsedDocument, Section
-from ragops.errors import DocumentRejected
+from ragops.errors import DocumentRejected, NoTextExtracted
 
 SUPPORTED_TYPES: dict[str, str] = {
     ".pdf": "application/pdf",
@@ -61,7 +61,7 @@ def parse_document(filename: str, data: bytes, *, max_bytes: int) -> ParsedDocum
     parser = _PARSERS[SUPPORTED_TYPES[suffix]]
     parsed = parser(name, data)
     if not any(section.text.strip() for section in parsed.sections):
-        raise DocumentRejected(name, "no text could be extracted from the file")
+        raise NoTextExtracted(name, "no text could be extracted from the file")
     return parsed
 
 
@@ -146,7 +146,7 @@ def _parse_pdf(name: str, data: bytes) -> ParsedDocument:
     if not sections:
         raise DocumentRejected(name, "the PDF has no pages")
     if not any(s.text.strip() for s in sections):
-        raise DocumentRejected(
+        raise NoTextExtracted(
             name, "the PDF has no extractable text (a scanned PDF needs OCR first)"
         )
     return ParsedDocument(title=title, sections=sections, content_type="application/pdf")

@@ -93,6 +93,17 @@ class FeedbackOut(BaseModel):
     experiment: str | None
 
 
+class QualityFindingOut(BaseModel):
+    check: str = Field(
+        description="near_empty_text, extraction_garbage, language, exact_duplicate, "
+        "near_duplicate or empty_text"
+    )
+    severity: Literal["info", "warning", "error"]
+    message: str
+    related_doc_id: str | None = Field(default=None, description="The other document.")
+    value: float | None = Field(default=None, description="Characters, ratio or similarity.")
+
+
 class DocumentOut(BaseModel):
     doc_id: str
     tenant: str
@@ -109,6 +120,10 @@ class DocumentOut(BaseModel):
     status_reason: str | None = None
     created_at: str
     updated_at: str
+    language: str | None = Field(default=None, description="ISO 639-1 code of the text.")
+    quality: list[QualityFindingOut] = Field(
+        default_factory=list, description="What the quality checks found at ingestion."
+    )
 
 
 class DocumentList(BaseModel):

@@ -43,6 +43,8 @@ app.add_typer(cache_app, name="cache")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(costs_app, name="costs")
 app.add_typer(pipeline_app, name="pipeline")
+monitor_app = typer.Typer(help="Watch what users ask: query drift.", no_args_is_help=True)
+app.add_typer(monitor_app, name="monitor")
 
 out = Console()
 err = Console(stderr=True)
@@ -486,6 +488,21 @@ def costs_report(
         out.print(f"[dim]note: {note}[/]", highlight=False)
 
 
+def _quality_cell(findings: list[dict[str, Any]]) -> str:
+    """Warnings and errors in a few words (``near_duplicate of 3f2a… (86%)``)."""
+    shown = []
+    for f in findings:
+        if f.get("severity") == "info":
+            continue
+        text = f["check"]
+        if f.get("related_doc_id"):
+            text += f" of {f['related_doc_id']}"
+        if f["check"] == "near_duplicate" and f.get("value") is not None:
+            text += f" ({f['value']:.0%})"
+        shown.append(text)
+    return ", ".join(shown) or "ok"
+
+
 @documents_app.command("list")
 def documents_list(
     tenant: Tenant = DEFAULT_TENANT,
@@ -503,9 +520,18 @@ def documents_list(
     if json_output:
         print(json.dumps({"documents": [r.to_dict() for r in records]}, indent=2))
         return
-    table = Table("id", "title", "source", "chunks", "status", "updated")
+    table = Table("id", "title", "source", "chunks", "status", "language", "quality", "updated")
     for r in records:
-        table.add_row(r.doc_id, r.title, r.source, str(r.chunk_count), str(r.status), r.updated_at)
+        table.add_row(
+            r.doc_id,
+            r.title,
+            r.source,
+            str(r.chunk_count),
+            str(r.status),
+            r.language or "-",
+            _quality_cell(r.quality),
+            r.updated_at,
+        )
     out.print(table)
     out.print(f"{len(records)} documents (tenant {tenant})")
 

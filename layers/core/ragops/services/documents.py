@@ -7,6 +7,7 @@ once its chunks are in the store and the index; and a failed write is undone.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from ragops.domain.artifacts import (
     artifact_key,
     artifact_prefix,
     decode_record,
+    duplicate_index_key,
     encode_artifact,
     encode_record,
     manifest_key,
@@ -35,8 +37,21 @@ from ragops.domain.models import (
     document_id_for,
     utc_now,
 )
-from ragops.domain.parsing import parse_document
-from ragops.errors import DocumentNotFound, DocumentRejected, ObjectNotFound, TierUnavailable
+from ragops.domain.parsing import SUPPORTED_TYPES, parse_document
+from ragops.domain.quality import (
+    DuplicateIndex,
+    detect_language,
+    empty_text_finding,
+    minhash,
+    text_findings,
+)
+from ragops.errors import (
+    DocumentNotFound,
+    DocumentRejected,
+    NoTextExtracted,
+    ObjectNotFound,
+    TierUnavailable,
+)
 from ragops.ports import Embedder, ObjectStore, VectorTier
 from ragops.settings import validate_tenant
 
@@ -126,6 +141,8 @@ class _Prepared:
     chunks: list[Chunk]
     data: bytes
     raw_stored: bool = False
+    signature: list[int] | None = None
+    """MinHash of the text, for the tenant's duplicate index."""
 
     @property
     def replaces_indexed(self) -> bool:
@@ -204,6 +221,9 @@ def _prepare(
 
     parsed = parse_document(source, item.data, max_bytes=ctx.max_bytes)
     record = _new_record(ctx, item, parsed, tenant=tenant, doc_id=doc_id, previous=previous)
+    text = "\n".join(section.text for section in parsed.sections)
+    record.language = detect_language(text)
+    record.quality = [f.to_dict() for f in text_findings(text, record.language)]
     chunks = ctx.chunker.split(
         parsed,
         doc_id=doc_id,
@@ -216,8 +236,73 @@ def _prepare(
         raise DocumentRejected(PurePath(source).name, "no text could be extracted from the file")
     record.chunk_count = len(chunks)
     return _Prepared(
-        record=record, previous=previous, chunks=chunks, data=item.data, raw_stored=item.raw_stored
+        record=record,
+        previous=previous,
+        chunks=chunks,
+        data=item.data,
+        raw_stored=item.raw_stored,
+        signature=minhash(text),
     )
+
+
+def _duplicate_index(store: ObjectStore, tenant: str) -> DuplicateIndex:
+    try:
+        return DuplicateIndex.from_dict(json.loads(store.get(duplicate_index_key(tenant))))
+    except ObjectNotFound:
+        return DuplicateIndex()
+
+
+def _save_duplicate_index(store: ObjectStore, tenant: str, index: DuplicateIndex) -> None:
+    # Read, changed and written whole: two ingestions of one tenant at the same moment may
+    # lose one's entries, which only means a later duplicate of them goes unflagged.
+    payload = json.dumps(index.to_dict(), separators=(",", ":")).encode()
+    store.put(duplicate_index_key(tenant), payload, "application/json")
+
+
+def _check_duplicates(ctx: IngestContext, tenant: str, batch: list[_Prepared]) -> DuplicateIndex:
+    """Add exact and near-duplicate findings to the batch's records, against the tenant's
+    documents and the batch's earlier ones; returns the index with the batch in it."""
+    index = _duplicate_index(ctx.store, tenant)
+    for prepared in batch:
+        record = prepared.record
+        signature = prepared.signature or []
+        found = index.findings(record.doc_id, record.content_hash, signature)
+        record.quality = [*record.quality, *(f.to_dict() for f in found)]
+        index.add(record.doc_id, record.content_hash, signature)
+    return index
+
+
+def _keep_without_text(
+    ctx: IngestContext, tenant: str, item: UploadedFile, doc_id: str, rejected: NoTextExtracted
+) -> None:
+    """Store a new file that has no text as a ``failed`` document with an ``empty_text``
+    finding, so that it is listed and nothing is lost. A new version of an existing
+    document is only refused: the indexed version stays as it is."""
+    if _load_record(ctx.store, tenant, doc_id) is not None:
+        return
+    source = _source(item)
+    content_type = SUPPORTED_TYPES.get(PurePath(source).suffix.lower(), "application/octet-stream")
+    now = utc_now()
+    record = DocumentRecord(
+        doc_id=doc_id,
+        tenant=tenant,
+        title=(item.title or PurePath(source).name).strip(),
+        source=source,
+        content_type=content_type,
+        content_hash=content_hash(item.data),
+        size_bytes=len(item.data),
+        chunk_count=0,
+        pages=None,
+        embedding_model=ctx.embedder.model_id,
+        status=DocumentStatus.FAILED,
+        created_at=now,
+        updated_at=now,
+        status_reason=rejected.reason,
+        quality=[empty_text_finding(rejected.reason).to_dict()],
+    )
+    if not item.raw_stored:
+        ctx.store.put(raw_key(tenant, doc_id), item.data, content_type)
+    ctx.store.put(manifest_key(tenant, doc_id), encode_record(record), "application/json")
 
 
 def _commit(
@@ -297,7 +382,12 @@ def ingest_files(
     seen: set[str] = set()
     for position, item in enumerate(files):
         try:
-            prepared = _prepare(ctx, tenant, item, _claim(seen, item))
+            doc_id = _claim(seen, item)
+            prepared = _prepare(ctx, tenant, item, doc_id)
+        except NoTextExtracted as rejected:
+            _keep_without_text(ctx, tenant, item, doc_id, rejected)
+            results[position] = rejected
+            continue
         except DocumentRejected as rejected:
             results[position] = rejected
             continue
@@ -308,7 +398,9 @@ def ingest_files(
     if pending:
         texts = [c.indexed_text() for _, p in pending for c in p.chunks]
         embeddings = embed_in_batches(ctx.embedder, texts, ctx.embed_call_size, progress)
+        duplicates = _check_duplicates(ctx, tenant, [p for _, p in pending])
         committed = _commit(ctx, tenant, [p for _, p in pending], embeddings)
+        _save_duplicate_index(ctx.store, tenant, duplicates)
         for (position, _), result in zip(pending, committed, strict=True):
             results[position] = result
     return [r for r in results if r is not None]
@@ -379,6 +471,10 @@ def accept_upload(
                 results.append(IngestResult(IngestOutcome.UNCHANGED, previous))
                 continue
             parsed = parse_document(_source(item), item.data, max_bytes=ctx.max_bytes)
+        except NoTextExtracted as rejected:
+            _keep_without_text(ctx, tenant, item, doc_id, rejected)
+            results.append(rejected)
+            continue
         except DocumentRejected as rejected:
             results.append(rejected)
             continue
@@ -468,7 +564,7 @@ def _ingest_stored(
     ]
     outcomes = ingest_files(ctx, tenant=tenant, files=files)
     for record, outcome in zip(records, outcomes, strict=True):
-        if isinstance(outcome, DocumentRejected):
+        if isinstance(outcome, DocumentRejected) and not isinstance(outcome, NoTextExtracted):
             record.status = DocumentStatus.FAILED
             record.status_reason = outcome.reason
             record.updated_at = utc_now()
@@ -558,5 +654,9 @@ def delete_document(store: ObjectStore, index: VectorTier, tenant: str, doc_id: 
         store.delete(key)
     store.delete(raw_key(tenant, doc_id))
     store.delete(manifest_key(tenant, doc_id))
+    duplicates = _duplicate_index(store, tenant)
+    if doc_id in duplicates:
+        duplicates.remove(doc_id)
+        _save_duplicate_index(store, tenant, duplicates)
     logger.info("deleted document", extra={"tenant": tenant, "doc_id": doc_id})
     return removed

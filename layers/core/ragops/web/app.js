@@ -45,6 +45,13 @@ async function refreshDocuments() {
     row.dataset.docId = doc.doc_id;
     const title = document.createElement("td");
     title.textContent = doc.title === doc.source ? doc.source : `${doc.title} (${doc.source})`;
+    // Quality warnings from ingestion (duplicates, near-empty or garbled text), in words.
+    for (const finding of (doc.quality || []).filter((f) => f.severity !== "info")) {
+      const note = document.createElement("div");
+      note.className = `doc-quality ${finding.severity}`;
+      note.textContent = finding.message;
+      title.append(note);
+    }
     const status = document.createElement("td");
     status.textContent = statusText(doc);
     status.className = `doc-status ${doc.status}`;
