@@ -8,7 +8,13 @@ from aws_lambda_powertools.utilities.batch import (
 )
 
 from ragops.entrypoints.ingest_events import DocumentEventRecord
-from ragops.entrypoints.lambdas import ingest_record, logger, metrics, tracer
+from ragops.entrypoints.lambdas import (
+    ingest_record,
+    lambda_time_budget,
+    logger,
+    metrics,
+    tracer,
+)
 
 processor = BatchProcessor(event_type=EventType.SQS, model=DocumentEventRecord)
 
@@ -17,6 +23,7 @@ processor = BatchProcessor(event_type=EventType.SQS, model=DocumentEventRecord)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event, context):
-    return process_partial_response(
-        event=event, record_handler=ingest_record, processor=processor, context=context
-    )
+    with lambda_time_budget(context):  # Bedrock retries stop before the function's timeout
+        return process_partial_response(
+            event=event, record_handler=ingest_record, processor=processor, context=context
+        )

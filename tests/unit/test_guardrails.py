@@ -191,8 +191,13 @@ def test_bedrock_guardrail_maps_block_mask_and_pass():
 
 
 def test_bedrock_guardrail_fails_closed():
+    from ragops.domain.retry import RetryPolicy
+
     guardrail, stubber = stubbed_guardrail()
+    guardrail.retry = RetryPolicy(max_attempts=2, sleep=lambda _: None)
     with stubber:
-        stubber.add_client_error("apply_guardrail", "ThrottlingException", "slow down")
-        with pytest.raises(ModelUnavailable, match="guardrail"):
+        for _ in range(2):  # throttled on every attempt the policy allows
+            stubber.add_client_error("apply_guardrail", "ThrottlingException", "slow down", 429)
+        with pytest.raises(ModelUnavailable, match="guardrail is unavailable after 2 attempt"):
             guardrail.check_input("How do glaciers move?")
+        stubber.assert_no_pending_responses()

@@ -92,6 +92,7 @@ class Container:
                 dimensions=s.bedrock_embedding_dimensions,
                 client=self.aws_clients.get("bedrock-runtime"),
                 region=s.aws_region,
+                **self._bedrock_call_policy(),
             )
         from ragops.adapters.local_embedder import SentenceTransformerEmbedder
 
@@ -125,6 +126,7 @@ class Container:
                 region=s.aws_region,
                 max_tokens=max_tokens,
                 temperature=s.temperature,
+                **self._bedrock_call_policy(),
             )
         from ragops.adapters.llamacpp import SMOLLM2_MODEL_ID, LlamaCppChatModel
 
@@ -186,6 +188,32 @@ class Container:
         return MlflowPipelineRegistry(tracker, s.pipeline_model_name)
 
     @cached_property
+    def rate_limiter(self) -> Any:
+        """Per-tenant request limiter, or None with ``rate_limit_per_minute=0``."""
+        from ragops.domain.limits import TokenBucketLimiter
+
+        s = self.settings
+        if s.rate_limit_per_minute == 0:
+            return None
+        return TokenBucketLimiter(s.rate_limit_per_minute, s.rate_limit_burst)
+
+    @cached_property
+    def jwt_verifier(self) -> Any:
+        """Checks bearer JWTs (``auth=jwt``) against the issuer's JWKS or a PEM key."""
+        from ragops.services.auth import JwtVerifier
+
+        s = self.settings
+        if not s.jwt_issuer:
+            raise ConfigurationError("RAGOPS_AUTH=jwt needs RAGOPS_JWT_ISSUER")
+        return JwtVerifier(
+            issuer=s.jwt_issuer,
+            audience=s.jwt_audience,
+            tenant_claim=s.jwt_tenant_claim,
+            public_key=s.jwt_public_key,
+            jwks_url=s.jwt_jwks_url or f"{s.jwt_issuer.rstrip('/')}/.well-known/jwks.json",
+        )
+
+    @cached_property
     def router(self) -> QueryRouter:
         """Building the two models is cheap (clients and weights load on first use)."""
         s = self.settings
@@ -213,6 +241,7 @@ class Container:
                 s.bedrock_guardrail_version,
                 client=self.aws_clients.get("bedrock-runtime"),
                 region=s.aws_region,
+                **self._bedrock_call_policy(),
             )
         from ragops.domain.guardrails import LocalGuardrail
 
@@ -239,6 +268,22 @@ class Container:
         from ragops.adapters.tier_state import FileTierState
 
         return FileTierState(s.tier_state_file)
+
+    def _bedrock_call_policy(self) -> dict[str, Any]:
+        """Retries and timeouts of every Bedrock call (``ragops.domain.retry``)."""
+        from ragops.domain.retry import RetryPolicy
+
+        s = self.settings
+        connect, read = s.bedrock_connect_timeout_seconds, s.bedrock_read_timeout_seconds
+        return {
+            "retry": RetryPolicy(
+                max_attempts=s.bedrock_max_attempts,
+                budget_seconds=s.bedrock_retry_budget_seconds,
+                attempt_seconds=connect + read,
+            ),
+            "connect_timeout": connect,
+            "read_timeout": read,
+        }
 
     def aws_client(self, service: str) -> Any:
         """An injected client for ``service``, else a boto3 client built now (not at import)."""
@@ -424,7 +469,38 @@ class Container:
             groundedness_min_similarity=self.settings.groundedness_min_similarity
             if self.settings.groundedness_check
             else None,
+            question_observer=self.drift_monitor.observe if self.drift_monitor else None,
         )
+
+    @cached_property
+    def drift_monitor(self) -> Any:
+        """The live query-drift monitor (``ragops.services.drift``), or None: turned off
+        (``drift_window=0``), or no numpy (the API Lambda has none)."""
+        s = self.settings
+        if s.drift_window == 0:
+            return None
+        try:
+            import numpy  # noqa: F401
+        except ImportError:
+            return None
+        from ragops.errors import InvalidInput
+        from ragops.services.drift import MIN_WINDOW, DriftMonitor, load_questions
+
+        if s.drift_window < MIN_WINDOW:
+            raise ConfigurationError(
+                f"RAGOPS_DRIFT_WINDOW must be 0 (off) or at least {MIN_WINDOW} questions"
+            )
+        try:
+            questions = load_questions(s.drift_reference) if s.drift_reference else None
+            return DriftMonitor(
+                self.metrics,
+                window=s.drift_window,
+                every=s.drift_every,
+                reference_questions=questions,
+                embed=lambda texts: self.embedder.embed_array(list(texts)),
+            )
+        except InvalidInput as exc:
+            raise ConfigurationError(f"RAGOPS_DRIFT_REFERENCE: {exc}") from exc
 
     @cached_property
     def experiment(self) -> PromptExperiment | None:

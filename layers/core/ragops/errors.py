@@ -106,3 +106,20 @@ class ConfigurationError(RagopsError):
 class PromotionRefused(RagopsError):
     """A pipeline version may not become the champion: it has no evaluation, was
     evaluated on another sample than the champion, or regresses it (the reason says)."""
+
+
+class Unauthenticated(RagopsError):
+    """No credential, or one that is malformed, unknown, revoked or expired (HTTP 401).
+    The message never repeats the credential."""
+
+
+class RateLimited(RagopsError):
+    """Too many requests from one tenant (HTTP 429 with ``Retry-After``)."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class QuotaExceeded(RagopsError):
+    """A tenant's document or storage quota would be exceeded (HTTP 403)."""

@@ -157,6 +157,10 @@ class MetricsSink(Protocol):
 
     def observe(self, name: str, value: float, **labels: str) -> None: ...
 
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        """Set the current value of ``name`` (a level, not an event: the last value wins)."""
+        ...
+
 
 class TierStateStore(Protocol):
     """Where operators declare the tier state: a local file, or an SSM parameter.

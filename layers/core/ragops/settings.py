@@ -210,12 +210,43 @@ class Settings(BaseSettings):
     bedrock_pro_model_id: str = "us.amazon.nova-pro-v1:0"
     max_answer_tokens: int = Field(default=128, ge=16, le=4096)
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    bedrock_max_attempts: int = Field(
+        default=4,
+        ge=1,
+        le=10,
+        description="Attempts per Bedrock call when it is throttled, times out or fails "
+        "with a 5xx, with full-jitter exponential backoff between them; then 503.",
+    )
+    bedrock_retry_budget_seconds: float = Field(
+        default=20.0,
+        gt=0,
+        description="The longest one Bedrock call may take, retries included; in the API "
+        "function also no later than the time Lambda has left, less a reserve.",
+    )
+    bedrock_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    bedrock_read_timeout_seconds: float = Field(default=15.0, gt=0)
 
     # --- metrics -----------------------------------------------------------------------
     metrics: Literal["prometheus", "cloudwatch", "off"] = Field(
         default="prometheus",
         description="prometheus: served at /metrics; cloudwatch: EMF through Powertools "
         "(Lambda); off: none.",
+    )
+
+    # --- query drift (the live monitor) ----------------------------------------------
+    drift_window: int = Field(
+        default=300,
+        ge=0,
+        description="Questions in the live drift monitor's sliding window, and in its "
+        "reference when no file is set (at least 100); 0 turns the monitor off.",
+    )
+    drift_every: int = Field(
+        default=50, ge=1, description="Check the window for drift every this many questions."
+    )
+    drift_reference: Path | None = Field(
+        default=None,
+        description='Reference questions, JSON lines of {"text": ...} (at least 100); unset: '
+        "the first drift_window questions this process answers.",
     )
 
     # --- routing -----------------------------------------------------------------------
@@ -245,6 +276,46 @@ class Settings(BaseSettings):
     )
     bedrock_guardrail_id: str | None = None
     bedrock_guardrail_version: str = "DRAFT"
+
+    # --- authentication and limits ----------------------------------------------------
+    auth: Literal["api-key", "jwt", "jwt+api-key", "off"] = Field(
+        default="off",
+        description="api-key: `Authorization: Bearer rgk_...` keys from `ragops keys create`; "
+        "jwt: bearer JWTs (a Cognito user pool); jwt+api-key: either (the cloud: the user "
+        "pool's API and the keyed API); off: local development only, the tenant comes from "
+        "X-Tenant-Id (`ragops serve` refuses to listen beyond loopback).",
+    )
+    jwt_issuer: str | None = Field(
+        default=None,
+        description="Expected `iss`, e.g. https://cognito-idp.REGION.amazonaws.com/POOL.",
+    )
+    jwt_audience: str | None = Field(
+        default=None, description="Expected `aud` (Cognito ID tokens: the app client id)."
+    )
+    jwt_jwks_url: str | None = Field(
+        default=None, description="The issuer's JWKS; default {jwt_issuer}/.well-known/jwks.json."
+    )
+    jwt_public_key: str | None = Field(
+        default=None, description="A PEM public key instead of a JWKS (tests, other issuers)."
+    )
+    jwt_tenant_claim: str = Field(
+        default="custom:tenant", description="The claim holding the caller's tenant."
+    )
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Requests a tenant may make per minute (a token bucket per process); "
+        "0: no limit.",
+    )
+    rate_limit_burst: int | None = Field(
+        default=None, ge=1, description="Bucket size; default the per-minute figure."
+    )
+    max_documents_per_tenant: int | None = Field(
+        default=None, ge=1, description="Documents a tenant may hold; unset: no quota."
+    )
+    max_stored_bytes_per_tenant: int | None = Field(
+        default=None, ge=1, description="Bytes of originals a tenant may store; unset: no quota."
+    )
 
     # --- ingestion ---------------------------------------------------------------------
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ragops.adapters.bedrock import _RuntimeClient
 from ragops.domain.guardrails import GuardrailAction, GuardrailVerdict, looks_like_injection
-from ragops.errors import ModelUnavailable
+from ragops.domain.retry import RetryPolicy
 
 
 def _findings(assessments: list[dict[str, Any]]) -> tuple[list[str], bool]:
@@ -55,22 +55,32 @@ class BedrockGuardrail(_RuntimeClient):
         *,
         client: Any | None = None,
         region: str | None = None,
+        retry: RetryPolicy | None = None,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 15.0,
     ) -> None:
-        super().__init__(client, region)
+        super().__init__(
+            client,
+            region,
+            retry=retry,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+        )
         self.guardrail_id = guardrail_id
         self.version = version
 
     def _apply(self, source: str, text: str) -> GuardrailVerdict:
-        try:
-            response = self.client.apply_guardrail(
+        # Fail closed: once retries are spent (ModelUnavailable), nothing goes to the model
+        # or the caller unchecked.
+        response = self._call(
+            "Bedrock guardrail",
+            lambda: self.client.apply_guardrail(
                 guardrailIdentifier=self.guardrail_id,
                 guardrailVersion=self.version,
                 source=source,
                 content=[{"text": {"text": text}}],
-            )
-        except Exception as exc:  # botocore ClientError, throttling, validation...
-            # Fail closed: nothing goes to the model or the caller unchecked.
-            raise ModelUnavailable(f"Bedrock guardrail failed: {exc}") from exc
+            ),
+        )
         if response.get("action") != "GUARDRAIL_INTERVENED":
             return GuardrailVerdict(GuardrailAction.ALLOW, text)
         findings, blocked = _findings(response.get("assessments", []))

@@ -16,11 +16,14 @@ class NullMetrics:
     def observe(self, name: str, value: float, **labels: str) -> None:
         return None
 
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        return None
+
 
 class PrometheusMetrics:
-    """Counters (``ragops_<name>_total``) and histograms (``ragops_<name>``) created on first
-    use in a registry of this instance's own. A name keeps the label names it was first
-    used with."""
+    """Counters (``ragops_<name>_total``), histograms and gauges (``ragops_<name>``)
+    created on first use in a registry of this instance's own. A name keeps the label
+    names it was first used with."""
 
     def __init__(self) -> None:
         from prometheus_client import CollectorRegistry
@@ -30,7 +33,7 @@ class PrometheusMetrics:
         self._lock = threading.Lock()
 
     def _metric(self, kind: str, name: str, labels: dict[str, str]) -> Any:
-        from prometheus_client import Counter, Histogram
+        from prometheus_client import Counter, Gauge, Histogram
 
         with self._lock:
             metric = self._metrics.get(name)
@@ -38,6 +41,8 @@ class PrometheusMetrics:
                 label_names = sorted(labels)
                 if kind == "counter":
                     metric = Counter(f"ragops_{name}", name, label_names, registry=self.registry)
+                elif kind == "gauge":
+                    metric = Gauge(f"ragops_{name}", name, label_names, registry=self.registry)
                 else:
                     metric = Histogram(
                         f"ragops_{name}",
@@ -54,6 +59,9 @@ class PrometheusMetrics:
 
     def observe(self, name: str, value: float, **labels: str) -> None:
         self._metric("histogram", name, labels).observe(value)
+
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        self._metric("gauge", name, labels).set(value)
 
     def render(self) -> tuple[bytes, str]:
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -93,3 +101,10 @@ class CloudWatchMetrics:
 
         unit = MetricUnit.Seconds if name.endswith("seconds") else MetricUnit.NoUnit
         self._metrics.add_metric(name=_camel(name, labels), unit=unit, value=value)
+
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        """EMF has no gauges: the value is published with the invocation's metrics (chart
+        its Maximum or latest value)."""
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        self._metrics.add_metric(name=_camel(name, labels), unit=MetricUnit.NoUnit, value=value)

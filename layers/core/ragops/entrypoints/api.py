@@ -16,6 +16,7 @@ from fastapi import Depends, FastAPI, File, Header, Request, UploadFile, status
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -25,16 +26,20 @@ from ragops.bootstrap import Container, build_container
 from ragops.domain.models import Answer, DocumentRecord, SearchMode
 from ragops.errors import (
     AnswerNotFound,
+    CacheUnavailable,
     ConfigurationError,
     DocumentNotFound,
     DocumentRejected,
     InvalidInput,
     ModelUnavailable,
+    QuotaExceeded,
     RagopsError,
+    RateLimited,
     RequestBlocked,
     ServicePaused,
     StoreUnavailable,
     TierUnavailable,
+    Unauthenticated,
 )
 from ragops.services.answering import (
     MAX_QUESTION_CHARS,
@@ -42,11 +47,14 @@ from ragops.services.answering import (
     answer_question,
     stream_answer,
 )
+from ragops.services.auth import Principal, authenticate_api_key, principal_from_claims
 from ragops.services.costs import record_answer_cost
 from ragops.services.documents import (
     IngestOutcome,
     IngestResult,
+    TenantQuota,
     UploadedFile,
+    check_quota,
     delete_document,
     get_document,
     list_documents,
@@ -61,12 +69,15 @@ from ragops.settings import DEFAULT_TENANT, validate_tenant
 logger = logging.getLogger(__name__)
 
 _STATUS: dict[type[RagopsError], int] = {
+    Unauthenticated: status.HTTP_401_UNAUTHORIZED,
+    QuotaExceeded: status.HTTP_403_FORBIDDEN,
     DocumentNotFound: status.HTTP_404_NOT_FOUND,
     AnswerNotFound: status.HTTP_404_NOT_FOUND,
     InvalidInput: status.HTTP_400_BAD_REQUEST,
     StoreUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     TierUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     ModelUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
+    CacheUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,  # a write that cannot end cached answers
     ConfigurationError: status.HTTP_500_INTERNAL_SERVER_ERROR,
 }
 
@@ -200,17 +211,65 @@ def get_container(request: Request) -> Container:
     return request.app.state.container
 
 
-def get_tenant(
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key from `ragops keys create` (`rgk_...`) or, with RAGOPS_AUTH=jwt, "
+    "a JWT from the user pool. Not needed in local development (RAGOPS_AUTH=off).",
+)
+
+
+def get_principal(
+    request: Request,
+    container: Annotated[Container, Depends(get_container)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_tenant_id: Annotated[
-        str | None, Header(description="Tenant (local development only)")
+        str | None,
+        Header(description="Tenant, honoured only in local development (RAGOPS_AUTH=off)"),
     ] = None,
-) -> str:
-    """The caller's tenant. Until authentication lands it comes from ``X-Tenant-Id``."""
-    tenant = x_tenant_id or DEFAULT_TENANT
-    try:
-        return validate_tenant(tenant)
-    except ValueError as exc:
-        raise InvalidInput(str(exc)) from exc
+) -> Principal:
+    """Who calls, for which tenant: from the credential (``RAGOPS_AUTH=api-key`` or
+    ``jwt``; behind API Gateway's Cognito authorizer, from the claims it verified), or,
+    in local development only, from ``X-Tenant-Id``. Then the tenant's rate limit."""
+    mode = container.settings.auth
+    if mode == "off":
+        try:
+            principal = Principal(
+                validate_tenant(x_tenant_id or DEFAULT_TENANT), "anonymous", "none"
+            )
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+    else:
+        claims = _authorizer_claims(request) if "jwt" in mode else None
+        presented = credentials.credentials if credentials is not None else ""
+        if claims is not None:
+            principal = principal_from_claims(claims, container.settings.jwt_tenant_claim)
+        elif credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthenticated("send `Authorization: Bearer <key or token>`")
+        elif mode == "api-key" or (mode == "jwt+api-key" and presented.startswith("rgk_")):
+            principal = authenticate_api_key(container.store, presented)
+        elif mode == "jwt+api-key" and not container.settings.jwt_issuer:
+            # The cloud: tokens are verified by the user pool's API, not here.
+            raise Unauthenticated("not an API key; signed-in users call the user-pool API")
+        else:
+            principal = container.jwt_verifier.verify(presented)
+    limiter = container.rate_limiter
+    if limiter is not None:
+        wait = limiter.acquire(principal.tenant)
+        if wait is not None:
+            raise RateLimited(f"tenant {principal.tenant} is over its request rate", wait)
+    return principal
+
+
+def _authorizer_claims(request: Request) -> dict[str, Any] | None:
+    """The claims API Gateway's Cognito authorizer verified (Lambda, through Mangum)."""
+    event = request.scope.get("aws.event") or {}
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    claims = authorizer.get("claims")
+    return claims if isinstance(claims, dict) else None
+
+
+def get_tenant(principal: Annotated[Principal, Depends(get_principal)]) -> str:
+    return principal.tenant
 
 
 def get_user(
@@ -261,6 +320,24 @@ def create_app(container: Container | None = None) -> FastAPI:
             },
             headers={"Retry-After": str(exc.retry_after)},
         )
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
+        return _error(401, "unauthenticated", str(exc), {"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        return _error(429, "rate_limited", str(exc), {"Retry-After": str(exc.retry_after)})
+
+    @app.middleware("http")
+    async def _body_limit(request: Request, call_next: Any) -> Response:
+        # Refuse an over-size body before reading it: the largest upload is every file at
+        # the size limit, plus room for the multipart framing.
+        limit = app.state.container.settings.max_upload_bytes * MAX_FILES_PER_UPLOAD + 1_048_576
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return _error(413, "payload_too_large", f"the request body is over {limit:,} bytes")
+        return await call_next(request)
 
     @app.exception_handler(RagopsError)
     async def _project_error(_: Request, exc: RagopsError) -> JSONResponse:
@@ -347,6 +424,9 @@ def create_app(container: Container | None = None) -> FastAPI:
             else:
                 items.append(UploadedFile(filename=name, data=data))
         accepted = [i for i in items if isinstance(i, UploadedFile)]
+        settings = container.settings
+        quota = TenantQuota(settings.max_documents_per_tenant, settings.max_stored_bytes_per_tenant)
+        check_quota(container.store, tenant, accepted, quota)
         tier = container.tier_status()
         outcomes = iter(
             receive_uploads(
@@ -504,8 +584,8 @@ def create_app(container: Container | None = None) -> FastAPI:
         report_feedback(container.metrics, recorded)
         return FeedbackOut(**recorded.__dict__)
 
-    @app.get("/v1/pipeline", tags=["operations"], response_model=PipelineOut)
-    def served_pipeline(container: ContainerDep) -> PipelineOut:
+    @app.get("/v1/pipeline", tags=["operations"], response_model=PipelineOut, responses=_ERRORS)
+    def served_pipeline(container: ContainerDep, _: TenantDep) -> PipelineOut:
         """The pipeline configuration answers are made with: the registry's champion
         version (resolved when the API started), or the deployment's settings."""
         return PipelineOut(**container.served_pipeline.to_dict())

@@ -43,6 +43,8 @@ app.add_typer(cache_app, name="cache")
 app.add_typer(prompts_app, name="prompts")
 app.add_typer(costs_app, name="costs")
 app.add_typer(pipeline_app, name="pipeline")
+keys_app = typer.Typer(help="API keys: create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 monitor_app = typer.Typer(help="Watch what users ask: query drift.", no_args_is_help=True)
 app.add_typer(monitor_app, name="monitor")
 
@@ -127,16 +129,42 @@ def _progress() -> Progress:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    auth: Annotated[
+        str | None,
+        typer.Option(
+            help="api-key, jwt or off [env: RAGOPS_AUTH; default: off]. Off (the tenant "
+            "from X-Tenant-Id) is refused on any interface but loopback.",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import ipaddress
+
     try:
         import uvicorn
     except ImportError as exc:
         raise _fail("serving needs uvicorn: pip install 'ragops[local]'") from exc
+    from ragops.bootstrap import build_container
     from ragops.entrypoints.api import create_app
 
-    container = _container(data_dir, serving=True)
+    if auth is not None and auth not in ("api-key", "jwt", "jwt+api-key", "off"):
+        raise typer.BadParameter("use api-key, jwt, jwt+api-key or off", param_hint="--auth")
+    settings = _settings(data_dir)
+    if auth is not None:
+        settings = settings.model_copy(update={"auth": auth})
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if settings.auth == "off" and not loopback:
+        raise _fail(
+            f"refusing to serve on {host} without authentication: anyone could read any "
+            "tenant's documents. Pass --auth api-key (keys from `ragops keys create`) or "
+            "--auth jwt, or listen on 127.0.0.1"
+        )
+    container = build_container(settings, resolve_champion=True)
     served = container.served_pipeline
     if served.version is not None:
         err.print(f"serving pipeline version {served.version} (champion)")
@@ -1359,6 +1387,202 @@ def pipeline_rollback(data_dir: DataDir = None, json_output: JsonFlag = False) -
         print(json.dumps({"champion": moved_to, "previous": moved_from}))
         return
     out.print(f"champion: version {moved_to} (rolled back from {moved_from})", highlight=False)
+
+
+@app.command("sync")
+def sync(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            help="The folder whose documents the tenant should have.",
+            exists=True,
+            file_okay=False,
+            dir_okay=True,
+        ),
+    ],
+    tenant: Tenant = DEFAULT_TENANT,
+    prune: Annotated[
+        bool,
+        typer.Option("--prune", help="Delete the tenant's documents whose file left FOLDER."),
+    ] = False,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Make the tenant's documents match FOLDER: new and changed files are ingested,
+    unchanged ones skipped (never embedded again), and with --prune documents whose file
+    is gone are deleted. With RAGOPS_INGEST_MODE=async files are only stored, for the
+    ingest function. Exit 1 if a file was rejected."""
+    from ragops.services.data_sync import SourceFile, SyncAction, sync_documents
+
+    tenant = _tenant(tenant)
+    files = [SourceFile(name, path.read_bytes) for path, name in _expand([folder])]
+    container = _container(data_dir)
+    try:
+        report = sync_documents(
+            container.ingest_context(),
+            tenant=tenant,
+            files=files,
+            tier_status=container.tier_status,
+            index_now=container.settings.ingest_mode == "sync",
+            prune=prune,
+        )
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    counts = report.counts()
+    if json_output:
+        print(json.dumps({"folder": str(folder), **report.to_dict()}, indent=2))
+    else:
+        for document in report.documents:
+            if document.action is SyncAction.UNCHANGED:
+                continue
+            detail = f"  ({document.reason})" if document.reason else ""
+            line = f"{document.action:>9}  {document.name}{detail}"
+            target = err if document.action is SyncAction.REJECTED else out
+            target.print(line, highlight=False, soft_wrap=True)
+        how = "indexed now" if report.indexed_now else "stored for the ingest function"
+        summary = ", ".join(f"{n} {action}" for action, n in counts.items())
+        out.print(f"{summary} (tenant {tenant}; {how})", highlight=False, soft_wrap=True)
+    if counts[SyncAction.DEFERRED]:
+        err.print(
+            f"[yellow]warning:[/] {counts[SyncAction.DEFERRED]} deletions wait for the search "
+            "tier: run the sync again once it is active",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if counts[SyncAction.REJECTED]:
+        raise typer.Exit(1)
+
+
+QuestionsFile = Annotated[
+    Path,
+    typer.Option(help='JSON lines of questions, one {"text": ...} object a line (100 or more).'),
+]
+
+
+@monitor_app.command("drift")
+def monitor_drift(
+    reference: QuestionsFile,
+    current: QuestionsFile,
+    tenant: Annotated[
+        str | None,
+        typer.Option(
+            help="Also compare each question's best passage similarity among this tenant's "
+            "documents (default: embeddings only)."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Has what people ask drifted? Compare the --current questions with the --reference
+    ones: their embeddings (kernel MMD) and, with --tenant, their best passage similarity
+    (Kolmogorov-Smirnov). Drift when the score exceeds the threshold (1.0); calibration in
+    docs/evaluation.md."""
+    from ragops.services.drift import load_questions, measure_drift
+
+    tenant = _tenant(tenant) if tenant is not None else None
+    try:
+        reference_questions = load_questions(reference)
+        current_questions = load_questions(current)
+        container = _container(data_dir)
+        with _progress() as progress:
+            tasks: dict[str, Any] = {}
+
+            def report_progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = progress.add_task(stage, total=total)
+                progress.update(tasks[stage], completed=done)
+
+            report = measure_drift(
+                container.embedder,
+                reference_questions,
+                current_questions,
+                index=container.index if tenant is not None else None,
+                tenant=tenant,
+                top_k=container.settings.top_k,
+                progress=report_progress,
+            )
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps(report.to_dict()))
+        return
+    details = report.details
+    table = Table("part", "statistic", "value", "threshold", "p-value", "drift")
+    for part in ("embedding", "top1_similarity"):
+        d = details[part]
+        if d["used"]:
+            drifted = "[bold red]yes[/]" if d["drift"] else "no"
+            row = [d["statistic"], str(d["value"]), str(d["threshold"]), str(d["p_value"])]
+            table.add_row(part, *row, drifted)
+        else:
+            table.add_row(part, "-", "-", "-", "-", f"not used: {d['reason']}")
+    out.print(table)
+    verdict = "[bold red]DRIFT[/]" if report.drift else "no drift"
+    out.print(
+        f"{verdict}: score {report.score} (threshold {report.threshold}); "
+        f"{details['current_size']} questions against {details['reference_size']}"
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant the key acts for.")],
+    name: Annotated[str, typer.Option(help="What the key is for (shown in the list).")] = "",
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """Create an API key for TENANT. The key is printed once: only a salted hash is kept."""
+    from ragops.services.auth import create_api_key
+
+    tenant = _tenant(tenant)
+    try:
+        record, key = create_api_key(_container(data_dir).store, tenant, name)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps({"id": record.key_id, "key": key, "tenant": tenant}))
+        return
+    out.print(f"API key {record.key_id} for tenant {tenant} (shown once, keep it safe):")
+    print(key)
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's keys.")] = None,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+) -> None:
+    """API keys (never the keys themselves): id, tenant, name, created, revoked."""
+    from ragops.services.auth import list_api_keys
+
+    if tenant is not None:
+        tenant = _tenant(tenant)
+    try:
+        records = list_api_keys(_container(data_dir).store, tenant)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    if json_output:
+        print(json.dumps({"keys": [r.public() for r in records]}, indent=2))
+        return
+    table = Table("id", "tenant", "name", "created", "revoked")
+    for r in records:
+        table.add_row(r.key_id, r.tenant, r.name, r.created_at, r.revoked_at or "-")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (see `ragops keys list`).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Revoke an API key: it stops working at its next request."""
+    from ragops.services.auth import revoke_api_key
+
+    try:
+        record = revoke_api_key(_container(data_dir).store, key_id)
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    out.print(f"revoked {record.key_id} (tenant {record.tenant}) at {record.revoked_at}")
 
 
 def main() -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib.util
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
 from ragops.bootstrap import Container, build_container
+from ragops.domain.retry import time_budget
 from ragops.log_masking import install as install_pii_masking
 from ragops.services.scaling import NodeGroup, ScaleAction, ScaleResult, scale_tier
 
@@ -49,6 +51,21 @@ def use_container(replacement: Container | None) -> None:
     global _container, _asgi
     _container = replacement
     _asgi = None
+
+
+RESPONSE_RESERVE_SECONDS = 2.0
+"""Kept free at the end of an invocation: no model call is retried into it, so a model that
+keeps failing ends in a clear 503 (or a failed SQS record) rather than a Lambda timeout."""
+
+
+@contextmanager
+def lambda_time_budget(context: Any) -> Iterator[None]:
+    """While handling one invocation: the time Lambda has left, less the reserve, bounds
+    every retry of a model call (``ragops.domain.retry``)."""
+    with time_budget(
+        lambda: context.get_remaining_time_in_millis() / 1000 - RESPONSE_RESERVE_SECONDS
+    ):
+        yield
 
 
 def api_app() -> Any:

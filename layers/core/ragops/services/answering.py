@@ -69,6 +69,9 @@ class AnswerContext:
     experiment: PromptExperiment | None = None
     groundedness_min_similarity: float | None = None
     """Cosine each answer sentence needs to its cited passages; None checks words only."""
+    question_observer: Callable[[Any, float | None], None] | None = None
+    """Called with each retrieved question's embedding and ``best_similarity`` of its hits
+    (the live drift monitor); must return quickly and never raise."""
 
     def prompt_for(self, tenant: str, user: str | None) -> tuple[PromptTemplate, PromptInfo]:
         """The template that answers this caller: the experiment's variant, else the
@@ -99,6 +102,11 @@ def validate_question(question: str) -> str:
             f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
         )
     return question
+
+
+def best_similarity(hits: list[SearchHit]) -> float | None:
+    """The highest cosine similarity among the retrieved passages (None without vectors)."""
+    return max((h.vector_score for h in hits if h.vector_score is not None), default=None)
 
 
 def _relevant(hits: list[SearchHit], min_relevance: float, mode: SearchMode) -> list[SearchHit]:
@@ -177,6 +185,8 @@ def _prepare(
     if embedding is None and mode is not SearchMode.BM25:
         embedding = ctx.embedder.embed_array([question])[0]
     hits = ctx.index.search(tenant, question, embedding, screened.top_k, mode)
+    if ctx.question_observer is not None and embedding is not None:
+        ctx.question_observer(embedding, best_similarity(hits))
     hits = _relevant(hits, ctx.min_relevance, mode)
     embedding_tokens = 0 if embedding is None else ctx.embedder.token_counter()(question)
     if ctx.guardrail is not None and hits:

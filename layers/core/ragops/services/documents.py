@@ -7,6 +7,7 @@ once its chunks are in the store and the index; and a failed write is undone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
@@ -50,6 +51,7 @@ from ragops.errors import (
     DocumentRejected,
     NoTextExtracted,
     ObjectNotFound,
+    QuotaExceeded,
     TierUnavailable,
 )
 from ragops.ports import Embedder, ObjectStore, VectorTier
@@ -320,6 +322,8 @@ def _commit(
         if i not in fresh
     ]
     written: list[str] = []
+    replaced: dict[str, tuple[bytes, str]] = {}
+    """Originals overwritten by a new version: put back if the ingestion fails."""
     try:
         offset = 0
         for prepared in batch:
@@ -335,14 +339,18 @@ def _commit(
         for prepared in batch:
             record = prepared.record
             if not prepared.raw_stored:
-                ctx.store.put(raw_key(tenant, record.doc_id), prepared.data, record.content_type)
-                if prepared.previous is None:
-                    written.append(raw_key(tenant, record.doc_id))
+                key = raw_key(tenant, record.doc_id)
+                if prepared.previous is not None:
+                    with contextlib.suppress(ObjectNotFound):
+                        replaced[key] = (ctx.store.get(key), prepared.previous.content_type)
+                ctx.store.put(key, prepared.data, record.content_type)
+                if key not in replaced:
+                    written.append(key)
             ctx.store.put(
                 manifest_key(tenant, record.doc_id), encode_record(record), "application/json"
             )
     except Exception:
-        _undo(ctx, tenant, written, new_ids)
+        _undo(ctx, tenant, written, new_ids, replaced)
         raise
     if old_ids:
         ctx.index.delete_chunks(tenant, old_ids)
@@ -433,8 +441,15 @@ def ingest_document(
     return result
 
 
-def _undo(ctx: IngestContext, tenant: str, written: list[str], new_chunk_ids: list[str]) -> None:
-    """Best effort to leave store and index as they were before a failed ingestion."""
+def _undo(
+    ctx: IngestContext,
+    tenant: str,
+    written: list[str],
+    new_chunk_ids: list[str],
+    replaced: dict[str, tuple[bytes, str]] | None = None,
+) -> None:
+    """Best effort to leave store and index as they were before a failed ingestion:
+    remove what was written, put back the originals that ``replaced`` holds."""
     try:
         ctx.index.delete_chunks(tenant, new_chunk_ids)
     except Exception:  # the original error matters more than a failed clean-up
@@ -444,6 +459,11 @@ def _undo(ctx: IngestContext, tenant: str, written: list[str], new_chunk_ids: li
             ctx.store.delete(key)
         except Exception:
             logger.exception("could not remove %s after a failed ingestion", key)
+    for key, (data, content_type) in (replaced or {}).items():
+        try:
+            ctx.store.put(key, data, content_type)
+        except Exception:
+            logger.exception("could not put back %s after a failed ingestion", key)
 
 
 def accept_upload(
@@ -504,6 +524,44 @@ def accept_upload(
                 raise
         results.append(IngestResult(IngestOutcome.ACCEPTED, record))
     return results
+
+
+@dataclass(frozen=True)
+class TenantQuota:
+    """How much a tenant may hold: documents, and bytes of originals (None: no limit)."""
+
+    max_documents: int | None = None
+    max_bytes: int | None = None
+
+
+def check_quota(
+    store: ObjectStore, tenant: str, files: Sequence[UploadedFile], quota: TenantQuota
+) -> None:
+    """Raise ``QuotaExceeded`` if storing ``files`` would take ``tenant`` over ``quota``
+    (a file replacing a document of the same id counts once, at its new size). Nothing is
+    written; it runs before any file of the upload is."""
+    if quota.max_documents is None and quota.max_bytes is None:
+        return
+    held = {r.doc_id: r.size_bytes for r in iter_manifests(store, tenant)}
+    incoming: dict[str, int] = {}
+    for item in files:
+        try:
+            incoming[_document_id(item)] = len(item.data)
+        except DocumentRejected:
+            continue  # refused on its own later, with its reason
+    documents = len(held.keys() | incoming.keys())
+    if quota.max_documents is not None and documents > quota.max_documents:
+        raise QuotaExceeded(
+            f"tenant {tenant} may hold {quota.max_documents:,} documents; this upload "
+            f"would make {documents:,} (delete some first)"
+        )
+    stored = sum(size for doc, size in held.items() if doc not in incoming)
+    stored += sum(incoming.values())
+    if quota.max_bytes is not None and stored > quota.max_bytes:
+        raise QuotaExceeded(
+            f"tenant {tenant} may store {quota.max_bytes:,} bytes; this upload would make "
+            f"{stored:,}"
+        )
 
 
 def receive_uploads(

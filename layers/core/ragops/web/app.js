@@ -5,8 +5,22 @@ const $ = (id) => document.getElementById(id);
 let lastAnswer = null;
 let pollTimer = null;
 
+// With authentication on (RAGOPS_AUTH=api-key or jwt) every call carries the key or token
+// the user pasted, kept for this tab only (sessionStorage), never in the page's URL.
+const KEY_ITEM = "ragops-credential";
+function authHeaders() {
+  const credential = sessionStorage.getItem(KEY_ITEM);
+  return credential ? { Authorization: `Bearer ${credential}` } : {};
+}
+
+function askForCredential(message) {
+  $("key-form").hidden = false;
+  $("key-status").textContent = message || "This server needs an API key.";
+  $("key-input").focus();
+}
+
 async function api(method, path, body) {
-  const options = { method, headers: {} };
+  const options = { method, headers: authHeaders() };
   if (body !== undefined) {
     options.headers["Content-Type"] = "application/json";
     options.body = JSON.stringify(body);
@@ -16,6 +30,7 @@ async function api(method, path, body) {
   const data = text ? JSON.parse(text) : null;
   if (!response.ok) {
     const message = data && data.error ? data.error.message : response.statusText;
+    if (response.status === 401) askForCredential(message);
     const error = new Error(message);
     error.status = response.status;
     throw error;
@@ -100,6 +115,7 @@ function uploadOne(file) {
   return new Promise((resolve) => {
     const request = new XMLHttpRequest();
     request.open("POST", "/v1/documents");
+    for (const [name, value] of Object.entries(authHeaders())) request.setRequestHeader(name, value);
     request.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) progress.value = (100 * event.loaded) / event.total;
     });
@@ -242,11 +258,12 @@ async function streamAnswer(question) {
   // only does GET). `delta` events carry sentences as they are written; `answer` the rest.
   const response = await fetch("/v1/query/stream", {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...authHeaders() },
     body: JSON.stringify({ question }),
   });
   if (!response.ok) {
     const data = await response.json().catch(() => null);
+    if (response.status === 401) askForCredential(data && data.error ? data.error.message : "");
     const error = new Error(data && data.error ? data.error.message : response.statusText);
     error.status = response.status;
     throw error;
@@ -333,6 +350,15 @@ function init() {
     event.preventDefault();
     zone.classList.remove("over");
     uploadFiles(event.dataTransfer.files);
+  });
+  $("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const credential = $("key-input").value.trim();
+    if (!credential) return;
+    sessionStorage.setItem(KEY_ITEM, credential);
+    $("key-input").value = "";
+    $("key-form").hidden = true;
+    refreshDocuments();
   });
   refreshDocuments();
   refreshTier();

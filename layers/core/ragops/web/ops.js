@@ -49,7 +49,10 @@ function chart(days) {
 }
 
 async function load() {
-  const response = await fetch("/v1/ops/summary");
+  // The key pasted on the main page (same tab): see app.js.
+  const credential = sessionStorage.getItem("ragops-credential");
+  const headers = credential ? { Authorization: `Bearer ${credential}` } : {};
+  const response = await fetch("/v1/ops/summary", { headers });
   const data = await response.json();
   if (!response.ok) {
     el("tier-state").textContent = `unavailable: ${data.error ? data.error.message : response.status}`;

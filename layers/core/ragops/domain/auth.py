@@ -1,0 +1,87 @@
+"""API keys: how they look, how they are checked, and what is kept of them.
+
+A key is ``rgk_{key_id}_{secret}``: ``key_id`` (16 hex) names the stored record, so a key
+is checked with one read and never by scanning; ``secret`` is 32 random bytes
+(URL-safe base64). Only a salted SHA-256 of the secret is stored: the secret has 256 bits
+of entropy, so a slow password hash would add latency to every request without making a
+stolen record any easier to reverse. Comparison is constant-time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from typing import Any
+
+KEY_PREFIX = "rgk"
+_KEY = re.compile(r"^rgk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+KEY_PATTERN = re.compile(r"rgk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
+"""Finds keys in text (log masking)."""
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    """A new key: ``key`` is shown once and never stored."""
+
+    key_id: str
+    key: str
+    salt: str
+    secret_hash: str
+
+
+def issue_key() -> IssuedKey:
+    key_id = secrets.token_hex(8)
+    secret = secrets.token_urlsafe(32)
+    salt = secrets.token_hex(16)
+    return IssuedKey(key_id, f"{KEY_PREFIX}_{key_id}_{secret}", salt, hash_secret(secret, salt))
+
+
+def parse_key(presented: str) -> tuple[str, str] | None:
+    """``(key_id, secret)`` of a well-formed key, else None."""
+    found = _KEY.match(presented.strip())
+    return (found.group(1), found.group(2)) if found else None
+
+
+def hash_secret(secret: str, salt: str) -> str:
+    return hashlib.sha256(f"{salt}:{secret}".encode()).hexdigest()
+
+
+def secret_matches(secret: str, salt: str, expected_hash: str) -> bool:
+    return hmac.compare_digest(hash_secret(secret, salt), expected_hash)
+
+
+@dataclass
+class ApiKeyRecord:
+    """What is stored of a key: never the key itself."""
+
+    key_id: str
+    tenant: str
+    name: str
+    salt: str
+    secret_hash: str
+    created_at: str
+    revoked_at: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def public(self) -> dict[str, Any]:
+        """Safe to show and log: no salt, no hash."""
+        return {
+            "id": self.key_id,
+            "tenant": self.tenant,
+            "name": self.name,
+            "created_at": self.created_at,
+            "revoked_at": self.revoked_at,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ApiKeyRecord:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
