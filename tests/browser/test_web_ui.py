@@ -188,3 +188,34 @@ def test_operations_page_shows_tier_documents_cache_and_cost(page, server):
     expect(today).not_to_contain_text("no queries yet")
     expect(page.locator("#chart svg rect")).to_have_count(14)
     expect(page.locator("#week tbody tr")).to_have_count(7)
+
+
+def test_with_authentication_on_the_page_asks_for_a_key_and_uses_it(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    from ragops.services.auth import create_api_key
+    from ragops.services.documents import UploadedFile, ingest_files
+
+    settings = Settings(data_dir=tmp_path / "auth", min_relevance=0.05, auth="api-key")
+    chat = ScriptedChatModel(["Tides follow the Moon [1]."])
+    container = build_container(settings, embedder=HashingEmbedder(), chat_model=chat)
+    _, key = create_api_key(container.store, "acme", "browser")
+    ingest_files(
+        container.ingest_context(),
+        tenant="acme",
+        files=[UploadedFile("tides.md", b"# Tides\n\nThe Moon pulls the oceans into tides.")],
+    )
+    with UvicornThread(create_app(container)) as running:
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(running.url + "/")
+        expect(page.locator("#key-form")).to_be_visible()
+        expect(page.locator("#key-status")).to_contain_text("Bearer")
+        page.get_by_label("API key or token").fill(key)
+        page.get_by_role("button", name="Use it").click()
+        expect(page.locator("#key-form")).to_be_hidden()
+        expect(page.locator("#documents")).to_contain_text("tides.md")
+        # The key stays in this tab's session storage, never in the address.
+        assert key not in page.url
+        context.close()

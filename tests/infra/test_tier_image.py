@@ -26,11 +26,11 @@ CHECKOV = ROOT / ".iac" / "bin" / "checkov"
 TOKEN = "image-test-token-0123456789"
 
 
-def dockerfile_pip_arguments() -> list[str]:
-    """What the Dockerfile's build stage passes to ``pip install``."""
-    match = re.search(r"/opt/ragops/bin/pip install ([^\\&\n]+)", DOCKERFILE.read_text())
-    assert match, "the Dockerfile no longer installs with /opt/ragops/bin/pip install"
-    return match.group(1).split()
+def dockerfile_pip_commands() -> list[list[str]]:
+    """The arguments of each ``pip install`` of the Dockerfile's build stage, in order."""
+    found = re.findall(r"/opt/ragops/bin/pip install ([^\\&\n]+)", DOCKERFILE.read_text())
+    assert found, "the Dockerfile no longer installs with /opt/ragops/bin/pip install"
+    return [arguments.split() for arguments in found]
 
 
 def dockerfile_entrypoint() -> list[str]:
@@ -44,13 +44,21 @@ def image_env(tmp_path_factory) -> Path:
     target = tmp_path_factory.mktemp("tier-image") / "venv"
     venv.create(target, with_pip=True)
     python = target / "bin" / "python"
-    subprocess.run(
-        [python, "-m", "pip", "install", "--quiet", *dockerfile_pip_arguments()],
-        cwd=ROOT,
-        check=True,
-        timeout=900,
-    )
+    for arguments in dockerfile_pip_commands():
+        subprocess.run(
+            [python, "-m", "pip", "install", "--quiet", *arguments],
+            cwd=ROOT,
+            check=True,
+            timeout=900,
+        )
     return target
+
+
+def test_the_lock_covers_every_requirement_of_the_image_environment(image_env):
+    result = subprocess.run(
+        [image_env / "bin" / "python", "-m", "pip", "check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_the_image_environment_has_no_embedded_engine_or_model(image_env):

@@ -224,3 +224,43 @@ def test_pause_resume_is_dispatched_by_hand_only():
     }
     assert by_name["make resume"]["if"] == "inputs.action == 'resume'"
     assert by_name["make resume"]["run"] == "make -o .venv/.installed resume"
+
+
+def test_security_audits_every_lock_and_scans_for_secrets_on_every_change_and_weekly():
+    """security.yml (docs/security.md, "Supply chain"): pip-audit over each dependency lock
+    that a build installs, and the repository's secret scan over the tree and the new
+    commits; read-only, on pushes to main, pull requests and a weekly schedule."""
+    spec = load("security.yml")
+    on = triggers(spec)
+    assert {"push", "pull_request", "schedule"} <= set(on)
+    assert on["push"]["branches"] == ["main"]
+    assert all(entry.get("cron") for entry in on["schedule"])
+    assert spec["permissions"] == {"contents": "read"}
+    assert all("permissions" not in job for job in spec["jobs"].values())
+    for step in steps(spec):
+        if step.get("uses", "").startswith("actions/checkout@"):
+            assert step["with"]["persist-credentials"] is False
+
+    locks = sorted(str(p.relative_to(ROOT)) for p in ROOT.glob("**/requirements.lock"))
+    locks = [p for p in locks if not p.startswith((".venv", ".tools", ".iac", ".aws-sam"))]
+    audit = spec["jobs"]["pip-audit"]
+    assert sorted(audit["strategy"]["matrix"]["lock"]) == locks
+    assert len(locks) == 3
+    script = runs(spec, "pip-audit")
+    assert re.search(r'pip install "pip-audit==\d+\.\d+\.\d+"', script)
+    command = re.search(r"^pip-audit (.+?)(?<!\\)$", script.replace("\\\n", " "), re.M)
+    assert command, script
+    for flag in ("--strict", "--disable-pip", "--require-hashes", '--requirement "$LOCK"'):
+        assert flag in command.group(1), flag
+
+    scan = spec["jobs"]["secret-scan"]
+    pinned = re.search(
+        r"^detect-secrets==(\S+)$", (ROOT / "requirements-iac.txt").read_text(), re.M
+    )
+    assert pinned, "requirements-iac.txt pins detect-secrets (the allowlist's version)"
+    script = runs(spec, "secret-scan")
+    assert f'pip install "detect-secrets=={pinned.group(1)}"' in script
+    assert "python scripts/security/secret_scan.py\n" in script + "\n"
+    assert 'python scripts/security/secret_scan.py --history "$BASE..$HEAD"' in script
+    assert steps(spec, "secret-scan")[0]["with"]["fetch-depth"] == 0
+    assert scan["timeout-minutes"]

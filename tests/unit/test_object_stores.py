@@ -58,6 +58,19 @@ def test_local_keys_cannot_escape_the_root(tmp_path):
             store.put(key, b"x")
 
 
+def test_local_reads_of_impossible_keys_find_nothing(tmp_path):
+    """A key no object can be stored under (a backslash, a NUL byte, outside the root) is
+    simply not found on read, as on S3: a document id from a URL answers 404, not 500
+    (found by tests/fuzz/test_api_fuzz.py)."""
+    store = LocalFsObjectStore(tmp_path / "objects")
+    for key in ["documents/t1/a\\b.json", "documents/t1/a\x00b.json", "../outside", ""]:
+        with pytest.raises(ObjectNotFound):
+            store.get(key)
+        assert not store.exists(key)
+    with pytest.raises(ValueError):
+        store.put("documents/t1/a\x00b.json", b"x")
+
+
 def test_s3_errors_become_store_unavailable():
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")

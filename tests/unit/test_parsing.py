@@ -44,6 +44,26 @@ def test_markdown_title_from_first_heading():
     assert "Body text." in parsed.sections[0].text
 
 
+@pytest.mark.parametrize(
+    ("markdown", "title"),
+    [
+        ("# Heading #\n\nBody.", "Heading"),
+        ("#   Spaced   ##  \nBody.", "Spaced"),
+        ("# C#\nBody.", "C#"),
+        ("   # Indented\nBody.", "Indented"),
+        ("#\nNot a title\n# Second\n", "Second"),
+        ("#Tag line\n## Sub\nBody.", None),
+        ("---\ntitle: 'Front'\n---\n# Heading\n", "Front"),
+        ("---\nauthor: me\n---\n# Heading\n", "Heading"),
+        ("---\nnot closed\ntitle: Nope\n# Heading\n", "Heading"),
+        ("Intro\n---\ntitle: Late\n---\n", None),
+    ],
+)
+def test_markdown_titles(markdown, title):
+    parsed = parse_document("notes.md", markdown.encode(), max_bytes=LIMIT)
+    assert parsed.title == title
+
+
 def test_plain_text_has_no_title_and_accepts_utf8_bom():
     parsed = parse_document("a.txt", "\ufeffCafé au lait".encode(), max_bytes=LIMIT)
     assert parsed.title is None

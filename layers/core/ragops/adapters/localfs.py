@@ -25,6 +25,7 @@ class LocalFsObjectStore:
             not key
             or key.startswith("/")
             or "\\" in key
+            or "\x00" in key
             or any(part in ("", ".", "..") for part in key.split("/"))
         ):
             raise ValueError(f"invalid object key {key!r}")
@@ -47,14 +48,21 @@ class LocalFsObjectStore:
 
     def get(self, key: str) -> bytes:
         try:
-            return self._path(key).read_bytes()
+            path = self._path(key)
+        except ValueError as exc:  # no object can be stored under such a key
+            raise ObjectNotFound(key) from exc
+        try:
+            return path.read_bytes()
         except FileNotFoundError as exc:
             raise ObjectNotFound(key) from exc
         except OSError as exc:
             raise StoreUnavailable(f"could not read {key!r}: {exc}") from exc
 
     def exists(self, key: str) -> bool:
-        return self._path(key).is_file()
+        try:
+            return self._path(key).is_file()
+        except ValueError:  # no object can be stored under such a key
+            return False
 
     def delete(self, key: str) -> None:
         path = self._path(key)

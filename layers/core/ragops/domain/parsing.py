@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import PurePath
 
@@ -29,6 +30,27 @@ SUPPORTED_TYPES: dict[str, str] = {
 # Share of characters that may be control characters before a "text" file counts as binary.
 _MAX_CONTROL_RATIO = 0.01
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+# What the format libraries (pypdf; python-docx with zipfile and lxml) raise on malformed
+# input besides their own error classes: they trust a file's structure. Fuzzing (tests/fuzz,
+# scripts/fuzz_parsers.py) reached AssertionError, NotImplementedError, RuntimeError (an
+# encrypted ZIP member), OverflowError, EOFError, zlib.error, TypeError and AttributeError
+# with a few mutated bytes; IndexError and RecursionError (a structure nested deeper than
+# the stack, a kind of RuntimeError) are of the same kind.
+_MALFORMED: tuple[type[Exception], ...] = (
+    ValueError,
+    KeyError,
+    IndexError,
+    TypeError,
+    AttributeError,
+    AssertionError,
+    RuntimeError,
+    ArithmeticError,
+    EOFError,
+    OSError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
 
 
 def supported_extensions() -> list[str]:
@@ -88,29 +110,58 @@ def _parse_text(name: str, data: bytes) -> ParsedDocument:
     )
 
 
-_MD_TITLE = re.compile(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", re.MULTILINE)
-_MD_FRONT_MATTER_TITLE = re.compile(r"\A---\s*\n(?:.*\n)*?title:\s*(.+?)\s*\n(?:.*\n)*?---", re.I)
+# Linear-time patterns, used line by line: the single regexes these replace backtracked in
+# cubic time on a heading line of spaces, so a few kilobytes held a worker for minutes.
+_MD_H1 = re.compile(r"^ {0,3}#[ \t]+(\S[^\n]*)$", re.MULTILINE)
+_MD_FRONT_MATTER_TITLE = re.compile(r"title:[ \t]*(.*)", re.IGNORECASE)
+
+
+def _front_matter_title(text: str) -> str | None:
+    """The ``title:`` of a front matter block (a ``---`` line first, up to the next line
+    that starts with ``---``)."""
+    lines = iter(io.StringIO(text))
+    if next(lines, "").rstrip() != "---":
+        return None
+    title = None
+    for line in lines:
+        if line.startswith("---"):
+            return title
+        if title is None and (match := _MD_FRONT_MATTER_TITLE.match(line)):
+            title = match.group(1).strip().strip("'\"") or None
+    return None  # never closed: not front matter
+
+
+def _heading_title(text: str) -> str | None:
+    """The first level-1 ATX heading (``# Title``, an optional closing ``#`` run dropped)."""
+    for match in _MD_H1.finditer(text):
+        title = match.group(1).rstrip()
+        closed = title.rstrip("#")
+        if closed != title and (not closed or closed[-1] in " \t"):
+            title = closed.rstrip()
+        if title:
+            return title
+    return None
 
 
 def _parse_markdown(name: str, data: bytes) -> ParsedDocument:
     text = _decode_text(name, data)
-    title = None
-    if match := _MD_FRONT_MATTER_TITLE.match(text):
-        title = match.group(1).strip("'\"")
-    elif match := _MD_TITLE.search(text):
-        title = match.group(1)
+    title = _front_matter_title(text) or _heading_title(text)
     return ParsedDocument(title=title, sections=[Section(text)], content_type="text/markdown")
 
 
 def _parse_html(name: str, data: bytes) -> ParsedDocument:
     from bs4 import BeautifulSoup, UnicodeDammit  # imported here to keep start-up light
+    from bs4.exceptions import ParserRejectedMarkup
 
     if b"\x00" in data[:8192]:
         raise DocumentRejected(name, "the file holds binary data, not HTML")
     markup = UnicodeDammit(data, is_html=True).unicode_markup
     if markup is None:
         raise DocumentRejected(name, "the HTML text could not be decoded")
-    soup = BeautifulSoup(markup, "html.parser")
+    try:
+        soup = BeautifulSoup(markup, "html.parser")
+    except ParserRejectedMarkup as exc:  # e.g. a bad `<![` marked section
+        raise DocumentRejected(name, "corrupt HTML: the parser rejected the markup") from exc
     for tag in soup(["script", "style", "noscript", "template"]):
         tag.decompose()
     title = soup.title.get_text(" ", strip=True) if soup.title else None
@@ -141,8 +192,11 @@ def _parse_pdf(name: str, data: bytes) -> ParsedDocument:
             title = str(reader.metadata.title).strip() or None
     except DocumentRejected:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise DocumentRejected(name, f"corrupt PDF: {exc}") from exc
+    except NotImplementedError as exc:  # an unsupported filter or encryption handler
+        raise DocumentRejected(name, f"unsupported PDF feature: {exc}") from exc
+    except (PyPdfError, *_MALFORMED) as exc:
+        detail = "" if isinstance(exc, AssertionError) else str(exc)  # pypdf's say "mypy"
+        raise DocumentRejected(name, f"corrupt PDF: {detail or 'malformed structure'}") from exc
     if not sections:
         raise DocumentRejected(name, "the PDF has no pages")
     if not any(s.text.strip() for s in sections):
@@ -155,25 +209,26 @@ def _parse_pdf(name: str, data: bytes) -> ParsedDocument:
 def _parse_docx(name: str, data: bytes) -> ParsedDocument:
     import docx
     from docx.opc.exceptions import PackageNotFoundError
+    from lxml.etree import LxmlError
 
     try:
         document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, PackageNotFoundError, KeyError, ValueError) as exc:
+        paragraphs = [p.text for p in document.paragraphs]
+        for table in document.tables:
+            for row in table.rows:
+                paragraphs.append(" | ".join(cell.text for cell in row.cells))
+        title = (document.core_properties.title or "").strip() or None
+        if title is None:
+            title = next(
+                (
+                    p.text.strip()
+                    for p in document.paragraphs
+                    if p.style is not None and p.style.name == "Title" and p.text.strip()
+                ),
+                None,
+            )
+    except (PackageNotFoundError, LxmlError, *_MALFORMED) as exc:
         raise DocumentRejected(name, "corrupt DOCX: not a valid Word document") from exc
-    paragraphs = [p.text for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            paragraphs.append(" | ".join(cell.text for cell in row.cells))
-    title = (document.core_properties.title or "").strip() or None
-    if title is None:
-        title = next(
-            (
-                p.text.strip()
-                for p in document.paragraphs
-                if p.style is not None and p.style.name == "Title" and p.text.strip()
-            ),
-            None,
-        )
     text = "\n".join(paragraphs)
     return ParsedDocument(
         title=title, sections=[Section(text)], content_type=SUPPORTED_TYPES[".docx"]

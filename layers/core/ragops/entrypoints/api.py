@@ -291,6 +291,7 @@ TenantDep = Annotated[str, Depends(get_tenant)]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Invalid input"},
+    401: {"model": ErrorResponse, "description": "No valid credential"},
     404: {"model": ErrorResponse, "description": "Not found"},
     422: {"model": ErrorResponse, "description": "Rejected input"},
     503: {"model": ErrorResponse, "description": "A backend is unavailable"},

@@ -190,7 +190,13 @@ def _prepare(
     hits = _relevant(hits, ctx.min_relevance, mode)
     embedding_tokens = 0 if embedding is None else ctx.embedder.token_counter()(question)
     if ctx.guardrail is not None and hits:
-        kept = [h for h in hits if ctx.guardrail.check_passage(h.chunk.text)]
+        # The title goes into the prompt too ("from {title}"): a document's own metadata
+        # may carry instructions as well as its text.
+        kept = [
+            h
+            for h in hits
+            if ctx.guardrail.check_passage(f"{h.chunk.title}\n{h.chunk.text}".strip())
+        ]
         report = replace(report or GuardrailReport(), passages_removed=len(hits) - len(kept))
         hits = kept
     return PreparedQuestion(question, hits, route, report, embedding_tokens)
