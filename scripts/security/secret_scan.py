@@ -9,7 +9,7 @@ comments are not honoured, so every exception is in that one reviewed file.
     python scripts/security/secret_scan.py --root DIR [PATH ...]
     python scripts/security/secret_scan.py --history BASE..HEAD   # each commit's versions
 
-Used by tests/infra/test_secrets.py (from .iac/, `make iac-tools`) and by the secret-scan job
+Used by tests/infra/test_secrets.py (from .venv, the dev extra) and by the secret-scan job
 of .github/workflows/security.yml. It never prints a secret: a finding is its file, line,
 detector and the SHA-1 detect-secrets records (``hashed_secret``).
 """

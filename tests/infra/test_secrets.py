@@ -1,6 +1,6 @@
 """The repository holds no secret: detect-secrets over every file git knows (tracked, or new
 and not ignored), run by scripts/security/secret_scan.py from the infrastructure tools
-environment (`make iac-tools` installs detect-secrets into .iac/), with every exception
+environment (.venv: detect-secrets comes with the dev extra), with every exception
 justified in scripts/security/secret_scan_allowlist.toml. The scan runs offline.
 
 The scan is also shown to catch what it is for: secrets planted in a scratch repository (an
