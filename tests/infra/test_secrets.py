@@ -1,5 +1,5 @@
 """The repository holds no secret: detect-secrets over every file git knows (tracked, or new
-and not ignored), run by scripts/security/secret_scan.py from the infrastructure tools
+and not ignored), run by scripts/security/secret_scan.py from the test
 environment (.venv: detect-secrets comes with the dev extra), with every exception
 justified in scripts/security/secret_scan_allowlist.toml. The scan runs offline.
 
