@@ -17,6 +17,7 @@ SQUAD ?= ../shared/data/squad/squad_v2_normans.json
 # 0.25, so CI tolerates one answer's change there; every other margin is the promotion one.
 GATE_SAMPLE := --dataset $(SCIFACT) --split train --squad $(SQUAD) --queries 20 --distractors 100 --answers 4
 GATE_DIR := .ragops-gate
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -31,6 +32,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch 2.13.0 is the CPU build on this disk; an unpinned torch would pull CUDA (GBs).
 	$(BIN)/pip install --quiet torch==2.13.0
+	# llama.cpp built for a portable AVX2 CPU, not this one: its native build turns on
+	# the AMX path, whose tile loads die with SIGILL on the machines we run on (ggml-org/
+	# llama.cpp#26954). No cache: a wheel built natively before would be reused as is.
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir 'llama-cpp-python>=0.3.0'
 	$(BIN)/pip install --quiet -e '.[local,aws,tier,dev,mlops]'
 	touch $(STAMP)
 

@@ -47,7 +47,14 @@ def container(tmp_path, embedder, chroma_client, chat_model):
     from ragops.bootstrap import build_container
     from ragops.settings import Settings
 
-    settings = Settings(data_dir=tmp_path / "data", min_relevance=0.1)
+    # Generative, and every question past the answerability gate: these tests are about
+    # what surrounds generation (tests/unit/test_extractive_answers.py covers the rest).
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        min_relevance=0.1,
+        answer_mode="generative",
+        answerability_threshold=0.0,
+    )
     return build_container(
         settings, embedder=embedder, chroma_client=chroma_client, chat_model=chat_model
     )

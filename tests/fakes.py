@@ -19,6 +19,10 @@ from ragops.domain.models import ChatMessage, Chunk, Generation, Usage
 
 _WORD = re.compile(r"\w+")
 
+GENERATIVE = {"answer_mode": "generative", "answerability_threshold": 0.0}
+"""Settings for tests of what surrounds generation: a chat model writes every answer, and
+every question with a relevant passage passes the answerability gate."""
+
 
 class HashingEmbedder(ArrayEmbeddings):
     """Bag-of-words hashed into ``dimensions`` buckets, L2-normalised. Counts calls."""

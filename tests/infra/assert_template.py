@@ -74,7 +74,18 @@ MODEL_ID_PARAMETERS = (
     "ChatFoundationModelId",
     "ProChatModelId",
     "ProChatFoundationModelId",
+    "RerankModelId",
 )
+# Actions IAM cannot scope to a resource (the Service Authorization Reference lists no
+# resource type for them), so only Resource "*" grants them: allowed on "*" in a statement
+# that grants nothing else. bedrock:Rerank: what it reranks with is bounded by InvokeModel on
+# the reranker model (RerankModelId).
+RESOURCELESS_ACTIONS = {"bedrock:rerank"}
+RERANKER_CONDITION = "UsesBedrockReranker"
+RERANKER_VALUES = ["off", "bedrock"]
+RERANK_MODEL_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/${RerankModelId}"
+}
 # usage/: answer records (cost, variant); feedback/: votes on answers; quality/: the tenants'
 # duplicate indexes (quality checks at ingestion); auth/keys/: API key records (salted hashes).
 OBJECT_PREFIXES = ("raw", "documents", "chunks", "usage", "feedback", "quality", "auth/keys")
@@ -195,6 +206,17 @@ class Statement:
     def grants(self, service: str) -> bool:
         prefix = f"{service}:"
         return any(isinstance(a, str) and a.lower().startswith(prefix) for a in self.actions)
+
+    @property
+    def resourceless(self) -> bool:
+        """Grants only actions without a resource type, on "*" and nothing else."""
+        actions = self.actions
+        return (
+            bool(actions)
+            and all(isinstance(a, str) and a.lower() in RESOURCELESS_ACTIONS for a in actions)
+            and "Resource" in self.body
+            and self.resources == ["*"]
+        )
 
 
 def _statements(where: str, document: Any) -> Iterator[Statement]:
@@ -492,6 +514,8 @@ def check_bedrock_scoped_to_model_parameters(template: Template, cfn: Cfn) -> No
             for action in statement.actions
             if isinstance(action, str) and action.lower().startswith("bedrock:") and "*" in action
         ]
+        if statement.resourceless:
+            continue
         problems += [
             f"{statement.where}: resource {json.dumps(resource)} is not a model ARN built from "
             "a model-id parameter"
@@ -531,6 +555,68 @@ def check_guardrail_wired(template: Template, cfn: Cfn) -> None:
     _report(problems)
 
 
+def _conditional_statements(cfn: Cfn, role_id: str) -> Iterator[tuple[str | None, Statement]]:
+    """(the condition it is granted under, or None) and each statement of a role's inline
+    policies, as SAM wrote them (a policy under Fn::If is granted only when it holds)."""
+    role = cfn.get("Resources", {}).get(role_id, {})
+    for policy in role.get("Properties", {}).get("Policies", []):
+        condition = None
+        if isinstance(policy, dict) and set(policy) == {"Fn::If"}:
+            condition, policy, _otherwise = policy["Fn::If"]
+        if isinstance(policy, dict) and "PolicyDocument" in policy:
+            name = f"{role_id}/{policy.get('PolicyName', '?')}"
+            for statement in _statements(name, policy["PolicyDocument"]):
+                yield condition, statement
+
+
+def check_reranker_wired(template: Template, cfn: Cfn) -> None:
+    """``Reranker`` (off or bedrock) and ``RerankModelId`` reach the API function, and with
+    reranking on, and only then, the API function alone may call bedrock:Rerank (alone in
+    its statement, on "*": it has no resource type) and InvokeModel on that one model."""
+    problems = []
+    parameters = cfn.get("Parameters", {})
+    reranker = parameters.get("Reranker", {})
+    if reranker.get("AllowedValues") != RERANKER_VALUES or reranker.get("Default") != "off":
+        problems.append(f"parameter Reranker is not one of {RERANKER_VALUES}, default off")
+    if "AllowedPattern" not in parameters.get("RerankModelId", {}):
+        problems.append("parameter RerankModelId is missing or has no AllowedPattern")
+    if cfn.get("Conditions", {}).get(RERANKER_CONDITION) != {
+        "Fn::Equals": [{"Ref": "Reranker"}, "bedrock"]
+    }:
+        problems.append(f"condition {RERANKER_CONDITION} is not Reranker == bedrock")
+    api = _resource(cfn, API_FUNCTION, "AWS::Lambda::Function")["Properties"]
+    env = api.get("Environment", {}).get("Variables", {})
+    if env.get("RAGOPS_RERANKER") != {"Ref": "Reranker"}:
+        problems.append(f"{API_FUNCTION}: RAGOPS_RERANKER is {env.get('RAGOPS_RERANKER')!r}")
+    if env.get("RAGOPS_BEDROCK_RERANK_MODEL_ID") != {"Ref": "RerankModelId"}:
+        problems.append(f"{API_FUNCTION}: RAGOPS_BEDROCK_RERANK_MODEL_ID is not RerankModelId")
+    api_role = (api.get("Role") or {}).get("Fn::GetAtt", [None])[0]
+    granted: set[str] = set()
+    for role_id in template.find_resources("AWS::IAM::Role"):
+        for condition, statement in _conditional_statements(cfn, role_id):
+            actions = {a.lower() for a in statement.actions if isinstance(a, str)}
+            rerank = "bedrock:rerank" in actions
+            model = RERANK_MODEL_ARN in statement.resources
+            if not (rerank or model):
+                continue
+            if role_id != api_role:
+                problems.append(f"{statement.where}: only {API_FUNCTION} reranks")
+            if condition != RERANKER_CONDITION:
+                problems.append(f"{statement.where}: granted unless {RERANKER_CONDITION} is false")
+            if rerank and not statement.resourceless:
+                problems.append(f"{statement.where}: bedrock:Rerank not alone on Resource *")
+            only_the_model = statement.resources == [RERANK_MODEL_ARN]
+            if model and (actions != {"bedrock:invokemodel"} or not only_the_model):
+                problems.append(f"{statement.where}: more than InvokeModel on the reranker model")
+            granted |= {key for key, yes in (("rerank", rerank), ("model", model)) if yes}
+    problems += [
+        f"{API_FUNCTION} may not {what}"
+        for key, what in (("rerank", "call bedrock:Rerank"), ("model", "invoke RerankModelId"))
+        if key not in granted
+    ]
+    _report(problems)
+
+
 def check_no_wildcard_statements(template: Template, cfn: Cfn) -> None:
     """No Allow statement, identity or resource policy, grants Action "*" or Resource "*"
     or to Principal "*", and none uses NotAction/NotResource (allow-everything-except).
@@ -548,7 +634,7 @@ def check_no_wildcard_statements(template: Template, cfn: Cfn) -> None:
             problems.append(f"{statement.where}: Action is not a literal")
         if "*" in statement.actions:
             problems.append(f'{statement.where}: Action "*"')
-        if "*" in statement.resources:
+        if "*" in statement.resources and not statement.resourceless:
             problems.append(f'{statement.where}: Resource "*"')
     _report(problems)
 
@@ -704,6 +790,7 @@ CHECKS: list[Callable[[Template, Cfn], None]] = [
     check_api_requires_a_key_except_health,
     check_bedrock_scoped_to_model_parameters,
     check_guardrail_wired,
+    check_reranker_wired,
     check_no_wildcard_statements,
     check_s3_statements_scoped_to_prefixes,
     check_ssm_statements_scoped_to_tier_state,

@@ -140,6 +140,36 @@ MUTATIONS = {
         "RAGOPS_GUARDRAIL: local",
         "guardrail_wired",
     ),
+    "rerank-any-model": mutation(
+        "foundation-model/${RerankModelId}",
+        "foundation-model/*",
+        "bedrock_scoped_to_model_parameters",
+        "reranker_wired",
+    ),
+    # Resource "*" is allowed for bedrock:Rerank alone (it has no resource type), not for
+    # whatever shares its statement.
+    "rerank-statement-grants-more": mutation(
+        "Action: bedrock:Rerank\n",
+        "Action: [bedrock:Rerank, bedrock:InvokeModel]\n",
+        "bedrock_scoped_to_model_parameters",
+        "no_wildcard_statements",
+        "reranker_wired",
+    ),
+    "rerank-granted-when-off": mutation(
+        "          - UsesBedrockReranker\n          - Statement:",
+        "          - HasGuardrail\n          - Statement:",
+        "reranker_wired",
+    ),
+    "reranker-always-off": mutation(
+        "RAGOPS_RERANKER: !Ref Reranker", 'RAGOPS_RERANKER: "off"', "reranker_wired"
+    ),
+    "ingest-may-rerank": mutation(
+        "Action: bedrock:InvokeModel\n              Resource: !Sub arn:${AWS::Partition}:bedrock:"
+        "${AWS::Region}::foundation-model/${EmbeddingModelId}",
+        "Action: [bedrock:InvokeModel, bedrock:Rerank]\n              Resource: !Sub "
+        "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/${EmbeddingModelId}",
+        "reranker_wired",
+    ),
     "action-star-behind-condition": mutation(
         "Action: secretsmanager:GetSecretValue", 'Action: "*"', "no_wildcard_statements"
     ),

@@ -24,6 +24,7 @@ from ragops.errors import CacheUnavailable
 from ragops.services.answer_cache import CacheInvalidatingTier, SemanticCache
 from ragops.services.answering import answer_question
 from ragops.services.documents import delete_document, ingest_document
+from tests.fakes import GENERATIVE
 
 PLAIN = DuplicateVerifier(threshold=0.8, similarity_floor=0.8, candidates=3)
 
@@ -239,7 +240,9 @@ def cached(tmp_path, embedder, chroma_client, chat_model):
     from ragops.bootstrap import build_container
     from ragops.settings import Settings
 
-    settings = Settings(data_dir=tmp_path / "data", min_relevance=0.1, cache_threshold=0.0)
+    settings = Settings(
+        data_dir=tmp_path / "data", min_relevance=0.1, cache_threshold=0.0, **GENERATIVE
+    )
     container = build_container(
         settings, embedder=embedder, chroma_client=chroma_client, chat_model=chat_model
     )

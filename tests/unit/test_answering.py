@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from ragops.domain.models import AnswerMode, Fallback
 from ragops.domain.prompts import NOT_FOUND_ANSWER
 from ragops.errors import InvalidInput
-from ragops.services.answering import UNGROUNDED_PREFIX, answer_question
+from ragops.services.answering import answer_question
 from ragops.services.documents import ingest_document
 
 GUIDE = (
@@ -53,14 +54,19 @@ def test_other_tenant_gets_nothing(ready, chat_model):
     assert chat_model.seen == []
 
 
-def test_ungrounded_generation_is_replaced_by_a_quote(ready, chat_model):
+def test_ungrounded_generation_is_replaced_by_the_extractive_answer(ready, chat_model):
     chat_model.responses = ["Brazil won the 2010 World Cup."]
     answer = answer_question(
         ready.answer_context(), tenant="default", question="What does pausing the tier do?"
     )
-    assert answer.answer.startswith(UNGROUNDED_PREFIX)
     assert "Brazil" not in answer.answer
+    assert answer.answer == "Pausing the tier destroys the EKS cluster with Terraform [1]."
+    assert (answer.mode, answer.fallback) == (AnswerMode.EXTRACTIVE, Fallback.UNGROUNDED_GENERATION)
     assert answer.citations and answer.citations[0].number == 1
+    # The generation was paid for, and the prompt that asked for it is named.
+    assert answer.model == "fake-chat" and answer.usage.output_tokens == 6
+    assert answer.prompt is not None
+    assert answer.groundedness is not None and answer.groundedness.grounded
 
 
 @pytest.mark.parametrize(

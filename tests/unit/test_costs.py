@@ -13,7 +13,7 @@ from ragops.domain.models import QueryCost, Usage
 from ragops.entrypoints.api import create_app
 from ragops.services.costs import cost_report, record_query_cost
 from ragops.settings import Settings
-from tests.fakes import ScriptedChatModel
+from tests.fakes import GENERATIVE, ScriptedChatModel
 
 DOC = b"Glaciers carve deep valleys over thousands of years of slow movement."
 
@@ -42,6 +42,7 @@ def client(tmp_path, embedder, chroma_client):
     settings = Settings(
         data_dir=tmp_path / "data",
         min_relevance=0.1,
+        **GENERATIVE,
         prices={"fake-chat": (100.0, 300.0), "fake/hashing-256": (50.0, 0.0)},
     )
     container = build_container(

@@ -8,7 +8,7 @@ from ragops.bootstrap import build_container
 from ragops.errors import InvalidInput
 from ragops.services.eval_suite import SuiteSample, run_suite
 from ragops.settings import Settings
-from tests.fakes import ScriptedChatModel
+from tests.fakes import GENERATIVE, ScriptedChatModel
 from tests.samples import write_beir, write_squad
 
 ANSWERS = [
@@ -31,7 +31,7 @@ def sample(tmp_path):
 def suite_container(tmp_path, embedder, chroma_client, **settings):
     chat = ScriptedChatModel(ANSWERS)
     container = build_container(
-        Settings(data_dir=tmp_path / "data", min_relevance=0.1, **settings),
+        Settings(data_dir=tmp_path / "data", min_relevance=0.1, **{**GENERATIVE, **settings}),
         embedder=embedder,
         chroma_client=chroma_client,
         chat_model=chat,

@@ -63,7 +63,7 @@ from ragops.services.documents import (
 )
 from ragops.services.tier import resume_tier
 from ragops.settings import Settings
-from tests.fakes import HashingEmbedder
+from tests.fakes import GENERATIVE, HashingEmbedder
 from tests.unit.test_template_references import CloudFormationLoader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -405,7 +405,7 @@ def test_bedrock_throttled_through_the_api_function_is_a_clear_503_in_time(
     retry = policy(clock, attempt_seconds=3.0, jitter=lambda: 0.5)
     model = BedrockConverseChatModel(MODEL, client=client, retry=retry)
     container = build_container(
-        Settings(data_dir=tmp_path, min_relevance=0.1),
+        Settings(data_dir=tmp_path, min_relevance=0.1, **GENERATIVE),
         embedder=HashingEmbedder(),
         chroma_client=chroma_client,
         chat_model=model,

@@ -14,7 +14,7 @@ from ragops.services.answering import answer_question
 from ragops.services.documents import ingest_document
 from ragops.services.groundedness import check_groundedness
 from ragops.settings import Settings
-from tests.fakes import ScriptedChatModel
+from tests.fakes import GENERATIVE, ScriptedChatModel
 
 PASSAGES = [
     "Pausing the tier destroys the EKS cluster with Terraform.",
@@ -78,7 +78,10 @@ def make_container(tmp_path, embedder, chroma_client):
     def make(response: str, **settings):
         container = build_container(
             Settings(
-                data_dir=tmp_path / "data", min_relevance=0.1, metrics="prometheus", **settings
+                data_dir=tmp_path / "data",
+                min_relevance=0.1,
+                metrics="prometheus",
+                **{**GENERATIVE, **settings},
             ),
             embedder=embedder,
             chroma_client=chroma_client,

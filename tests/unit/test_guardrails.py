@@ -14,7 +14,7 @@ from ragops.domain.guardrails import GuardrailAction, LocalGuardrail
 from ragops.entrypoints.api import create_app
 from ragops.errors import ModelUnavailable
 from ragops.settings import Settings
-from tests.fakes import ScriptedChatModel
+from tests.fakes import GENERATIVE, ScriptedChatModel
 
 CONTACT = b"Glacier survey data is kept by the field office; contact jane.doe@example.org."
 INJECTED = (
@@ -66,7 +66,9 @@ def guarded(tmp_path, embedder, chroma_client):
             "Glacier survey data is kept by the field office; contact jane.doe@example.org [1]."
         ]
     )
-    settings = Settings(data_dir=tmp_path / "data", min_relevance=0.1, denied_topics=["salary"])
+    settings = Settings(
+        data_dir=tmp_path / "data", min_relevance=0.1, denied_topics=["salary"], **GENERATIVE
+    )
     container = build_container(
         settings, embedder=embedder, chroma_client=chroma_client, chat_model=chat
     )

@@ -10,7 +10,7 @@ from ragops.adapters.metrics import CloudWatchMetrics, PrometheusMetrics, _camel
 from ragops.bootstrap import build_container
 from ragops.entrypoints.api import create_app
 from ragops.settings import Settings
-from tests.fakes import ScriptedChatModel
+from tests.fakes import GENERATIVE, ScriptedChatModel
 
 
 def test_prometheus_counters_and_histograms_render():
@@ -40,7 +40,7 @@ def test_cloudwatch_names_carry_the_label_values():
 def make_client(tmp_path, embedder, chroma_client):
     def make(**settings):
         container = build_container(
-            Settings(data_dir=tmp_path / "data", min_relevance=0.1, **settings),
+            Settings(data_dir=tmp_path / "data", min_relevance=0.1, **{**GENERATIVE, **settings}),
             embedder=embedder,
             chroma_client=chroma_client,
             chat_model=ScriptedChatModel(responses=["Glaciers carve valleys [1]."]),

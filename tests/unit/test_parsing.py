@@ -41,7 +41,7 @@ def test_markdown_title_from_first_heading():
     data = b"Intro line\n\n# Real Title\n\nBody text.\n\n## Sub\n"
     parsed = parse_document("notes.md", data, max_bytes=LIMIT)
     assert parsed.title == "Real Title"
-    assert "Body text." in parsed.sections[0].text
+    assert "Body text." in parsed.sections[1].text  # [0] is "Intro line", before the heading
 
 
 @pytest.mark.parametrize(

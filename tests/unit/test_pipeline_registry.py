@@ -29,7 +29,7 @@ from ragops.services.pipeline import (
     served_settings,
 )
 from ragops.settings import Settings
-from tests.fakes import ScriptedChatModel
+from tests.fakes import GENERATIVE, ScriptedChatModel
 
 MARGINS = PromotionMargins(ndcg_at_10=0.01, groundedness_share=0.02, cost_per_query_usd=0.10)
 GOOD = {"ndcg_at_10": 0.70, "groundedness_share": 0.80, "cost_per_query_usd": 0.0010}
@@ -136,7 +136,7 @@ def test_force_promotes_without_the_gate_and_is_remembered(registry, tmp_path):
 
 
 def test_the_api_serves_the_champion_configuration(tmp_path, embedder, chroma_client):
-    settings = Settings(data_dir=tmp_path, min_relevance=0.1, cache="off")
+    settings = Settings(data_dir=tmp_path, min_relevance=0.1, cache="off", **GENERATIVE)
     registry = build_container(settings).pipeline_registry
     assert champion_reader(settings) is None  # no store yet: nothing read, nothing created
     assert not (tmp_path / "mlflow.db").exists()

@@ -19,7 +19,7 @@ from ragops.services.documents import ingest_document
 from ragops.services.feedback import ab_report, prompt_report, record_feedback
 from ragops.services.tracking import EXPERIMENT, track_eval
 from ragops.settings import Settings
-from tests.fakes import ScriptedChatModel
+from tests.fakes import GENERATIVE, ScriptedChatModel
 
 GUIDE = (
     b"# Operations guide\n\nPausing the tier destroys the EKS cluster with Terraform.\n\n"
@@ -49,6 +49,7 @@ def test_latency_and_cost_per_variant_are_those_of_its_answers(tmp_path, embedde
         data_dir=tmp_path / "data",
         min_relevance=0.1,
         cache="off",
+        **GENERATIVE,
         prompt_experiment="speed",
         prompt_variants={PLAIN: 1, QUOTE: 1},
         prices={"fake-chat": (1.0, 100.0)},

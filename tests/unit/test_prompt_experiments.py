@@ -22,6 +22,7 @@ from ragops.services.feedback import (
     wilson_interval,
 )
 from ragops.settings import Settings
+from tests.fakes import GENERATIVE
 
 GUIDE = (
     b"# Operations guide\n\nPausing the tier destroys the EKS cluster with Terraform.\n\n"
@@ -71,6 +72,7 @@ def experiment_container(tmp_path, embedder, chroma_client, chat_model):
     settings = Settings(
         data_dir=tmp_path / "data",
         min_relevance=0.1,
+        **GENERATIVE,
         prompt_experiment="quote-test",
         prompt_variants={"answer-v1": 1, "answer-v2-quote": 1},
         metrics="prometheus",

@@ -15,7 +15,7 @@ from ragops.entrypoints.api import create_app
 from ragops.services.answering import AnswerDelta, answer_question, stream_answer
 from ragops.services.documents import ingest_document
 from ragops.settings import Settings
-from tests.fakes import ScriptedChatModel
+from tests.fakes import GENERATIVE, ScriptedChatModel
 
 GUIDE = (
     b"# Operations guide\n\nPausing the tier destroys the EKS cluster with Terraform. "
@@ -28,7 +28,7 @@ QUESTION = "What does pausing the tier do?"
 def make(tmp_path, embedder, chroma_client):
     def build(response: str, **settings):
         container = build_container(
-            Settings(data_dir=tmp_path / "data", min_relevance=0.1, **settings),
+            Settings(data_dir=tmp_path / "data", min_relevance=0.1, **{**GENERATIVE, **settings}),
             embedder=embedder,
             chroma_client=chroma_client,
             chat_model=ScriptedChatModel([response]),

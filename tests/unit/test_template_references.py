@@ -84,3 +84,83 @@ def test_the_api_function_does_not_carry_the_ingest_dependencies(resources):
     requirements = (ROOT / "layers/api-deps/requirements.txt").read_text().lower()
     for heavy in ("numpy", "langchain", "torch", "chromadb", "llama"):
         assert heavy not in re.sub(r"#.*", "", requirements), heavy
+
+
+# --- reranking (Bedrock Rerank) ------------------------------------------------------------
+RERANK_MODEL_ARN = {
+    "Fn::Sub": "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/${RerankModelId}"
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=CloudFormationLoader)
+
+
+def _statements(policies: list) -> list[tuple[str | None, dict]]:
+    """(the condition it is granted under, or None) and each statement of ``Policies``."""
+    found = []
+    for policy in policies:
+        condition = None
+        if isinstance(policy, dict) and "Fn::If" in policy:
+            condition, policy, _ = policy["Fn::If"]
+        if isinstance(policy, dict):
+            found += [(condition, statement) for statement in policy.get("Statement", [])]
+    return found
+
+
+def _actions(statement: dict) -> list[str]:
+    action = statement["Action"]
+    return action if isinstance(action, list) else [action]
+
+
+def test_reranking_parameters_default_to_off_and_amazon_rerank(template):
+    parameters = template["Parameters"]
+    # Quoted in the template: a bare off is YAML 1.1's false.
+    assert parameters["Reranker"]["Default"] == "off"
+    assert parameters["Reranker"]["AllowedValues"] == ["off", "bedrock"]
+    assert parameters["RerankModelId"]["Default"] == "amazon.rerank-v1:0"
+    assert parameters["RerankModelId"]["AllowedPattern"] == "^[a-z0-9][a-z0-9.:-]*$"
+    assert template["Conditions"]["UsesBedrockReranker"] == {
+        "Fn::Equals": [{"Ref": "Reranker"}, "bedrock"]
+    }
+
+
+def test_the_api_function_gets_the_reranker_settings(template):
+    resources = template["Resources"]
+    variables = resources["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["RAGOPS_RERANKER"] == {"Ref": "Reranker"}
+    assert variables["RAGOPS_BEDROCK_RERANK_MODEL_ID"] == {"Ref": "RerankModelId"}
+    globals_ = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert "RAGOPS_RERANKER" not in globals_  # the other functions never answer
+
+
+def test_only_the_api_function_may_rerank_and_only_when_reranking_is_on(template):
+    functions = of_type(template["Resources"], "AWS::Serverless::Function")
+    granted = {
+        name: [
+            (condition, statement)
+            for condition, statement in _statements(function["Properties"]["Policies"])
+            if "bedrock:Rerank" in _actions(statement)
+            or statement.get("Resource") == RERANK_MODEL_ARN
+        ]
+        for name, function in functions.items()
+    }
+    assert granted["IngestFunction"] == granted["ScalerFunction"] == []
+    by_sid = {statement["Sid"]: (c, statement) for c, statement in granted["ApiFunction"]}
+    assert set(by_sid) == {"BedrockRerank", "BedrockRerankModel"}
+    # Rerank has no resource type (IAM takes only "*"), so its statement grants nothing else;
+    # InvokeModel is on the one reranker model, in the stack's Region.
+    assert by_sid["BedrockRerank"] == (
+        "UsesBedrockReranker",
+        {"Sid": "BedrockRerank", "Effect": "Allow", "Action": "bedrock:Rerank", "Resource": "*"},
+    )
+    assert by_sid["BedrockRerankModel"] == (
+        "UsesBedrockReranker",
+        {
+            "Sid": "BedrockRerankModel",
+            "Effect": "Allow",
+            "Action": "bedrock:InvokeModel",
+            "Resource": RERANK_MODEL_ARN,
+        },
+    )

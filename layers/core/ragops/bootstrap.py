@@ -13,6 +13,7 @@ from typing import Any
 from ragops.domain.chunking import Chunker
 from ragops.domain.costs import ModelPrice
 from ragops.domain.experiments import PromptExperiment
+from ragops.domain.extractive import AnswerModel
 from ragops.domain.fusion import FusionMethod
 from ragops.domain.pipeline import PipelineVersion
 from ragops.domain.routing import QueryRouter
@@ -25,11 +26,12 @@ from ragops.ports import (
     Guardrail,
     MetricsSink,
     ObjectStore,
+    Reranker,
     TierStateStore,
     VectorTier,
 )
 from ragops.services.answer_cache import CacheInvalidatingTier, SemanticCache
-from ragops.services.answering import AnswerContext
+from ragops.services.answering import AnswerContext, SentenceEmbeddings
 from ragops.services.documents import IngestContext
 from ragops.services.pipeline import ChampionReader, ServedPipeline, served_settings
 from ragops.services.tier import tier_status
@@ -117,6 +119,23 @@ class Container:
             return self.injected_chat_model
         s = self.settings
         max_tokens = s.max_answer_tokens * (2 if pro else 1)
+        if s.llm == "openai-compatible":
+            from ragops.adapters.openai_compatible import OpenAICompatibleChatModel
+
+            if not s.openai_base_url or not s.openai_model:
+                raise ConfigurationError(
+                    "RAGOPS_LLM=openai-compatible needs RAGOPS_OPENAI_BASE_URL and "
+                    "RAGOPS_OPENAI_MODEL"
+                )
+            # One model serves both tiers: the server has the one it was started with.
+            return OpenAICompatibleChatModel(
+                s.openai_base_url,
+                s.openai_model,
+                api_key=s.openai_api_key.get_secret_value() if s.openai_api_key else None,
+                max_tokens=max_tokens,
+                temperature=s.temperature,
+                timeout=s.openai_timeout_seconds,
+            )
         if s.llm == "bedrock":
             from ragops.adapters.bedrock import BedrockConverseChatModel
 
@@ -130,9 +149,10 @@ class Container:
             )
         from ragops.adapters.llamacpp import SMOLLM2_MODEL_ID, LlamaCppChatModel
 
+        model_id = s.local_llm_path.stem if s.local_llm_path else SMOLLM2_MODEL_ID
         return LlamaCppChatModel(
             s.local_llm_path,
-            model_id=f"{SMOLLM2_MODEL_ID}+long" if pro else SMOLLM2_MODEL_ID,
+            model_id=f"{model_id}+long" if pro else model_id,
             n_ctx=s.local_llm_context_tokens,
             n_threads=s.local_llm_threads,
             max_tokens=max_tokens,
@@ -451,6 +471,41 @@ class Container:
             max_bytes=self.settings.max_upload_bytes,
         )
 
+    @cached_property
+    def answer_model(self) -> AnswerModel:
+        """The extractive answer model: the configured file, else the packaged one."""
+        s = self.settings
+        if s.answer_model_path is not None:
+            import json
+
+            try:
+                model = AnswerModel.from_dict(json.loads(s.answer_model_path.read_text()))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ConfigurationError(f"RAGOPS_ANSWER_MODEL_PATH: {exc}") from exc
+        else:
+            model = AnswerModel.packaged()
+        if s.answerability_threshold is not None:
+            model = model.with_threshold(s.answerability_threshold)
+        return model
+
+    @cached_property
+    def sentence_embeddings(self) -> SentenceEmbeddings:
+        return SentenceEmbeddings()
+
+    @cached_property
+    def reranker(self) -> Reranker | None:
+        s = self.settings
+        if s.reranker == "off":
+            return None
+        from ragops.adapters.bedrock_reranker import BedrockReranker
+
+        return BedrockReranker(
+            s.bedrock_rerank_model_id,
+            client=self.aws_clients.get("bedrock-agent-runtime"),
+            region=s.aws_region,
+            **self._bedrock_call_policy(),
+        )
+
     def answer_context(self) -> AnswerContext:
         return AnswerContext(
             index=self.index,
@@ -470,6 +525,11 @@ class Container:
             if self.settings.groundedness_check
             else None,
             question_observer=self.drift_monitor.observe if self.drift_monitor else None,
+            answer_mode=self.settings.answer_mode,
+            answer_model=self.answer_model,
+            sentence_embeddings=self.sentence_embeddings,
+            reranker=self.reranker,
+            rerank_candidates=self.settings.rerank_candidates,
         )
 
     @cached_property

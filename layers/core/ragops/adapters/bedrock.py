@@ -60,6 +60,11 @@ def is_transient(exc: Exception) -> bool:
 
 
 class _RuntimeClient:
+    """A Bedrock client built on first use (botocore's retries off, short timeouts: the
+    retry policy is the only retry) and calls under that policy."""
+
+    service_name = "bedrock-runtime"
+
     def __init__(
         self,
         client: Any | None,
@@ -82,7 +87,7 @@ class _RuntimeClient:
             from botocore.config import Config
 
             self._client = boto3.client(
-                "bedrock-runtime",
+                self.service_name,
                 region_name=self._region,
                 config=Config(
                     connect_timeout=self.connect_timeout,

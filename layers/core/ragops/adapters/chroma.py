@@ -46,6 +46,8 @@ def _metadata(chunk: Chunk) -> dict[str, Any]:
     }
     if chunk.page is not None:  # Chroma metadata values may not be None
         meta["page"] = chunk.page
+    if chunk.section:  # likewise; absent in chunks written before sections existed
+        meta["section"] = chunk.section
     return meta
 
 
@@ -61,6 +63,7 @@ def _chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         page=meta.get("page"),
         start=int(meta.get("start", 0)),
         end=int(meta.get("end", 0)),
+        section=meta.get("section") or None,
     )
 
 

@@ -9,6 +9,18 @@ from ragops.domain.models import Chunk, ParsedDocument
 
 SECTION_SEPARATOR = "\n\n"
 
+CHUNKING_VERSION = 2
+"""What parsing and chunking make of a document, as a number: ingestion records it in the
+manifest, and a document indexed with an older one (or none) is chunked again even when
+its file is unchanged. Bump it whenever the same bytes would give other chunks.
+
+1 (implied, never written): chunks cut within pages only. 2: Markdown, HTML and DOCX cut
+at their headings, each chunk carrying its section path."""
+
+# In chunk ids: the new chunks of a document chunked again never share an id with its
+# live ones, which ingestion removes once the new ones are in (and removes again on undo).
+_ID_TAG = f"c{CHUNKING_VERSION}-"
+
 TokenCounter = Callable[[str], int]
 
 
@@ -85,8 +97,11 @@ class Chunker:
         source: str,
         version: str,
     ) -> list[Chunk]:
-        """Chunks of ``parsed`` in reading order. Chunks never cross a page boundary, and
-        ``start``/``end`` index the sections joined by ``SECTION_SEPARATOR``."""
+        """Chunks of ``parsed`` in reading order. Chunks never cross a section (a page, or
+        the text under a heading) and carry its page and section path; ``start``/``end``
+        index the sections joined by ``SECTION_SEPARATOR``. Chunk ids name the content
+        ``version`` and ``CHUNKING_VERSION``, so chunking the same bytes again under a new
+        chunking version makes new ids, not overwrites of the live ones."""
         chunks: list[Chunk] = []
         base = 0
         for section in parsed.sections:
@@ -103,7 +118,7 @@ class Chunker:
                 ordinal = len(chunks)
                 chunks.append(
                     Chunk(
-                        chunk_id=f"{doc_id}-{version[:8]}-{ordinal:05d}",
+                        chunk_id=f"{doc_id}-{version[:8]}-{_ID_TAG}{ordinal:05d}",
                         doc_id=doc_id,
                         tenant=tenant,
                         ordinal=ordinal,
@@ -113,6 +128,7 @@ class Chunker:
                         page=section.page,
                         start=start,
                         end=start + len(text),
+                        section=section.section,
                     )
                 )
             base += len(section.text) + len(SECTION_SEPARATOR)

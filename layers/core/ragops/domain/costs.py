@@ -60,7 +60,10 @@ def query_cost(
     embedding_model: str,
     embedding_tokens: int,
     prices: Mapping[str, ModelPrice],
+    rerank_usd: float = 0.0,
 ) -> QueryCost:
+    """Tokens and dollars of one query; ``rerank_usd`` is what the reranker charged (it
+    is priced per call, not per token)."""
     chat = price_of(chat_model, prices)
     embed = price_of(embedding_model, prices)
     embedding_usd = embedding_tokens * embed.input_per_million / 1e6
@@ -73,5 +76,6 @@ def query_cost(
         output_tokens=usage.output_tokens,
         embedding_usd=round(embedding_usd, 10),
         generation_usd=round(generation_usd, 10),
-        total_usd=round(embedding_usd + generation_usd, 10),
+        rerank_usd=round(rerank_usd, 10),
+        total_usd=round(embedding_usd + generation_usd + rerank_usd, 10),
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, Field, asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -27,6 +27,10 @@ def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _required(f: Field[Any]) -> bool:
+    return f.default is MISSING and f.default_factory is MISSING
+
+
 class SearchMode(StrEnum):
     HYBRID = "hybrid"
     VECTOR = "vector"
@@ -41,10 +45,13 @@ class DocumentStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Section:
-    """A run of extracted text with its page number (1-based) where the format has pages."""
+    """A run of extracted text with its page number (1-based) where the format has pages,
+    and its section path where the format has headings: the heading chain above the text,
+    joined by ``" > "`` (``"Operations > Maintenance mode"``; see ``domain/parsing.py``)."""
 
     text: str
     page: int | None = None
+    section: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +72,10 @@ class Chunk:
     """A passage of a document as indexed and cited.
 
     ``start``/``end`` are character offsets into the document's extracted text (the sections
-    joined by ``SECTION_SEPARATOR``); ``page`` is 1-based where the format has pages.
+    joined by ``SECTION_SEPARATOR``); ``page`` is 1-based where the format has pages;
+    ``section`` is the heading path of the section the chunk lies in (a chunk never crosses
+    a section), None where the format has no headings. It is the last field, with a
+    default, so chunks written before it existed (artifacts, the tier's wire) still load.
     """
 
     chunk_id: str
@@ -78,18 +88,22 @@ class Chunk:
     page: int | None
     start: int
     end: int
+    section: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Chunk:
-        return cls(**{f.name: data[f.name] for f in fields(cls)})
+        """A chunk from ``to_dict``'s form; fields with a default may be missing (older
+        data), unknown keys are ignored (newer data)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data or _required(f)})
 
     def indexed_text(self) -> str:
         """The text both retrievers see: the title gives a passage its subject (measured:
-        it lifts SciFact nDCG@10 for both BM25 and the embedder, see docs/evaluation.md)."""
-        return f"{self.title}\n{self.text}" if self.title else self.text
+        it lifts SciFact nDCG@10 for both BM25 and the embedder, see docs/evaluation.md),
+        and the section path its place in the document. Missing parts are skipped."""
+        return "\n".join(part for part in (self.title, self.section, self.text) if part)
 
 
 @dataclass(slots=True)
@@ -115,6 +129,9 @@ class DocumentRecord:
     """ISO 639-1 code of the extracted text, when it could be told."""
     quality: list[dict[str, Any]] = field(default_factory=list)
     """Quality findings (``ragops.domain.quality.QualityFinding.to_dict``), from ingestion."""
+    chunking_version: int | None = None
+    """``ragops.domain.chunking.CHUNKING_VERSION`` of the indexed chunks (None: chunked
+    before versions were recorded, or not indexed); an older one is chunked again."""
 
     @property
     def version(self) -> str:
@@ -182,6 +199,8 @@ class Citation:
     page: int | None
     snippet: str
     score: float
+    section: str | None = None
+    """The heading path of the passage in its document (``Operations > Maintenance mode``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +213,7 @@ class QueryCost:
     embedding_usd: float = 0.0
     generation_usd: float = 0.0
     total_usd: float = 0.0
+    rerank_usd: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +284,28 @@ class PromptInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class Answerability:
+    """Whether the retrieved passages answer the question, decided before any model runs:
+    the probability that the best sentence answers it, against the threshold."""
+
+    probability: float
+    threshold: float
+    answerable: bool
+
+
+class AnswerMode(StrEnum):
+    EXTRACTIVE = "extractive"
+    """The answer is the passages' own sentences: no model wrote it."""
+    GENERATIVE = "generative"
+    """A chat model wrote the answer from the passages."""
+
+
+class Fallback(StrEnum):
+    UNGROUNDED_GENERATION = "ungrounded_generation"
+    """The generated answer failed its groundedness check; the extractive one is served."""
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     answer: str
     citations: list[Citation]
@@ -281,3 +323,8 @@ class Answer:
     """Names this answer for feedback (``POST /v1/feedback``)."""
     prompt: PromptInfo | None = None
     groundedness: Groundedness | None = None
+    mode: AnswerMode | None = None
+    """How the answer was made; None for an abstention."""
+    fallback: Fallback | None = None
+    """Set when the answer is not what was asked of the mode, and why."""
+    answerability: Answerability | None = None

@@ -10,8 +10,10 @@ import io
 import re
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import PurePath
+from typing import Any
 
 from ragops.domain.models import ParsedDocument, Section
 from ragops.errors import DocumentRejected, NoTextExtracted
@@ -143,10 +145,222 @@ def _heading_title(text: str) -> str | None:
     return None
 
 
+# -- sections by heading ------------------------------------------------------------------
+# Markdown, HTML and DOCX are cut at their headings: each heading starts a ``Section`` whose
+# text begins with the heading itself (so BM25 and the offsets still see it) and whose
+# ``section`` is the heading path above the text, "Operations > Maintenance mode".
+
+SECTION_PATH_SEPARATOR = " > "
+
+_Heading = tuple[int, str]
+"""A heading's level (0 for a DOCX ``Title``, 1-9 otherwise) and its text."""
+
+
+@dataclass
+class _Run:
+    """The text under one heading (or before the first): its heading, if any, the parts of
+    its text in order (the heading's own first), and whether it has more than the heading."""
+
+    heading: _Heading | None
+    parts: list[str] = field(default_factory=list)
+    body: int = 0
+    """Non-blank parts besides the heading (any number above 0 will do)."""
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _sectioned(
+    runs: list[_Run], titles: Iterable[str | None], render: Callable[[list[str]], str]
+) -> list[Section]:
+    """Sections of ``runs``, with their heading paths. The document's title is left out of
+    the paths when it is the single top-level heading (it would head every path). A heading
+    with nothing under it before a deeper heading makes no section of its own: its name
+    lives on in the paths below it."""
+    headings = [(i, run.heading) for i, run in enumerate(runs) if run.heading is not None]
+    hidden = -1
+    if headings:
+        top = min(level for _, (level, _) in headings)
+        tops = [(i, name) for i, (level, name) in headings if level == top]
+        names = {_plain(t).casefold() for t in titles if t}
+        if len(tops) == 1 and _plain(tops[0][1]).casefold() in names:
+            hidden = tops[0][0]
+    stack: list[tuple[int, str, bool]] = []
+    sections: list[Section] = []
+    for position, run in enumerate(runs):
+        if run.heading is not None:
+            level, name = run.heading
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, name, position == hidden))
+            following = runs[position + 1].heading if position + 1 < len(runs) else None
+            if not run.body and following is not None and following[0] > level:
+                continue
+        text = render(run.parts)
+        if text.strip():
+            path = SECTION_PATH_SEPARATOR.join(n for _, n, hide in stack if not hide)
+            sections.append(Section(text, section=path or None))
+    return sections
+
+
+# Markdown, line by line (see _MD_H1 on why no regex spans a line's content).
+_MD_ATX = re.compile(r" {0,3}(#{1,6})(?:[ \t]|$)")
+_MD_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_MD_NOT_PARAGRAPH = re.compile(r" {0,3}(?:[-*+>|<]|\d{1,9}[.)]|#|$)|    |\t")
+
+
+def _atx_text(rest: str) -> str:
+    """An ATX heading's text: ``rest`` (after the ``#`` run) without the optional closing
+    ``#`` run and without code backticks."""
+    text = rest.strip(" \t")
+    closed = text.rstrip("#")
+    if closed != text and (not closed or closed[-1] in " \t"):
+        text = closed.rstrip(" \t")
+    return _plain(text.replace("`", ""))
+
+
+def _closes_fence(line: str, fence: str) -> bool:
+    core = line.lstrip(" ")
+    return (
+        len(line) - len(core) <= 3
+        and core.startswith(fence)
+        and not core.rstrip(" \t").strip(fence[0])
+    )
+
+
+def _front_matter_end(lines: list[str]) -> int:
+    """How many of ``lines`` a front matter block takes (0 without one), as read by
+    ``_front_matter_title``."""
+    if not lines or lines[0].rstrip() != "---":
+        return 0
+    for number, line in enumerate(lines[1:], start=2):
+        if line.startswith("---"):
+            return number
+    return 0
+
+
+def _markdown_runs(text: str) -> list[_Run]:
+    """``text`` cut at its ATX (``## Name``) and setext (``Name`` over ``===``/``---``)
+    headings; lines in fenced code blocks and front matter are never headings. A setext
+    heading is recognised under a one-line paragraph only (cheap, and the common case)."""
+    lines = text.splitlines(keepends=True)
+    skip = _front_matter_end(lines)
+    runs = [_Run(None, lines[:skip])]
+    fence: str | None = None
+    block_start = True  # the next line may start a paragraph
+    single = False  # the previous line is the first and only line of a paragraph
+    for raw in lines[skip:]:
+        line = raw.splitlines()[0]
+        run = runs[-1]
+        if fence is not None:
+            run.parts.append(raw)
+            run.body += 1
+            if _closes_fence(line, fence):
+                fence, block_start = None, True
+            single = False
+            continue
+        if match := _MD_FENCE.match(line):
+            fence = match.group(1)
+            run.parts.append(raw)
+            run.body += 1
+            single = block_start = False
+            continue
+        if (match := _MD_ATX.match(line)) and (name := _atx_text(line[match.end(1) :])):
+            runs.append(_Run((len(match.group(1)), name), [raw]))
+            single, block_start = False, True
+            continue
+        core = line.strip(" \t")
+        indent = len(line) - len(line.lstrip(" "))
+        if single and indent <= 3 and set(core) in ({"="}, {"-"}):
+            title = run.parts.pop()
+            run.body -= 1  # the title line was counted as body
+            name = _plain(title.replace("`", ""))
+            runs.append(_Run((1 if core[0] == "=" else 2, name), [title, raw]))
+            single, block_start = False, True
+            continue
+        single = bool(core) and block_start and not _MD_NOT_PARAGRAPH.match(line)
+        block_start = not core
+        run.parts.append(raw)
+        run.body += bool(core)
+    return runs
+
+
 def _parse_markdown(name: str, data: bytes) -> ParsedDocument:
     text = _decode_text(name, data)
     title = _front_matter_title(text) or _heading_title(text)
-    return ParsedDocument(title=title, sections=[Section(text)], content_type="text/markdown")
+    runs = _markdown_runs(text)
+    if all(run.heading is None for run in runs):
+        sections = [Section(text)]
+    else:
+        sections = _sectioned(runs, [title], lambda parts: "".join(parts).strip("\r\n").rstrip())
+    return ParsedDocument(title=title, sections=sections, content_type="text/markdown")
+
+
+def _html_text(strings: list[str]) -> str:
+    """What the page shows of ``strings``: lines trimmed, runs of blank lines made one."""
+    lines = [line.strip() for line in "\n".join(strings).splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+_HTML_HEADINGS = frozenset({"h1", "h2", "h3", "h4", "h5", "h6"})
+
+
+def _html_runs(body: Any) -> list[_Run]:
+    """The text of ``body`` (the strings ``get_text`` joins) cut at its ``h1``-``h6``.
+
+    One pass over the tree in document order, with an explicit stack of the open elements
+    (each pushed and popped once), so time stays linear however deep the nesting: no
+    recursion, and no walk up the ancestors per string. A heading inside a heading is
+    part of the outer one."""
+    from bs4 import CData, NavigableString, Tag
+
+    # The string types get_text joins (Tag._all_strings): no comments, doctypes and such.
+    wanted = getattr(body, "interesting_string_types", None) or getattr(
+        body, "MAIN_CONTENT_STRING_TYPES", (NavigableString, CData)
+    )
+    runs = [_Run(None)]
+    stack: list[Any] = []
+    heading: Any = None  # the heading element being read
+    heading_level = 0
+    heading_text: list[str] = []
+
+    def close_heading() -> None:
+        nonlocal heading
+        run = runs[-1]
+        name = _plain(" ".join(heading_text))
+        if name:
+            run.heading = (heading_level, name)
+        else:  # an empty heading is no heading: its run goes on as body text
+            run.body += 1
+        heading = None
+
+    for node in body.descendants:
+        parent = node.parent
+        while stack and stack[-1] is not parent:
+            if stack.pop() is heading:
+                close_heading()
+        if isinstance(node, Tag):
+            stack.append(node)
+            if heading is None and node.name in _HTML_HEADINGS:
+                heading, heading_level, heading_text = node, int(node.name[1]), []
+                runs.append(_Run(None))
+            continue
+        if not isinstance(node, NavigableString):
+            continue
+        if isinstance(wanted, type):
+            if type(node) is not wanted:
+                continue
+        elif type(node) not in wanted:
+            continue
+        runs[-1].parts.append(str(node))
+        if heading is not None:
+            heading_text.append(str(node))
+        elif node.strip():
+            runs[-1].body += 1
+    if heading is not None:
+        close_heading()
+    return runs
 
 
 def _parse_html(name: str, data: bytes) -> ParsedDocument:
@@ -168,9 +382,8 @@ def _parse_html(name: str, data: bytes) -> ParsedDocument:
     if soup.title:
         soup.title.decompose()
     body = soup.body or soup
-    lines = [line.strip() for line in body.get_text("\n").splitlines()]
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return ParsedDocument(title=title or None, sections=[Section(text)], content_type="text/html")
+    sections = _sectioned(_html_runs(body), [title], _html_text)
+    return ParsedDocument(title=title or None, sections=sections, content_type="text/html")
 
 
 def _parse_pdf(name: str, data: bytes) -> ParsedDocument:
@@ -213,26 +426,56 @@ def _parse_docx(name: str, data: bytes) -> ParsedDocument:
 
     try:
         document = docx.Document(io.BytesIO(data))
-        paragraphs = [p.text for p in document.paragraphs]
-        for table in document.tables:
-            for row in table.rows:
-                paragraphs.append(" | ".join(cell.text for cell in row.cells))
+        runs, styled_titles = _docx_runs(document)
         title = (document.core_properties.title or "").strip() or None
         if title is None:
-            title = next(
-                (
-                    p.text.strip()
-                    for p in document.paragraphs
-                    if p.style is not None and p.style.name == "Title" and p.text.strip()
-                ),
-                None,
-            )
+            title = next((t for t in styled_titles if t), None)
     except (PackageNotFoundError, LxmlError, *_MALFORMED) as exc:
         raise DocumentRejected(name, "corrupt DOCX: not a valid Word document") from exc
-    text = "\n".join(paragraphs)
-    return ParsedDocument(
-        title=title, sections=[Section(text)], content_type=SUPPORTED_TYPES[".docx"]
-    )
+    sections = _sectioned(runs, [title, *styled_titles], "\n".join)
+    return ParsedDocument(title=title, sections=sections, content_type=SUPPORTED_TYPES[".docx"])
+
+
+_DOCX_HEADING = re.compile(r"heading ([1-9])", re.IGNORECASE)
+
+
+def _docx_level(paragraph: Any) -> int | None:
+    """0 for the ``Title`` style, 1-9 for ``Heading 1``-``Heading 9``, else None."""
+    style = paragraph.style
+    name = (style.name or "") if style is not None else ""
+    if name == "Title":
+        return 0
+    match = _DOCX_HEADING.fullmatch(name.strip())
+    return int(match.group(1)) if match else None
+
+
+def _docx_runs(document: Any) -> tuple[list[_Run], list[str]]:
+    """The document's paragraphs and tables (a row a line, cells joined by `` | ``) in
+    reading order, cut at its heading paragraphs; and the texts of its ``Title``
+    paragraphs."""
+    from docx.table import Table
+
+    inner = getattr(document, "iter_inner_content", None)
+    blocks = list(inner()) if inner else [*document.paragraphs, *document.tables]
+    runs = [_Run(None)]
+    titles: list[str] = []
+    for block in blocks:
+        if isinstance(block, Table):
+            for row in block.rows:
+                runs[-1].parts.append(" | ".join(cell.text for cell in row.cells))
+                runs[-1].body += 1
+            continue
+        text = block.text
+        level = _docx_level(block)
+        name = _plain(text)
+        if level is not None and name:
+            if level == 0:
+                titles.append(text.strip())
+            runs.append(_Run((level, name), [text]))
+            continue
+        runs[-1].parts.append(text)
+        runs[-1].body += bool(text.strip())
+    return runs, titles
 
 
 _PARSERS: dict[str, Callable[[str, bytes], ParsedDocument]] = {

@@ -31,6 +31,11 @@ PIPELINE_FIELDS: tuple[str, ...] = (
     "hnsw_ef_search",
     "min_relevance",
     "top_k",
+    "answer_mode",
+    "answerability_threshold",
+    "reranker",
+    "bedrock_rerank_model_id",
+    "rerank_candidates",
     "prompt_version",
     "prompt_experiment",
     "prompt_variants",
@@ -66,6 +71,8 @@ GATED: dict[str, GatedMeasure] = {
     "cost_per_query_usd": GatedMeasure(False, "cost_per_query_usd", relative=True),
     "answerable_declined_rate": GatedMeasure(False, "abstention_rate"),
     "unanswerable_answered_rate": GatedMeasure(False, "abstention_rate"),
+    "answer_contains_gold": GatedMeasure(True, "answer_quality"),
+    "first_citation_gold": GatedMeasure(True, "answer_quality"),
 }
 
 
@@ -124,13 +131,16 @@ class PipelineVersion:
 @dataclass(frozen=True)
 class PromotionMargins:
     """How much worse than the champion a candidate may be: absolute points of nDCG@10,
-    of grounded-answer share and of each abstention rate (answerable questions declined,
-    unanswerable ones answered), and a relative increase of cost per query."""
+    of grounded-answer share, of each abstention rate (answerable questions declined,
+    unanswerable ones answered) and of each answer-quality share (answers holding a gold
+    answer, first citations of the gold passage), and a relative increase of cost per
+    query."""
 
     ndcg_at_10: float = 0.01
     groundedness_share: float = 0.02
     cost_per_query_usd: float = 0.10
     abstention_rate: float = 0.05
+    answer_quality: float = 0.03
 
 
 @dataclass(frozen=True)

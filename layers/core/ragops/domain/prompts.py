@@ -228,7 +228,7 @@ def cite_answer(answer: str, passages: list[str]) -> CitedAnswer:
             dropped.append(body)
             continue
         numbers = sorted(set(valid), key=valid.index)
-        kept.append(_attach_markers(body, numbers))
+        kept.append(attach_markers(body, numbers))
         details.append(CitedSentence(body, numbers, max(support[n - 1] for n in numbers)))
     cited: list[int] = []
     for sentence in kept:
@@ -254,7 +254,8 @@ def _sentences(text: str) -> list[str]:
     return out
 
 
-def _attach_markers(sentence: str, numbers: list[int]) -> str:
+def attach_markers(sentence: str, numbers: list[int]) -> str:
+    """``sentence`` with ``[n]`` markers before its closing punctuation."""
     markers = "".join(f"[{n}]" for n in numbers)
     stripped = sentence.rstrip()
     if stripped and stripped[-1] in ".!?":

@@ -1,4 +1,5 @@
-"""Model routing: send a question to the lite or the pro model by how demanding it looks.
+"""Model routing: answer a question extractively, or send it to the lite or the pro model
+by how demanding it looks.
 
 The score is a logistic function of cheap features of the question alone (no model call,
 microseconds): its length, how many clauses it strings together, cue words that ask for
@@ -7,6 +8,10 @@ for a fact ("what is", "who", "when", "which"), the share of long words, and num
 weights are set by hand, not learned: there are no labels of which questions needed the
 stronger model. ``threshold`` trades cost against quality; ``RAGOPS_ROUTER=lite|pro`` forces
 one model. Every decision carries its features and score, so the response shows why.
+
+The extractive tier costs only embeddings: it is taken in ``RAGOPS_ANSWER_MODE=auto`` when
+answerability says the best sentence answers the question and the question asks for a fact
+(its score is below the threshold and it has no reasoning cue: "why", "how does", "compare").
 """
 
 from __future__ import annotations
@@ -43,8 +48,14 @@ WEIGHTS = {
 
 
 class ModelTier(StrEnum):
+    EXTRACTIVE = "extractive"
+    """No model writes the answer: the passages' sentences that answer it are served."""
     LITE = "lite"
     PRO = "pro"
+
+
+EXTRACTIVE_MODEL = "extractive"
+"""The ``model`` of an answer no chat model wrote."""
 
 
 def question_features(question: str) -> dict[str, float]:
@@ -90,11 +101,18 @@ class QueryRouter:
         self.threshold = threshold
         self.force = force
 
-    def route(self, question: str) -> RouteDecision:
+    def route(self, question: str, *, extractive: bool = False) -> RouteDecision:
+        """The tier for ``question``. With ``extractive`` (answerability found a sentence
+        that answers it), a factual question (below the threshold, no reasoning cue) is
+        answered extractively; ``force`` never picks the extractive tier."""
         features = question_features(question)
         score = complexity_score(features)
         if self.force != "auto":
             tier, forced = ModelTier(self.force), True
+        elif extractive and score < self.threshold and not features["reasoning_cues"]:
+            return RouteDecision(
+                ModelTier.EXTRACTIVE, EXTRACTIVE_MODEL, score, self.threshold, False, features
+            )
         else:
             tier, forced = (ModelTier.PRO if score >= self.threshold else ModelTier.LITE), False
         return RouteDecision(tier, self.models[tier], score, self.threshold, forced, features)

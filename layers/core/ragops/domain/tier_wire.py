@@ -68,6 +68,8 @@ def encode_chunks(chunks: Sequence[Chunk]) -> list[dict[str, Any]]:
 
 
 def decode_chunks(items: Sequence[dict[str, Any]]) -> list[Chunk]:
+    """Chunks of ``encode_chunks``. Either side may be older: a chunk without a field that
+    has a default (``section``) loads with the default, an unknown key is ignored."""
     try:
         return [Chunk.from_dict(item) for item in items]
     except (KeyError, TypeError) as exc:

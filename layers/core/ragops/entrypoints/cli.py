@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -300,11 +301,19 @@ def ask(
         out.print()
         for c in answer.citations:
             page = f", page {c.page}" if c.page else ""
-            out.print(f"[bold][{c.number}][/] {c.title} ({c.source}{page})", highlight=False)
+            section = f" > {escape(c.section)}" if c.section else ""
+            out.print(
+                f"[bold][{c.number}][/] {c.title} ({c.source}{page}){section}", highlight=False
+            )
             out.print(f"    {c.snippet}", style="dim", highlight=False)
     cost = f" · ${answer.cost.total_usd:.6f}" if answer.cost else ""
+    how = str(answer.mode) if answer.mode else "declined"
+    if answer.fallback:
+        how += f" ({answer.model} wrote an answer the passages did not support)"
+    else:
+        how += f" · {answer.model}"
     out.print(
-        f"\n[dim]{answer.model} · {answer.usage.input_tokens} in / "
+        f"\n[dim]{escape(how)} · {answer.usage.input_tokens} in / "
         f"{answer.usage.output_tokens} out tokens{cost} · {answer.latency_ms:.0f} ms[/]"
     )
 
@@ -667,6 +676,133 @@ def eval_abstention(
     )
 
 
+@eval_app.command("answers")
+def eval_answers(
+    dataset: Annotated[Path, typer.Option(help="SQuAD 2.0 JSON (answerable and not).")],
+    mode: Annotated[
+        str, typer.Option(help="Answer mode: extractive, generative or auto.")
+    ] = "extractive",
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Ask only the first N questions.")
+    ] = None,
+    article_out: Annotated[
+        bool,
+        typer.Option(
+            "--article-out",
+            help="Answer each article's questions with an answer model fitted on the "
+            "file's other articles (no figure from a model that saw its questions).",
+        ),
+    ] = False,
+    fit_on: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --article-out: fit on this SQuAD file's articles (those titled as "
+            "the measured one left out) instead of the dataset's own.",
+        ),
+    ] = None,
+    fit: Annotated[
+        Path | None,
+        typer.Option(
+            help="Instead of evaluating, fit the answer model on every question of the "
+            "file and write it here (use it with RAGOPS_ANSWER_MODEL_PATH).",
+        ),
+    ] = None,
+    decline_rate: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=0.5,
+            help="With --fit: the share of answerable questions the fitted threshold declines.",
+        ),
+    ] = 0.09,
+    data_dir: DataDir = None,
+    json_output: JsonFlag = False,
+    no_track: NoTrack = False,
+) -> None:
+    """Answer quality: every question asked through the code the API runs (the
+    paragraphs are indexed into a tenant of their own). Answerable questions: answer
+    contains a gold answer, first citation is the gold paragraph, declined; unanswerable
+    ones: answered; latency p50/p95; in auto mode the same per route tier."""
+    from ragops.services import answer_evaluation as answers
+
+    container = _container(data_dir)
+    try:
+        if fit is not None:
+            with _progress() as bar:
+                task = bar.add_task("reading", total=None)
+
+                def step(stage: str, done: int, total: int) -> None:
+                    bar.update(task, description=stage, completed=done, total=total)
+
+                tenant, questions = answers.index_paragraphs(container.ingest_context(), dataset)
+                readings = answers.read_questions(
+                    container.answer_context(), tenant, questions, step
+                )
+            model = answers.fit_answer_model(
+                readings,
+                decline_rate=decline_rate,
+                trained_on=dataset.name,
+                embedding_model=container.embedder.model_id,
+            )
+            answers.save_answer_model(model, fit)
+            curve = answers.tradeoff_curve(
+                model, readings, [round(0.05 * i, 2) for i in range(1, 20)]
+            )
+            summary = {"model": str(fit), "threshold": model.threshold, "curve": curve}
+            if json_output:
+                print(json.dumps(summary, indent=2))
+            else:
+                out.print(f"wrote {fit} (threshold {model.threshold})", highlight=False)
+            return
+        with _progress() as bar:
+            task = bar.add_task("answering", total=None)
+
+            def step(stage: str, done: int, total: int) -> None:
+                bar.update(task, description=stage, completed=done, total=total)
+
+            report = answers.evaluate_answers(
+                container.ingest_context(),
+                container.answer_context(),
+                dataset,
+                mode=mode,
+                limit=limit,
+                article_out=article_out,
+                fit_on=fit_on,
+                progress=step,
+            )
+    except RagopsError as exc:
+        raise _fail(str(exc)) from exc
+    summary = report.to_dict()
+    params = {
+        "dataset": str(dataset),
+        "mode": mode,
+        "limit": limit,
+        "article_out": article_out,
+        "fit_on": str(fit_on) if fit_on else None,
+    }
+    tracked = _tracked(container, "answers", params, summary, no_track)
+    if json_output:
+        print(json.dumps({**summary, **tracked}, indent=2))
+        return
+    table = Table("questions", "contains gold", "cites gold", "declined", "unanswerable answered")
+    rows = {"all": report.overall, **report.by_tier}
+    for name, r in rows.items():
+        table.add_row(
+            name,
+            f"{r['answer_contains_gold']:.1%}",
+            f"{r['first_citation_gold']:.1%}",
+            f"{r['answerable_declined']:.1%}",
+            f"{r['unanswerable_answered']:.1%}",
+        )
+    out.print(table)
+    o = report.overall
+    out.print(
+        f"{report.mode} · {report.questions} questions · latency p50 {o['latency_ms_p50']} ms, "
+        f"p95 {o['latency_ms_p95']} ms" + (" · article-out" if report.article_out else ""),
+        highlight=False,
+    )
+
+
 @eval_app.command("routing")
 def eval_routing(
     questions: Annotated[
@@ -680,9 +816,16 @@ def eval_routing(
     json_output: JsonFlag = False,
     no_track: NoTrack = False,
 ) -> None:
-    """Share of questions the router sends to the lite model, and the estimated saving
-    against always using the pro model, priced as the configured Bedrock models."""
+    """Shares of questions answered extractively, by the lite model and by the pro one,
+    and the estimated saving against always using the pro model, priced as the configured
+    Bedrock models. A SQuAD file comes with its documents: its paragraphs are indexed and
+    answerability decides the extractive share; a question list alone is routed between
+    lite and pro only."""
+    from dataclasses import replace
+
     from ragops.domain.routing import QueryRouter
+    from ragops.services.answer_evaluation import index_paragraphs
+    from ragops.services.answering import prepare_question
     from ragops.services.routing_report import load_questions, routing_report
 
     container = _container(data_dir)
@@ -695,7 +838,24 @@ def eval_routing(
     reports = {}
     try:
         for path in questions:
-            reports[path.name] = routing_report(load_questions(path), router, container.prices)
+            answerable = None
+            if path.suffix == ".json":
+                tenant, _ = index_paragraphs(container.ingest_context(), path)
+                ctx = replace(container.answer_context(), cache=None, answer_mode="auto")
+
+                def answerable(q: str, ctx: Any = ctx, tenant: str = tenant) -> bool:
+                    return not prepare_question(ctx, tenant=tenant, question=q).declined
+
+            reports[path.name] = routing_report(
+                load_questions(path),
+                router,
+                container.prices,
+                answerable=answerable,
+                embedding_model=s.bedrock_embedding_model_id,
+                # Every passage sentence embedded: the bound, before the process's
+                # sentence cache saves any of it.
+                sentence_tokens=5 * 200,
+            )
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
     summary = {k: dataclasses.asdict(r) for k, r in reports.items()}
@@ -704,14 +864,14 @@ def eval_routing(
     if json_output:
         print(json.dumps({**summary, **tracked}, indent=2))
         return
-    table = Table("questions", "n", "to lite", "to pro", "lite share", "saving vs pro")
+    table = Table("questions", "n", "extractive", "to lite", "to pro", "saving vs pro")
     for name, r in reports.items():
         table.add_row(
             name,
             str(r.questions),
-            str(r.lite),
-            str(r.pro),
+            "-" if r.extractive_share is None else f"{r.extractive_share:.1%}",
             f"{r.lite_share:.1%}",
+            f"{r.pro_share:.1%}",
             f"{r.saving:.1%}",
         )
     out.print(table)

@@ -26,6 +26,9 @@ class SquadQuestion:
     answerable: bool
     answers: tuple[str, ...] = ()
     """The gold answer strings (distinct, in file order); none for an unanswerable one."""
+    paragraph: int = -1
+    """Index of the paragraph it was asked about, in file order."""
+    article: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,13 @@ def load_squad(path: Path) -> tuple[list[tuple[str, str]], list[SquadQuestion]]:
                     answerable = not qa.get("is_impossible", False) and bool(qa.get("answers"))
                     gold = dict.fromkeys(t for a in qa.get("answers") or [] if (t := a.get("text")))
                     questions.append(
-                        SquadQuestion(qa["question"], answerable, tuple(gold) if answerable else ())
+                        SquadQuestion(
+                            qa["question"],
+                            answerable,
+                            tuple(gold) if answerable else (),
+                            paragraph=len(paragraphs) - 1,
+                            article=str(article.get("title", "")),
+                        )
                     )
     except FileNotFoundError as exc:
         raise InvalidInput(f"{path}: no such file") from exc
@@ -87,7 +96,7 @@ def evaluate_abstention(
     declined_answerable = answered_unanswerable = 0
     for item in questions:
         try:
-            declines = not prepare_question(answer, tenant=tenant, question=item.question).hits
+            declines = prepare_question(answer, tenant=tenant, question=item.question).declined
         except RequestBlocked:
             declines = True
         if item.answerable and declines:

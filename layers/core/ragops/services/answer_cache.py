@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING, Any
 from ragops.domain.cache import DuplicateVerifier, best_verified, question_key
 from ragops.domain.models import (
     Answer,
+    AnswerMode,
     CacheInfo,
     Citation,
+    Fallback,
     Groundedness,
     SearchHit,
     SearchMode,
@@ -50,6 +52,8 @@ class CachedAnswer:
     unsupported_sentences: int
     info: CacheInfo
     groundedness: Groundedness | None = None
+    mode: AnswerMode | None = None
+    fallback: Fallback | None = None
 
 
 @dataclass
@@ -128,6 +132,8 @@ class SemanticCache:
             "model": answer.model,
             "unsupported_sentences": answer.unsupported_sentences,
             "groundedness": asdict(answer.groundedness) if answer.groundedness else None,
+            "mode": str(answer.mode) if answer.mode else None,
+            "fallback": str(answer.fallback) if answer.fallback else None,
             "created_at": utc_now(),
         }
         try:
@@ -160,16 +166,25 @@ def cache_scope(mode: SearchMode, top_k: int, variant: str = "") -> str:
     return f"{mode}/{top_k}/{variant}"
 
 
+_CITATION_FIELDS = frozenset(Citation.__dataclass_fields__)
+
+
 def _served(entry: dict[str, Any], info: CacheInfo) -> CachedAnswer:
+    # Fields this version does not know (an entry written by a newer one) are left out.
     return CachedAnswer(
         answer=entry["answer"],
-        citations=[Citation(**c) for c in entry["citations"]],
+        citations=[
+            Citation(**{k: v for k, v in c.items() if k in _CITATION_FIELDS})
+            for c in entry["citations"]
+        ],
         model=entry["model"],
         unsupported_sentences=int(entry.get("unsupported_sentences", 0)),
         info=info,
         groundedness=Groundedness.from_dict(entry["groundedness"])
         if entry.get("groundedness")
         else None,
+        mode=AnswerMode(entry["mode"]) if entry.get("mode") else None,
+        fallback=Fallback(entry["fallback"]) if entry.get("fallback") else None,
     )
 
 

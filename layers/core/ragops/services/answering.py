@@ -1,49 +1,113 @@
-"""Answer a question from the tenant's documents, with citations."""
+"""Answer a question from the tenant's documents, with citations.
+
+The steps, each visible in the answer: input guardrail -> cache -> hybrid retrieval ->
+(rerank) -> answerability (the passages' best sentence, and whether it answers) -> route
+(extractive, lite or pro) -> extract, or generate and check groundedness (a generated
+answer that fails it is replaced by the extractive one) -> output guardrail -> cost.
+"""
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from ragops.domain.costs import DEFAULT_PRICES, ModelPrice, query_cost
 from ragops.domain.experiments import PromptExperiment
+from ragops.domain.extractive import (
+    AnswerModel,
+    Extraction,
+    compose,
+    extract,
+    profile_question,
+    sentence_candidates,
+)
 from ragops.domain.guardrails import LocalGuardrail
 from ragops.domain.models import (
     Answer,
+    Answerability,
+    AnswerMode,
     CacheInfo,
     Citation,
+    Fallback,
     Generation,
     Groundedness,
     GuardrailReport,
     PromptInfo,
     SearchHit,
     SearchMode,
+    SentenceGrounding,
     Usage,
 )
 from ragops.domain.prompts import (
     NOT_FOUND_ANSWER,
     PROMPT_VERSION,
+    SNIPPET_CHARS,
     PromptTemplate,
+    attach_markers,
     cite_answer,
-    extract_quote,
     render_messages,
     snippet,
 )
-from ragops.domain.routing import ModelTier, QueryRouter, RouteDecision
+from ragops.domain.routing import EXTRACTIVE_MODEL, ModelTier, QueryRouter, RouteDecision
 from ragops.errors import InvalidInput, ModelUnavailable, RequestBlocked
-from ragops.ports import ChatModel, Embedder, Guardrail, VectorTier
+from ragops.ports import ChatModel, Embedder, Guardrail, Reranker, VectorTier
 from ragops.services.answer_cache import CachedAnswer, SemanticCache, cache_scope
 from ragops.services.groundedness import check_groundedness
 from ragops.settings import validate_tenant
 
 MAX_QUESTION_CHARS = 2000
-UNGROUNDED_PREFIX = (
-    "I could not verify a generated answer against the documents. The most relevant passage says:"
+NOT_ANSWERED = (
+    "The documents do not seem to answer this. The closest passages are about something "
+    "else, or leave out what was asked."
 )
+"""What a question gets when passages were found but none answers it."""
+
+
+class SentenceEmbeddings:
+    """A bounded cache of sentence embeddings, shared by every question a process
+    answers: the same passages come back for related questions, and embedding their
+    sentences again would cost time (and, on Bedrock, tokens)."""
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._vectors: OrderedDict[tuple[str, str], list[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed(self, embedder: Embedder, texts: Sequence[str]) -> tuple[list[list[float]], int]:
+        """One vector per text (lists of floats), and the tokens embedded for the misses."""
+        model = embedder.model_id
+        found: dict[str, list[float]] = {}
+        with self._lock:
+            for text in texts:
+                vector = self._vectors.get((model, text))
+                if vector is not None:
+                    self._vectors.move_to_end((model, text))
+                    found[text] = vector
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        tokens = 0
+        if missing:
+            rows = embedder.embed_array(missing)
+            count = embedder.token_counter()
+            tokens = sum(count(t) for t in missing)
+            with self._lock:
+                for text, row in zip(missing, rows, strict=True):
+                    vector = row.tolist() if hasattr(row, "tolist") else list(row)
+                    found[text] = vector
+                    self._vectors[(model, text)] = vector
+                while len(self._vectors) > self.max_entries:
+                    self._vectors.popitem(last=False)
+        return [found[t] for t in texts], tokens
+
+
+def _dot(a: Sequence[float], b: Sequence[float]) -> float:
+    return float(sum(x * y for x, y in zip(a, b, strict=True)))
 
 
 @dataclass(frozen=True)
@@ -72,6 +136,24 @@ class AnswerContext:
     question_observer: Callable[[Any, float | None], None] | None = None
     """Called with each retrieved question's embedding and ``best_similarity`` of its hits
     (the live drift monitor); must return quickly and never raise."""
+    answer_mode: str = AnswerMode.EXTRACTIVE
+    """extractive, generative, or auto (the router's choice)."""
+    answer_model: AnswerModel | None = None
+    """The sentence scorer and answerability decision; None: the packaged one."""
+    sentence_embeddings: SentenceEmbeddings | None = None
+    """Shared across questions (the bootstrap keeps one per process); None: none kept."""
+    reranker: Reranker | None = None
+    rerank_candidates: int = 20
+
+    def __post_init__(self) -> None:
+        if self.answer_mode not in ("extractive", "generative", "auto"):
+            raise ValueError(
+                f"answer mode must be extractive, generative or auto, not {self.answer_mode!r}"
+            )
+
+    @cached_property
+    def reader(self) -> AnswerModel:
+        return self.answer_model or AnswerModel.packaged()
 
     def prompt_for(self, tenant: str, user: str | None) -> tuple[PromptTemplate, PromptInfo]:
         """The template that answers this caller: the experiment's variant, else the
@@ -110,9 +192,9 @@ def best_similarity(hits: list[SearchHit]) -> float | None:
 
 
 def _relevant(hits: list[SearchHit], min_relevance: float, mode: SearchMode) -> list[SearchHit]:
-    """Passages worth showing the model. In modes with vectors, a passage counts when its
-    cosine similarity reaches ``min_relevance``; BM25 alone has no calibrated scale, so
-    every keyword match counts there."""
+    """Passages worth reading. In modes with vectors, a passage counts when its cosine
+    similarity reaches ``min_relevance``; BM25 alone has no calibrated scale, so every
+    keyword match counts there."""
     if mode is SearchMode.BM25:
         return hits
     return [h for h in hits if h.vector_score is not None and h.vector_score >= min_relevance]
@@ -148,14 +230,31 @@ def screen_question(
 
 @dataclass(frozen=True)
 class PreparedQuestion:
-    """Everything decided before the model is called. ``hits`` empty means the system
-    declines to answer (nothing relevant, or nothing left after the guardrail)."""
+    """Everything decided before a chat model is called: the passages, their extractive
+    reading, whether they answer the question, and the route. ``declined`` means the
+    system says it found no answer (no relevant passage, or none that answers)."""
 
     question: str
     hits: list[SearchHit]
     route: RouteDecision | None
     guardrail: GuardrailReport | None
     embedding_tokens: int
+    extraction: Extraction | None = None
+    rerank_usd: float = 0.0
+
+    @property
+    def answerability(self) -> Answerability | None:
+        if self.extraction is None:
+            return None
+        return Answerability(
+            probability=self.extraction.answerable_probability,
+            threshold=self.extraction.threshold,
+            answerable=self.extraction.answerable,
+        )
+
+    @property
+    def declined(self) -> bool:
+        return not self.hits or self.extraction is None or not self.extraction.answerable
 
 
 def prepare_question(
@@ -167,7 +266,8 @@ def prepare_question(
     mode: SearchMode = SearchMode.HYBRID,
 ) -> PreparedQuestion:
     """Validate, check with the guardrail (``RequestBlocked`` if refused; personal data
-    masked), route, and retrieve the passages worth showing the model."""
+    masked), retrieve, read the passages and decide whether they answer: the decision
+    ``answer_question`` takes before any chat model runs, in every answer mode."""
     screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
     return _prepare(ctx, tenant, screened, mode, embedding=None)
 
@@ -179,16 +279,23 @@ def _prepare(
     mode: SearchMode,
     embedding: Any | None,
 ) -> PreparedQuestion:
-    """Route and retrieve; ``embedding`` is the question's when already computed."""
+    """Retrieve, rerank, read and route; ``embedding`` is the question's when already
+    computed."""
     question, report = screened.question, screened.guardrail
-    route = ctx.router.route(question) if ctx.router is not None else None
-    if embedding is None and mode is not SearchMode.BM25:
+    if embedding is None:
         embedding = ctx.embedder.embed_array([question])[0]
-    hits = ctx.index.search(tenant, question, embedding, screened.top_k, mode)
-    if ctx.question_observer is not None and embedding is not None:
+    embedding_tokens = ctx.embedder.token_counter()(question)
+    # Twice the passages asked for, so that one document's many chunks cannot fill them
+    # all (``_diverse``); with a reranker, its candidates.
+    fetch = 2 * screened.top_k
+    if ctx.reranker:
+        fetch = max(fetch, ctx.rerank_candidates)
+    hits = ctx.index.search(
+        tenant, question, None if mode is SearchMode.BM25 else embedding, fetch, mode
+    )
+    if ctx.question_observer is not None and mode is not SearchMode.BM25:
         ctx.question_observer(embedding, best_similarity(hits))
     hits = _relevant(hits, ctx.min_relevance, mode)
-    embedding_tokens = 0 if embedding is None else ctx.embedder.token_counter()(question)
     if ctx.guardrail is not None and hits:
         # The title goes into the prompt too ("from {title}"): a document's own metadata
         # may carry instructions as well as its text.
@@ -199,7 +306,74 @@ def _prepare(
         ]
         report = replace(report or GuardrailReport(), passages_removed=len(hits) - len(kept))
         hits = kept
-    return PreparedQuestion(question, hits, route, report, embedding_tokens)
+    rerank_usd = 0.0
+    if ctx.reranker is not None and hits:
+        rerank_usd = ctx.reranker.cost_usd(len(hits))
+        hits = ctx.reranker.rerank(question, hits, screened.top_k)
+    hits = _diverse(hits, screened.top_k)
+    if not hits:
+        return PreparedQuestion(question, [], None, report, embedding_tokens, None, rerank_usd)
+    extraction, sentence_tokens = _read(ctx, question, embedding, hits)
+    route = _route(ctx, question, extraction.answerable)
+    return PreparedQuestion(
+        question, hits, route, report, embedding_tokens + sentence_tokens, extraction, rerank_usd
+    )
+
+
+MAX_PASSAGES_PER_DOCUMENT = 2
+
+
+def _diverse(hits: list[SearchHit], top_k: int) -> list[SearchHit]:
+    """The best ``top_k`` hits with at most ``MAX_PASSAGES_PER_DOCUMENT`` from any one
+    document while others are left (then the rest, best first): the neighbouring chunks of
+    one section say much the same, and another document may say what was asked."""
+    taken: dict[str, int] = {}
+    first, rest = [], []
+    for hit in hits:
+        seen = taken.get(hit.chunk.doc_id, 0)
+        (first if seen < MAX_PASSAGES_PER_DOCUMENT else rest).append(hit)
+        taken[hit.chunk.doc_id] = seen + 1
+    return (first + rest)[:top_k]
+
+
+def _read(
+    ctx: AnswerContext, question: str, embedding: Any, hits: list[SearchHit]
+) -> tuple[Extraction, int]:
+    """The passages' sentences scored against the question, and the tokens embedded."""
+    candidates = sentence_candidates([h.chunk.text for h in hits])
+    tokens = 0
+    cosines: list[float] = []
+    if candidates:
+        cache = ctx.sentence_embeddings or SentenceEmbeddings(max_entries=len(candidates))
+        vectors, tokens = cache.embed(ctx.embedder, [c.text for c in candidates])
+        asked = embedding.tolist() if hasattr(embedding, "tolist") else list(embedding)
+        cosines = [_dot(asked, vector) for vector in vectors]
+    extraction = extract(
+        ctx.reader,
+        profile_question(question),
+        candidates,
+        cosines,
+        [h.score for h in hits],
+        [h.vector_score for h in hits],
+    )
+    return extraction, tokens
+
+
+def _route(ctx: AnswerContext, question: str, answerable: bool) -> RouteDecision | None:
+    """The tier that answers: extractive in the extractive mode; the router's choice in
+    auto (extractive when a sentence answers a factual question) and generative modes
+    (lite or pro)."""
+    mode = ctx.answer_mode
+    if ctx.router is None:
+        if mode == AnswerMode.GENERATIVE:
+            return None
+        if mode == "auto" and not answerable:
+            return None
+        return RouteDecision(ModelTier.EXTRACTIVE, EXTRACTIVE_MODEL, 0.0, 0.0, forced=True)
+    if mode == AnswerMode.EXTRACTIVE:
+        decision = ctx.router.route(question)
+        return replace(decision, tier=ModelTier.EXTRACTIVE, model=EXTRACTIVE_MODEL, forced=True)
+    return ctx.router.route(question, extractive=mode == "auto" and answerable)
 
 
 def answer_question(
@@ -211,17 +385,23 @@ def answer_question(
     mode: SearchMode = SearchMode.HYBRID,
     user: str | None = None,
 ) -> Answer:
-    """Retrieve the tenant's passages, generate an answer citing them as ``[n]``, and
-    return it with the cited passages and token usage.
+    """Retrieve the tenant's passages and answer from them, citing them as ``[n]``.
 
-    When no passage is relevant the answer says so and the model is not called. With a
-    guardrail, a refused question raises ``RequestBlocked``; personal data in the question
-    is masked before retrieval and generation, and in the answer before it is returned;
-    passages carrying instructions to the model stay out of the prompt. With a cache, an
+    Before any model runs, the passages' sentences are scored against the question and
+    answerability decides whether the best one answers it; if not (or nothing relevant
+    was found) the answer says so, in every mode. Then the extractive answer (the best
+    one or two sentences, each cited) is served, or a chat model writes one (generative
+    mode, or auto when the router sends the question to lite or pro); a generated answer
+    whose sentences the passages do not support is replaced by the extractive one, and
+    ``fallback`` says so.
+
+    With a guardrail, a refused question raises ``RequestBlocked``; personal data in the
+    question is masked before retrieval and generation, and in the answer before it is
+    returned; passages carrying instructions to the model are not read. With a cache, an
     answer to the same question (exact, or a verified near duplicate) asked since the
-    tenant's corpus last changed is served without retrieval or generation. The prompt
-    template is the experiment's variant for ``tenant`` and ``user`` when one runs; every
-    answer carries it and an ``answer_id`` for feedback.
+    tenant's corpus last changed is served without retrieval or generation. A generated
+    answer uses the experiment's prompt variant for ``tenant`` and ``user`` when one runs;
+    every answer carries an ``answer_id`` for feedback.
     """
     started = time.perf_counter()
     screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
@@ -229,9 +409,23 @@ def answer_question(
     answer, partition, embedding = _lookup(ctx, tenant, screened, mode, template, started)
     if answer is None:
         prepared = _prepare(ctx, tenant, screened, mode, embedding)
-        answer = _generate(ctx, prepared, started, template)
+        answer = _answer(ctx, prepared, started, template)
         answer = _remember(ctx, tenant, partition, screened.question, embedding, answer)
-    return replace(answer, answer_id=new_answer_id(), prompt=prompt)
+    return _named(answer, prompt)
+
+
+def _named(answer: Answer, prompt: PromptInfo) -> Answer:
+    """The answer with its id, and the prompt that wrote it (none wrote an extractive one
+    or an abstention)."""
+    wrote = answer.mode is AnswerMode.GENERATIVE or answer.fallback is not None
+    return replace(answer, answer_id=new_answer_id(), prompt=prompt if wrote else None)
+
+
+def _scope(ctx: AnswerContext, mode: SearchMode, top_k: int, template: PromptTemplate) -> str:
+    """The cache partition's retrieval and answering settings: another mode, ``top_k``,
+    prompt or answer mode makes another answer."""
+    variant = template.id if ctx.answer_mode != AnswerMode.EXTRACTIVE else ""
+    return cache_scope(mode, top_k, f"{ctx.answer_mode}:{variant}")
 
 
 def _lookup(
@@ -250,7 +444,7 @@ def _lookup(
         return None, "", None
     question = screened.question
     partition, hit = cache.lookup_exact(
-        tenant, cache_scope(mode, screened.top_k, template.id), question
+        tenant, _scope(ctx, mode, screened.top_k, template), question
     )
     if hit is not None:
         return _cached_answer(ctx, hit, screened, started, embedding_tokens=0), partition, None
@@ -268,7 +462,7 @@ def _lookup(
 def _remember(
     ctx: AnswerContext, tenant: str, partition: str, question: str, embedding: Any, answer: Answer
 ) -> Answer:
-    """Mark a generated answer as not from the cache, and cache it."""
+    """Mark a new answer as not from the cache, and cache it."""
     if ctx.cache is None:
         return answer
     answer = replace(answer, cache=CacheInfo())
@@ -276,11 +470,28 @@ def _remember(
     return answer
 
 
+def _answer(
+    ctx: AnswerContext, prepared: PreparedQuestion, started: float, template: PromptTemplate
+) -> Answer:
+    if prepared.declined:
+        return _abstention(ctx, prepared, started)
+    if _is_extractive(prepared):
+        return _extractive(ctx, prepared, started)
+    chat_model = _chat_model(ctx, prepared.route)
+    generation = chat_model.generate(render_messages(prepared.question, prepared.hits, template))
+    return _finish(ctx, prepared, generation, started)
+
+
+def _is_extractive(prepared: PreparedQuestion) -> bool:
+    return prepared.route is not None and prepared.route.tier is ModelTier.EXTRACTIVE
+
+
 @dataclass(frozen=True)
 class AnswerDelta:
-    """Text of an answer being generated: a sentence checked against the passages (with
-    its citations) and masked as the final answer will be. The final ``Answer`` follows
-    and is authoritative."""
+    """Text of an answer being made: a sentence checked against the passages (with its
+    citations) and masked as the final answer will be. The final ``Answer`` follows and
+    is authoritative (it may replace what was shown: a generated answer that fails its
+    groundedness check is replaced by the extractive one)."""
 
     text: str
 
@@ -297,23 +508,33 @@ def stream_answer(
     mode: SearchMode = SearchMode.HYBRID,
     user: str | None = None,
 ) -> Iterator[AnswerDelta | Answer]:
-    """``answer_question``, yielding the answer's sentences as the model writes them, then
-    the final ``Answer``. Errors before the first item (a refused question, a paused tier)
-    raise from the first ``next()``. Sentences are shown only once complete and supported
-    by a passage; with a guardrail service (not the local one) nothing is shown before
-    the final answer, which that service checks."""
+    """``answer_question``, yielding the answer's sentences as they are made, then the
+    final ``Answer``. Errors before the first item (a refused question, a paused tier)
+    raise from the first ``next()``. Generated sentences are shown only once complete and
+    supported by a passage; with a guardrail service (not the local one) nothing is shown
+    before the final answer, which that service checks."""
     started = time.perf_counter()
     screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
     template, prompt = ctx.prompt_for(tenant, user)
     answer, partition, embedding = _lookup(ctx, tenant, screened, mode, template, started)
     if answer is None:
         prepared = _prepare(ctx, tenant, screened, mode, embedding)
-        if not prepared.hits:
-            answer = _abstention(ctx, prepared, started)
+        if prepared.declined or _is_extractive(prepared):
+            answer = _answer(ctx, prepared, started, template)
         else:
             answer = yield from _generate_streaming(ctx, prepared, started, template)
         answer = _remember(ctx, tenant, partition, screened.question, embedding, answer)
-    yield replace(answer, answer_id=new_answer_id(), prompt=prompt)
+    if answer.mode is AnswerMode.EXTRACTIVE and answer.fallback is None:
+        local_checks = ctx.guardrail is None or isinstance(ctx.guardrail, LocalGuardrail)
+        if local_checks and answer.groundedness is not None:
+            # Already checked and masked: shown at once, sentence by sentence.
+            for sentence in answer.groundedness.sentences:
+                yield AnswerDelta(_with_markers(sentence) + " ")
+    yield _named(answer, prompt)
+
+
+def _with_markers(sentence: SentenceGrounding) -> str:
+    return attach_markers(sentence.text, sentence.citations)
 
 
 def _generate_streaming(
@@ -355,16 +576,18 @@ def _shown(ctx: AnswerContext, sentence: str, passages: list[str]) -> str:
 
 
 def _abstention(ctx: AnswerContext, prepared: PreparedQuestion, started: float) -> Answer:
+    found_nothing = not prepared.hits
     return Answer(
-        answer=NOT_FOUND_ANSWER,
+        answer=NOT_FOUND_ANSWER if found_nothing else NOT_ANSWERED,
         citations=[],
-        model=ctx.model_id,
+        model=EXTRACTIVE_MODEL,
         usage=Usage(),
         latency_ms=_elapsed_ms(started),
         abstained=True,
         guardrail=prepared.guardrail,
-        cost=_cost(ctx, ctx.model_id, Usage(), prepared.embedding_tokens),
+        cost=_cost(ctx, EXTRACTIVE_MODEL, Usage(), prepared.embedding_tokens, prepared),
         route=prepared.route,
+        answerability=prepared.answerability,
     )
 
 
@@ -374,42 +597,87 @@ def _chat_model(ctx: AnswerContext, route: RouteDecision | None) -> ChatModel:
     return ctx.chat_model
 
 
-def _generate(
-    ctx: AnswerContext, prepared: PreparedQuestion, started: float, template: PromptTemplate
+def _extractive(
+    ctx: AnswerContext,
+    prepared: PreparedQuestion,
+    started: float,
+    *,
+    generation: Generation | None = None,
 ) -> Answer:
-    if not prepared.hits:
-        return _abstention(ctx, prepared, started)
-    chat_model = _chat_model(ctx, prepared.route)
-    generation = chat_model.generate(render_messages(prepared.question, prepared.hits, template))
-    return _finish(ctx, prepared, generation, started)
+    """The best one or two sentences of the passages as the answer, each with its
+    citation. With ``generation`` (a generated answer that failed its groundedness
+    check) the answer says so, and its cost includes the generation."""
+    assert prepared.extraction is not None
+    chosen = compose(ctx.reader, profile_question(prepared.question), prepared.extraction)
+    numbers: dict[int, int] = {}
+    for sentence in chosen:
+        numbers.setdefault(sentence.passage, len(numbers) + 1)
+    mask = ctx.guardrail is not None
+    answer_text = " ".join(attach_markers(s.text, [numbers[s.passage]]) for s in chosen)
+    report = prepared.guardrail
+    if ctx.guardrail is not None:
+        verdict = ctx.guardrail.check_output(answer_text)
+        answer_text = verdict.text
+        report = replace(report or GuardrailReport(), answer=verdict.findings)
+    groundedness = Groundedness(
+        grounded=True,
+        sentences=[
+            SentenceGrounding(
+                text=_masked_text(s.text) if mask else s.text,
+                citations=[numbers[s.passage]],
+                word_support=1.0,
+                similarity=None,
+                supported=True,
+            )
+            for s in chosen
+        ],
+    )
+    focus = {numbers[s.passage]: s.text for s in reversed(chosen)}
+    citations = [
+        _citation(n, prepared.hits[p], mask=mask, focus=focus[n]) for p, n in numbers.items()
+    ]
+    usage = generation.usage if generation is not None else Usage()
+    model = generation.model if generation is not None else EXTRACTIVE_MODEL
+    return Answer(
+        answer=answer_text,
+        citations=citations,
+        model=model,
+        usage=usage,
+        latency_ms=_elapsed_ms(started),
+        abstained=False,
+        guardrail=report,
+        cost=_cost(ctx, model, usage, prepared.embedding_tokens, prepared),
+        route=prepared.route,
+        groundedness=groundedness,
+        mode=AnswerMode.EXTRACTIVE,
+        fallback=Fallback.UNGROUNDED_GENERATION if generation is not None else None,
+        answerability=prepared.answerability,
+    )
 
 
 def _finish(
     ctx: AnswerContext, prepared: PreparedQuestion, generation: Generation, started: float
 ) -> Answer:
-    """The answer from what the model wrote: supported sentences with their citations
-    (a quote of the best passage if none is), groundedness, the output guardrail, cost."""
-    question, hits, route = prepared.question, prepared.hits, prepared.route
+    """The answer from what the model wrote: supported sentences with their citations,
+    groundedness, the output guardrail, cost. When no sentence is supported, or a kept
+    one is flagged by the embedding check, the extractive answer is served instead."""
+    hits, route = prepared.hits, prepared.route
     report, embedding_tokens = prepared.guardrail, prepared.embedding_tokens
     passages = [h.chunk.text for h in hits]
     cited = cite_answer(generation.text, passages)
-    answer_text = cited.text
-    numbers = cited.cited
-    grounding_tokens = 0
     if not cited.grounded:
-        # Nothing in the generated text is supported by the passages: rather than pass on
-        # a guess, say so and quote the best passage.
-        answer_text = f'{UNGROUNDED_PREFIX} "{extract_quote(question, hits[0].chunk.text)}" [1]'
-        numbers = [1]
-        groundedness = Groundedness(grounded=False, removed=cited.dropped_sentences)
-    else:
-        min_similarity = ctx.groundedness_min_similarity
-        groundedness, grounding_tokens = check_groundedness(
-            ctx.embedder if min_similarity is not None else None,
-            cited,
-            passages,
-            min_similarity if min_similarity is not None else 0.0,
-        )
+        return _extractive(ctx, prepared, started, generation=generation)
+    min_similarity = ctx.groundedness_min_similarity
+    groundedness, grounding_tokens = check_groundedness(
+        ctx.embedder if min_similarity is not None else None,
+        cited,
+        passages,
+        min_similarity if min_similarity is not None else 0.0,
+    )
+    if any(not s.supported for s in groundedness.sentences):
+        prepared = replace(prepared, embedding_tokens=embedding_tokens + grounding_tokens)
+        return _extractive(ctx, prepared, started, generation=generation)
+    answer_text = cited.text
     if ctx.guardrail is not None:
         verdict = ctx.guardrail.check_output(answer_text)
         answer_text = verdict.text
@@ -417,7 +685,7 @@ def _finish(
         groundedness = _masked(groundedness)
     return Answer(
         answer=answer_text,
-        citations=[_citation(n, hits[n - 1], mask=ctx.guardrail is not None) for n in numbers],
+        citations=[_citation(n, hits[n - 1], mask=ctx.guardrail is not None) for n in cited.cited],
         model=generation.model or ctx.model_id,
         usage=generation.usage,
         latency_ms=_elapsed_ms(started),
@@ -429,21 +697,28 @@ def _finish(
             generation.model or ctx.model_id,
             generation.usage,
             embedding_tokens + grounding_tokens,
+            prepared,
         ),
         route=route,
         groundedness=groundedness,
+        mode=AnswerMode.GENERATIVE,
+        answerability=prepared.answerability,
     )
+
+
+def _masked_text(text: str) -> str:
+    from ragops.domain.pii import mask_pii
+
+    return mask_pii(text)[0]
 
 
 def _masked(groundedness: Groundedness) -> Groundedness:
     """The sentences quoted in the groundedness report, with personal data masked as the
     answer is (by the local detector, as citation snippets are)."""
-    from ragops.domain.pii import mask_pii
-
     return replace(
         groundedness,
-        sentences=[replace(s, text=mask_pii(s.text)[0]) for s in groundedness.sentences],
-        removed=[mask_pii(text)[0] for text in groundedness.removed],
+        sentences=[replace(s, text=_masked_text(s.text)) for s in groundedness.sentences],
+        removed=[_masked_text(text) for text in groundedness.removed],
     )
 
 
@@ -470,19 +745,22 @@ def _cached_answer(
         cost=_cost(ctx, hit.model, Usage(), embedding_tokens),
         route=None,
         cache=hit.info,
+        mode=hit.mode,
+        fallback=hit.fallback,
     )
 
 
-def _citation(number: int, hit: SearchHit, *, mask: bool = False) -> Citation:
-    """The citation of ``hit``; with ``mask``, personal data in its snippet is masked as in
-    the answer (by the local detector: a guardrail service call per snippet would cost a
-    round trip each)."""
+def _citation(
+    number: int, hit: SearchHit, *, mask: bool = False, focus: str | None = None
+) -> Citation:
+    """The citation of ``hit``; its snippet is the passage's start, or the stretch around
+    ``focus`` (the sentence an extractive answer took from it). With ``mask``, personal
+    data in the snippet is masked as in the answer (by the local detector: a guardrail
+    service call per snippet would cost a round trip each)."""
     chunk = hit.chunk
-    text = snippet(chunk.text)
+    text = snippet_around(chunk.text, focus) if focus else snippet(chunk.text)
     if mask:
-        from ragops.domain.pii import mask_pii
-
-        text = mask_pii(text)[0]
+        text = _masked_text(text)
     return Citation(
         number=number,
         doc_id=chunk.doc_id,
@@ -492,16 +770,39 @@ def _citation(number: int, hit: SearchHit, *, mask: bool = False) -> Citation:
         page=chunk.page,
         snippet=text,
         score=round(hit.score, 6),
+        section=chunk.section,
     )
 
 
-def _cost(ctx: AnswerContext, model: str, usage: Usage, embedding_tokens: int):
+def snippet_around(text: str, focus: str) -> str:
+    """A snippet of ``text`` that shows ``focus`` (a sentence taken from it) whole where
+    it fits, with the text before it as context."""
+    flat = " ".join(text.split())
+    at = flat.find(" ".join(focus.split())[:40])
+    if at <= 0:
+        return snippet(flat)
+    start = max(0, at - max(0, SNIPPET_CHARS - len(focus)) // 2)
+    if start > 0:
+        space = flat.find(" ", start)
+        start = space + 1 if 0 <= space < at else at
+    shown = snippet(flat[start:])
+    return f"…{shown}" if start > 0 else shown
+
+
+def _cost(
+    ctx: AnswerContext,
+    model: str,
+    usage: Usage,
+    embedding_tokens: int,
+    prepared: PreparedQuestion | None = None,
+):
     return query_cost(
         chat_model=model,
         usage=usage,
         embedding_model=ctx.embedder.model_id,
         embedding_tokens=embedding_tokens,
         prices=ctx.prices,
+        rerank_usd=prepared.rerank_usd if prepared is not None else 0.0,
     )
 
 

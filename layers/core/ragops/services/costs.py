@@ -62,12 +62,15 @@ def answer_record(tenant: str, answer: Answer) -> dict:
         "abstained": answer.abstained,
         "grounded": _grounded(answer),
         "route": str(answer.route.tier) if answer.route else None,
+        "mode": str(answer.mode) if answer.mode else None,
+        "fallback": str(answer.fallback) if answer.fallback else None,
         **asdict(answer.cost or QueryCost()),
     }
 
 
 def _grounded(answer: Answer) -> bool:
-    if answer.abstained:
+    """Grounded as made: a generated answer replaced by the extractive one was not."""
+    if answer.abstained or answer.fallback is not None:
         return False
     if answer.groundedness is not None:
         return answer.groundedness.grounded

@@ -6,7 +6,9 @@ in the folder (the name ``ragops ingest FOLDER`` gives it too, so both see one d
 A sync compares each file with what the tenant already has, through the same check as
 every ingestion (``services.documents``: content hash, embedding model, chunks in the
 index): an unchanged file is neither stored nor embedded again; a new or changed one is
-ingested; with ``prune``, a document whose file is gone from the folder is deleted.
+ingested; with ``prune``, a document whose file is gone from the folder is deleted. An
+unchanged file whose document was chunked by an older ``CHUNKING_VERSION`` is chunked and
+embedded again: it is ``updated``, with the reason, and counted as ``rechunked``.
 
 Two ways to ingest, as for API uploads (``RAGOPS_INGEST_MODE``):
 
@@ -29,6 +31,7 @@ from enum import StrEnum
 from typing import Any
 
 from ragops.domain.artifacts import raw_key
+from ragops.domain.chunking import CHUNKING_VERSION
 from ragops.domain.models import DocumentRecord, document_id_for
 from ragops.domain.tier import TierState, TierStatus
 from ragops.errors import DocumentNotFound, DocumentRejected, InvalidInput, TierUnavailable
@@ -38,6 +41,7 @@ from ragops.services.documents import (
     UploadedFile,
     delete_document,
     iter_manifests,
+    needs_rechunking,
     receive_uploads,
 )
 from ragops.settings import validate_tenant
@@ -78,7 +82,9 @@ class SyncedDocument:
     """The document's status afterwards (``indexed``, ``pending``), when it still exists."""
     chunks: int | None = None
     reason: str | None = None
-    """Why a file was rejected or a deletion deferred."""
+    """Why a file was rejected, a deletion deferred, or an unchanged file chunked again."""
+    rechunked: bool = False
+    """The file is unchanged; its document was chunked again (an older chunking version)."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "doc_id": self.doc_id}
@@ -86,6 +92,8 @@ class SyncedDocument:
         for key in ("status", "chunks", "reason"):
             if getattr(self, key) is not None:
                 data[key] = getattr(self, key)
+        if self.rechunked:
+            data["rechunked"] = True
         return data
 
 
@@ -104,12 +112,17 @@ class SyncReport:
             counts[str(document.action)] += 1
         return counts
 
+    def rechunked(self) -> int:
+        """Unchanged files chunked again (counted as ``updated`` too)."""
+        return sum(document.rechunked for document in self.documents)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "tenant": self.tenant,
             "ingestion": "indexed" if self.indexed_now else "stored",
             "pruned": self.pruned,
             "counts": self.counts(),
+            "rechunked": self.rechunked(),
             "documents": [d.to_dict() for d in self.documents],
         }
 
@@ -174,14 +187,30 @@ def _synced(name: str, result: Any, before: dict[str, DocumentRecord]) -> Synced
             name, document_id_for(name), SyncAction.REJECTED, reason=result.reason
         )
     record = result.record
+    previous = before.get(record.doc_id)
+    rechunked = False
+    reason = None
     if result.outcome is IngestOutcome.UNCHANGED:
         action = SyncAction.UNCHANGED
-    elif record.doc_id in before:
+    elif previous is not None:
         action = SyncAction.UPDATED
+        rechunked = previous.content_hash == record.content_hash and needs_rechunking(previous)
+        if rechunked:
+            done = "chunked again" if record.chunking_version else "stored to be chunked again"
+            reason = (
+                f"unchanged file, {done} (chunking version {previous.chunking_version or 1} "
+                f"-> {CHUNKING_VERSION})"
+            )
     else:
         action = SyncAction.CREATED
     return SyncedDocument(
-        name, record.doc_id, action, status=str(record.status), chunks=record.chunk_count or None
+        name,
+        record.doc_id,
+        action,
+        status=str(record.status),
+        chunks=record.chunk_count or None,
+        reason=reason,
+        rechunked=rechunked,
     )
 
 

@@ -28,7 +28,7 @@ from ragops.domain.artifacts import (
     manifest_prefix,
     raw_key,
 )
-from ragops.domain.chunking import Chunker
+from ragops.domain.chunking import CHUNKING_VERSION, Chunker
 from ragops.domain.models import (
     Chunk,
     DocumentRecord,
@@ -93,6 +93,15 @@ class IngestContext:
     """Texts handed to the embedder per call. Large, because the local embedder sorts each
     call's texts by length before batching them, which saves padding; progress is
     reported between calls."""
+
+
+def needs_rechunking(record: DocumentRecord) -> bool:
+    """True for an indexed document whose chunks an older ``CHUNKING_VERSION`` made (or
+    one from before versions were recorded): ingesting its unchanged bytes chunks it again."""
+    return (
+        record.status is DocumentStatus.INDEXED
+        and (record.chunking_version or 0) < CHUNKING_VERSION
+    )
 
 
 def _load_record(store: ObjectStore, tenant: str, doc_id: str) -> DocumentRecord | None:
@@ -201,13 +210,15 @@ def _new_record(
         created_at=previous.created_at if previous else now,
         updated_at=now,
         status_reason=reason,
+        chunking_version=CHUNKING_VERSION if status is DocumentStatus.INDEXED else None,
     )
 
 
 def _prepare(
     ctx: IngestContext, tenant: str, item: UploadedFile, doc_id: str
 ) -> _Prepared | IngestResult:
-    """Parse and chunk one file, or return UNCHANGED if it is already indexed as is.
+    """Parse and chunk one file, or return UNCHANGED if it is already indexed as is (same
+    bytes, embedding model and chunking version, and its chunks in the index).
     Raises ``DocumentRejected`` for a bad file. Writes nothing."""
     source = _source(item)
     digest = content_hash(item.data)
@@ -217,6 +228,7 @@ def _prepare(
         and previous.content_hash == digest
         and previous.embedding_model == ctx.embedder.model_id
         and previous.status is DocumentStatus.INDEXED
+        and not needs_rechunking(previous)
         and len(ctx.index.document_chunk_ids(tenant, doc_id)) == previous.chunk_count
     ):
         return IngestResult(IngestOutcome.UNCHANGED, previous)
@@ -328,12 +340,18 @@ def _commit(
         offset = 0
         for prepared in batch:
             count = len(prepared.chunks)
-            key = artifact_key(tenant, prepared.record.doc_id, prepared.record.version)
+            key_version = prepared.record.version
+            key = artifact_key(tenant, prepared.record.doc_id, key_version)
             artifact = ChunkArtifact(
                 prepared.record, prepared.chunks, embeddings[offset : offset + count]
             )
+            if prepared.previous is not None and prepared.previous.version == key_version:
+                # The same bytes chunked again: the live artifact has this key.
+                with contextlib.suppress(ObjectNotFound):
+                    replaced[key] = (ctx.store.get(key), "application/json")
             ctx.store.put(key, encode_artifact(artifact), "application/json")
-            written.append(key)
+            if key not in replaced:
+                written.append(key)
             offset += count
         ctx.index.upsert(tenant, [c for p in batch for c in p.chunks], embeddings)
         for prepared in batch:
@@ -487,6 +505,7 @@ def accept_upload(
                 previous is not None
                 and previous.content_hash == content_hash(item.data)
                 and previous.status is not DocumentStatus.FAILED
+                and not needs_rechunking(previous)
             ):
                 results.append(IngestResult(IngestOutcome.UNCHANGED, previous))
                 continue

@@ -5,7 +5,8 @@
 - answer quality on a SQuAD 2.0 file: abstention (answered unanswerable questions,
   declined answerable ones, decided by ``prepare_question``), and the first ``answers``
   answerable questions answered in full (generation included, cache bypassed) for the
-  grounded-answer share, latency p50/p95 and cost per query.
+  grounded-answer share, the share of answers holding a gold answer and of first
+  citations of the gold paragraph, latency p50/p95 and cost per query.
 
 Two runs compare only on the same ``SuiteSample.fingerprint``; ``compare`` in the domain
 decides what counts as a regression.
@@ -22,6 +23,7 @@ from typing import Any
 from ragops.domain.metrics import percentile
 from ragops.errors import InvalidInput, RequestBlocked
 from ragops.services.abstention import evaluate_abstention, load_squad, squad_tenant
+from ragops.services.answer_evaluation import contains_gold, paragraph_source
 from ragops.services.answering import answer_question
 from ragops.services.evaluation import StageProgress, run_retrieval_eval
 
@@ -84,7 +86,7 @@ def _answer_sample(container: Any, sample: SuiteSample) -> dict[str, Any]:
     answerable = [q for q in questions if q.answerable][: sample.answers]
     latencies: list[float] = []
     costs: list[float] = []
-    answered = grounded = abstained = blocked = 0
+    answered = grounded = abstained = blocked = holds_gold = cites_gold = 0
     for item in answerable:
         try:
             answer = answer_question(ctx, tenant=tenant, question=item.question)
@@ -97,7 +99,13 @@ def _answer_sample(container: Any, sample: SuiteSample) -> dict[str, Any]:
             abstained += 1
             continue
         answered += 1
-        if answer.groundedness is not None and answer.groundedness.grounded:
+        holds_gold += contains_gold(answer.answer, item.answers)
+        cites_gold += bool(answer.citations) and (
+            answer.citations[0].source == paragraph_source(item.paragraph)
+        )
+        # Grounded as made: a generated answer that failed the check and was replaced by
+        # the extractive one does not count (the served answer is grounded either way).
+        if answer.fallback is None and answer.groundedness and answer.groundedness.grounded:
             grounded += 1
     checked = ctx.groundedness_min_similarity is not None
     return {
@@ -107,6 +115,9 @@ def _answer_sample(container: Any, sample: SuiteSample) -> dict[str, Any]:
         "blocked": blocked,
         "grounded": grounded,
         "groundedness_share": round(grounded / answered, 4) if answered and checked else None,
+        # Of the answerable questions asked (a declined one holds nothing).
+        "answer_contains_gold": round(holds_gold / len(answerable), 4) if answerable else None,
+        "first_citation_gold": round(cites_gold / answered, 4) if answered else None,
         "latency_ms_p50": round(percentile(latencies, 0.5), 1) if latencies else None,
         "latency_ms_p95": round(percentile(latencies, 0.95), 1) if latencies else None,
         "cost_per_query_usd": round(sum(costs) / len(costs), 8) if costs else None,
@@ -142,6 +153,8 @@ def run_suite(
         "unanswerable_answered_rate": abstention.unanswerable_answered_rate,
         "answerable_declined_rate": abstention.answerable_declined_rate,
         "groundedness_share": answers["groundedness_share"],
+        "answer_contains_gold": answers["answer_contains_gold"],
+        "first_citation_gold": answers["first_citation_gold"],
         "latency_ms_p50": answers["latency_ms_p50"],
         "latency_ms_p95": answers["latency_ms_p95"],
         "cost_per_query_usd": answers["cost_per_query_usd"],

@@ -18,12 +18,15 @@ def report_answer(metrics: MetricsSink, answer: Answer) -> None:
     variant = answer.prompt.version if answer.prompt else "none"
     tier = str(answer.route.tier) if answer.route else "none"
     metrics.count("queries", tier=tier, variant=variant)
+    metrics.count("answer_modes", mode=str(answer.mode) if answer.mode else "declined")
     metrics.observe("query_latency_seconds", answer.latency_ms / 1000.0, variant=variant)
     if answer.cost is not None:
         metrics.count("query_cost_usd", answer.cost.total_usd)
         metrics.count("variant_cost_usd", answer.cost.total_usd, variant=variant)
     if answer.abstained:
         outcome = "abstained"
+    elif answer.fallback is not None:
+        outcome = "fallback"  # a generated answer failed its check: the extractive one served
     elif answer.groundedness is not None:
         outcome = "grounded" if answer.groundedness.grounded else "partly_grounded"
     elif answer.unsupported_sentences:

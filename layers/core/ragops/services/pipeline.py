@@ -61,6 +61,7 @@ def margins_of(settings: Settings) -> PromotionMargins:
         groundedness_share=settings.promotion_max_groundedness_drop,
         cost_per_query_usd=settings.promotion_max_cost_increase,
         abstention_rate=settings.promotion_max_abstention_rise,
+        answer_quality=settings.promotion_max_answer_quality_drop,
     )
 
 

@@ -10,7 +10,7 @@ for the evaluation suite to measure.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +66,11 @@ class RoutingReport:
     cost_always_pro_usd: float
     saving: float
     """1 - routed / always-pro."""
+    extractive: int | None = None
+    """Questions answered extractively; None when the set came without its documents
+    (answerability needs the passages), so only lite and pro were decided."""
+    extractive_share: float | None = None
+    pro_share: float = 0.0
 
 
 def routing_report(
@@ -77,36 +82,56 @@ def routing_report(
     passage_tokens: int = 200,
     template_tokens: int = 120,
     answer_tokens: int = 150,
+    answerable: Callable[[str], bool] | None = None,
+    embedding_model: str = "amazon.titan-embed-text-v2:0",
+    sentence_tokens: int = 0,
 ) -> RoutingReport:
+    """How ``questions`` would be routed and what that costs against always-pro. With
+    ``answerable`` (whether answerability finds a sentence that answers the question, from
+    its documents), a factual answerable question goes to the extractive tier, which costs
+    the embeddings of the question and of ``sentence_tokens`` of passage sentences."""
     routed = always_pro = 0.0
-    lite = 0
+    lite = extractive = 0
     pro_model = router.models[ModelTier.PRO]
     for question in questions:
-        decision = router.route(question)
+        found = answerable(question) if answerable is not None else False
+        decision = router.route(question, extractive=found)
         lite += decision.tier is ModelTier.LITE
+        extractive += decision.tier is ModelTier.EXTRACTIVE
+        question_tokens = approximate_token_count(question)
         usage = Usage(
-            input_tokens=template_tokens
-            + passages * passage_tokens
-            + approximate_token_count(question),
+            input_tokens=template_tokens + passages * passage_tokens + question_tokens,
             output_tokens=answer_tokens,
         )
-        for model, into in ((decision.model, "routed"), (pro_model, "pro")):
-            cost = query_cost(
-                chat_model=model,
+        if decision.tier is ModelTier.EXTRACTIVE:
+            routed += query_cost(
+                chat_model=decision.model,
+                usage=Usage(),
+                embedding_model=embedding_model,
+                embedding_tokens=question_tokens + sentence_tokens,
+                prices=prices,
+            ).total_usd
+        else:
+            routed += query_cost(
+                chat_model=decision.model,
                 usage=usage,
                 embedding_model="",
                 embedding_tokens=0,
                 prices=prices,
             ).total_usd
-            if into == "routed":
-                routed += cost
-            else:
-                always_pro += cost
+        always_pro += query_cost(
+            chat_model=pro_model, usage=usage, embedding_model="", embedding_tokens=0, prices=prices
+        ).total_usd
+    n = len(questions)
+    pro = n - lite - extractive
     return RoutingReport(
-        questions=len(questions),
+        questions=n,
         lite=lite,
-        pro=len(questions) - lite,
-        lite_share=round(lite / len(questions), 4),
+        pro=pro,
+        pro_share=round(pro / n, 4),
+        extractive=extractive if answerable is not None else None,
+        extractive_share=round(extractive / n, 4) if answerable is not None else None,
+        lite_share=round(lite / n, 4),
         threshold=router.threshold,
         lite_model=router.models[ModelTier.LITE],
         pro_model=pro_model,

@@ -1,0 +1,685 @@
+"""Extractive answers: the one or two sentences of the retrieved passages that answer a
+question, and whether any of them does (answerability).
+
+No model writes text here. Each sentence of the best passages is scored from the cosine of
+its embedding to the question's, its overlap with the question's terms weighted like BM25
+(names and numbers count most), whether it holds what the question asks for (a number for
+"how many", a date for "when", a name for "who"), and its passage's fused rank. The best
+one or two sentences, the passages' own text, are the answer: supported by construction.
+
+Answerability is a second, small model over the best sentence's evidence: its score and
+margin over the next, how much of the question the sentence and its passage hold, names
+and numbers of the question missing from them, negation. Both models are logistic
+regressions fitted on SQuAD 2.0 (``ragops eval answers --fit``); their weights are the
+reviewed file ``ragops/data/answer_model.json``.
+
+Everything is plain Python: the API Lambda runs it and has no numpy.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+MAX_ANSWER_SENTENCES = 2
+MAX_ANSWER_WORDS = 60
+MIN_SENTENCE_WORDS = 4
+"""Shorter lines (headings, labels, list stubs) are never an answer on their own."""
+
+FORMAT = "ragops-answer-model/1"
+
+# -- sentences -------------------------------------------------------------------------
+
+_ABBREVIATION_WORDS = (
+    "e.g i.e mr mrs ms dr st vs etc fig figs jr sr inc ltd co u.s u.k cf al approx ca "
+    "gen col lt rev prof sgt capt mt ft vol eq sec ch pp op jan feb mar apr jun jul aug sep "
+    "sept oct nov dec"
+)
+_ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
+_BOUNDARY = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[`*]?[A-Z0-9])")
+_TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|?\s*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+_EMPHASIS = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
+_LIST_ITEM = re.compile(r"^\s*(?:>\s*)*(?:[-*+]\s+|\d{1,3}[.)]\s+)")
+MIN_ROW_WORDS = 5
+"""A table row is a candidate only with this many words of letters, and words in half its
+cells or more (a row of figures answers nothing in words)."""
+WRAPPED_LINE_CHARS = 50
+"""A line this long that does not end a sentence was wrapped: the next line goes on."""
+
+
+def _line_units(text: str) -> list[tuple[str, str]]:
+    """The text's lines as ``(kind, text)``: ``text`` (prose), ``item`` (a list item or
+    quote, its marker stripped) or ``row`` (a table row, as "a | b | c"). Markdown
+    headings, fenced code and table rules are dropped, and bold markers removed."""
+    units: list[tuple[str, str]] = []
+    fenced = False
+    for raw in text.splitlines():
+        if _FENCE.match(raw):
+            fenced = not fenced
+            continue
+        line = raw.strip()
+        if fenced or not line or line.startswith("#") or _TABLE_RULE.match(line):
+            continue
+        line = _EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            cells = [c for c in cells if c]
+            line, kind = " | ".join(cells), "row"
+            worded = sum(1 for c in cells if _LETTER.search(c))
+            if (
+                2 * worded < len(cells)
+                or sum(1 for w in line.split() if _LETTER.search(w)) < MIN_ROW_WORDS
+            ):
+                continue
+        elif _LIST_ITEM.match(line):
+            line, kind = _LIST_ITEM.sub("", line), "item"
+        else:
+            kind = "text"
+        if _LETTER.search(line):
+            units.append((kind, " ".join(line.split())))
+    return units
+
+
+def _joins_lines(text: str) -> list[str]:
+    """Lines with the prose wrapped over several lines joined back: a line goes on the
+    one before when that one ends no sentence and either was wrapped (long) or the line
+    goes on in lower case."""
+    merged: list[tuple[str, str]] = []
+    for kind, line in _line_units(text):
+        if merged and kind == "text" and merged[-1][0] != "row":
+            before = merged[-1][1]
+            ends = before.endswith((".", "!", "?", ":"))
+            if not ends and (len(before) >= WRAPPED_LINE_CHARS or line[:1].islower()):
+                merged[-1] = (merged[-1][0], f"{before} {line}")
+                continue
+        merged.append((kind, line))
+    return [line for _, line in merged]
+
+
+def split_sentences(text: str) -> list[str]:
+    """The sentences of a passage, in reading order. A boundary is ``.``, ``!`` or ``?``
+    (closing quotes and brackets included) before a capital or a digit, except after an
+    abbreviation or an initial; lines are never joined across a sentence end."""
+    sentences: list[str] = []
+    for line in _joins_lines(text):
+        start = 0
+        for match in _BOUNDARY.finditer(line):
+            before = line[start : match.start()].rstrip()
+            last = before.rsplit(None, 1)[-1] if before.split() else ""
+            word = last.rstrip(".!?\"')]\u201d\u2019").lower()
+            numbered = word in ("no", "nos") and line[match.end() : match.end() + 1].isdigit()
+            initial = len(word) == 1 and last.rstrip(".")[-1:].isupper()
+            if word in _ABBREVIATIONS or numbered or initial:
+                continue
+            sentences.append(before)
+            start = match.end()
+        sentences.append(line[start:].strip())
+    return [s for s in sentences if s]
+
+
+# -- words -----------------------------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W\d_]+)?", re.UNICODE)
+_STOP_WORDS = (
+    "a an and are as at be by for from has have had in is it its of on or that the this to "
+    "was were what when where which who whom whose why with how do does did can could not "
+    "no into than then there their they them these those he she his her him i we you your "
+    "our us been being also such if but about after before over under between during "
+    "through while would should may might will shall very more most some any each other "
+    "all one s many much name named called done doing happen happens happened work works"
+)
+_STOP = frozenset(_STOP_WORDS.split())
+_NEGATION = re.compile(r"\b(?:not|never|no|none|nor|neither|without|cannot)\b|n't\b", re.I)
+_YEAR = re.compile(
+    r"\b(?:1\d{3}|20\d{2})s?\b|\b\d{1,2}(?:st|nd|rd|th)\s+(?:century|centuries)\b|"
+    r"\b(?:\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|"
+    r"ninth|tenth|eleventh|twelfth)\s+(?:and\s+\S+\s+)?(?:century|centuries)\b|\b\d{2,4}\s*(?:BC|AD|BCE|CE)\b|"
+    r"\b(?:in|by|until|since|from|after|before|around|circa)\s+\d{3,4}\b",
+    re.I,
+)
+_MONTH = re.compile(
+    r"\b(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)\b"
+)
+_DIGIT = re.compile(r"\d")
+_NUMBER_WORD = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|"
+    r"hundred|hundreds|thousand|thousands|million|millions|billion|dozen|several|percent|"
+    r"half|twice)\b",
+    re.I,
+)
+
+_QUANTITY = re.compile(
+    r"\bhow (?:many|much|long|old|far|large|big|tall|often|high|fast|deep|wide)\b|"
+    r"\bwhat (?:percentage|percent|number|amount|proportion|share|size)\b",
+    re.I,
+)
+_TIME = re.compile(
+    r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|century|decade|period|era)\b|"
+    r"\bhow long ago\b",
+    re.I,
+)
+_PERSON = re.compile(r"\bwho(?:m|se)?\b", re.I)
+_PLACE = re.compile(r"\bwhere\b", re.I)
+_REASON = re.compile(r"\bwhy\b", re.I)
+_MANNER = re.compile(r"\bhow\b", re.I)
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents ("fiancée" and "fiancee" are one word)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+@lru_cache(maxsize=1)
+def _english_stemmer() -> Any:
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    """Snowball's English stem ("rehydration" and "rehydrate" are one term), after the
+    possessive."""
+    word = word.replace("\u2019", "'")
+    if word.endswith("'s"):
+        word = word[:-2]
+    return _english_stemmer().stemWord(word)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def terms(text: str) -> list[str]:
+    """Content terms: folded, stemmed, stop words out."""
+    return [_stem(w) for w in (_fold(w) for w in words(text)) if w not in _STOP]
+
+
+def _names(tokens: list[str]) -> set[str]:
+    """Capitalised words that do not open the text, and numbers: the terms a question
+    is most specific about."""
+    found = set()
+    for position, token in enumerate(tokens):
+        if token[0].isdigit() or (position > 0 and token[0].isupper()):
+            folded = _fold(token)
+            if folded not in _STOP:
+                found.add(_stem(folded))
+    return found
+
+
+@dataclass(frozen=True)
+class QuestionProfile:
+    """What the scorer needs to know of a question."""
+
+    text: str
+    terms: frozenset[str]
+    names: frozenset[str]
+    numbers: frozenset[str]
+    kind: str
+    """quantity, time, person, place, reason, manner or other."""
+    negated: bool
+
+
+def question_kind(question: str) -> str:
+    for kind, pattern in (
+        ("quantity", _QUANTITY),
+        ("time", _TIME),
+        ("person", _PERSON),
+        ("place", _PLACE),
+        ("reason", _REASON),
+        ("manner", _MANNER),
+    ):
+        if pattern.search(question):
+            return kind
+    return "other"
+
+
+def profile_question(question: str) -> QuestionProfile:
+    tokens = words(question)
+    return QuestionProfile(
+        text=question,
+        terms=frozenset(terms(question)),
+        names=frozenset(_names(tokens)),
+        numbers=frozenset(t for t in tokens if t[0].isdigit()),
+        kind=question_kind(question),
+        negated=bool(_NEGATION.search(question)),
+    )
+
+
+# -- candidates and their features -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SentenceCandidate:
+    """A sentence of passage ``passage`` (0-based, in fused order), ``position`` of
+    ``count`` in it."""
+
+    passage: int
+    position: int
+    count: int
+    text: str
+
+
+_OPENS = re.compile(r"^[\"'\u201c\u2018(\[`*]?[A-Z0-9]")
+_ENDS = re.compile(r"[.!?:;\"'\u201d\u2019)\]`*]$")
+
+
+def _cut(sentences: list[str], position: int) -> bool:
+    """A sentence a chunk boundary cut: the passage's first, starting in lower case, or
+    its last, ending without punctuation (the neighbouring chunk, which overlaps this one,
+    holds it whole)."""
+    sentence = sentences[position]
+    if position == 0 and not _OPENS.match(sentence):
+        return True
+    return position == len(sentences) - 1 and not _ENDS.search(sentence)
+
+
+def sentence_candidates(passages: Sequence[str]) -> list[SentenceCandidate]:
+    """Every sentence of ``passages`` long enough to answer something, but those a chunk
+    boundary cut (unless a passage has nothing else)."""
+    found = []
+    for number, passage in enumerate(passages):
+        sentences = split_sentences(passage)
+        long_enough = [
+            position
+            for position, sentence in enumerate(sentences)
+            if len(words(sentence)) >= MIN_SENTENCE_WORDS
+        ]
+        whole = [p for p in long_enough if not _cut(sentences, p)] or long_enough
+        found.extend(
+            SentenceCandidate(number, position, len(sentences), sentences[position])
+            for position in whole
+        )
+    return found
+
+
+SENTENCE_FEATURES = (
+    "cosine",
+    "passage_cosine",
+    "passage_rank",
+    "fused_z",
+    "weighted_overlap",
+    "overlap",
+    "name_coverage",
+    "number_coverage",
+    "answer_type",
+    "length",
+    "position",
+    "first",
+    "negation_mismatch",
+    "matched_terms",
+    "window_overlap",
+    "passage_overlap",
+    "cosine_x_overlap",
+)
+
+_LONG_SENTENCE_WORDS = 80
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A candidate with its features (``SENTENCE_FEATURES`` order) and, once scored, its
+    score (the sentence model's log-odds that it answers the question)."""
+
+    candidate: SentenceCandidate
+    features: tuple[float, ...]
+    score: float = 0.0
+    missing_terms: tuple[str, ...] = ()
+    """Question terms found in neither this sentence's passage nor its neighbours."""
+
+
+def _has_answer_type(kind: str, sentence: str, tokens: list[str], asked: frozenset[str]) -> float:
+    if kind == "quantity":
+        return float(bool(_DIGIT.search(sentence) or _NUMBER_WORD.search(sentence)))
+    if kind == "time":
+        return float(bool(_YEAR.search(sentence) or _MONTH.search(sentence)))
+    if kind in ("person", "place"):
+        fresh = [t for t in tokens[1:] if t[0].isupper() and _stem(_fold(t)) not in asked]
+        return float(bool(fresh))
+    return 0.5
+
+
+def sentence_evidence(
+    profile: QuestionProfile,
+    candidates: Sequence[SentenceCandidate],
+    cosines: Sequence[float],
+    passage_scores: Sequence[float],
+    passage_cosines: Sequence[float | None],
+) -> list[Evidence]:
+    """Features of every candidate. ``cosines`` are the candidates' cosine similarities
+    to the question; ``passage_scores`` and ``passage_cosines`` the passages' fused
+    scores and vector similarities (None where the vector retriever did not find it).
+
+    Term weights are BM25's inverse document frequency over the candidate sentences
+    themselves: a word every retrieved sentence shares (the topic) tells them apart less
+    than one only a few hold."""
+    sentence_terms = [set(terms(c.text)) for c in candidates]
+    frequency: Counter[str] = Counter()
+    for found in sentence_terms:
+        frequency.update(found)
+    total = max(len(candidates), 1)
+
+    def idf(term: str) -> float:
+        df = frequency[term]
+        return math.log(1.0 + (total - df + 0.5) / (df + 0.5))
+
+    asked = profile.terms
+    weight = {t: idf(t) * (2.0 if t in profile.names else 1.0) for t in asked}
+    weight_total = sum(weight.values()) or 1.0
+    by_passage: dict[int, list[int]] = {}
+    for index, candidate in enumerate(candidates):
+        by_passage.setdefault(candidate.passage, []).append(index)
+    passage_terms = {
+        p: set().union(*(sentence_terms[i] for i in members)) for p, members in by_passage.items()
+    }
+    mean = sum(passage_scores) / len(passage_scores) if passage_scores else 0.0
+    spread = (
+        math.sqrt(sum((s - mean) ** 2 for s in passage_scores) / len(passage_scores))
+        if passage_scores
+        else 0.0
+    ) or 1.0
+
+    evidence = []
+    for index, candidate in enumerate(candidates):
+        held = sentence_terms[index]
+        members = by_passage[candidate.passage]
+        at = members.index(index)
+        window = set(held)
+        for neighbour in members[max(at - 1, 0) : at + 2]:
+            window |= sentence_terms[neighbour]
+        matched = asked & held
+        tokens = words(candidate.text)
+        in_sentence = {_stem(_fold(t)) for t in tokens}
+        overlap = sum(weight[t] for t in matched) / weight_total
+        passage_cosine = passage_cosines[candidate.passage]
+        features = (
+            float(cosines[index]),
+            float(passage_cosine) if passage_cosine is not None else 0.0,
+            1.0 / (1.0 + candidate.passage),
+            (passage_scores[candidate.passage] - mean) / spread,
+            overlap,
+            len(matched) / len(asked) if asked else 0.0,
+            len(profile.names & in_sentence) / len(profile.names) if profile.names else 1.0,
+            len(profile.numbers & set(tokens)) / len(profile.numbers) if profile.numbers else 1.0,
+            _has_answer_type(profile.kind, candidate.text, tokens, asked),
+            min(len(tokens), _LONG_SENTENCE_WORDS) / _LONG_SENTENCE_WORDS,
+            candidate.position / max(candidate.count - 1, 1),
+            float(candidate.position == 0),
+            float(profile.negated != bool(_NEGATION.search(candidate.text))),
+            float(len(matched)),
+            sum(weight[t] for t in asked & window) / weight_total,
+            sum(weight[t] for t in asked & passage_terms[candidate.passage]) / weight_total,
+            float(cosines[index]) * overlap,
+        )
+        missing = tuple(sorted(asked - passage_terms[candidate.passage]))
+        evidence.append(Evidence(candidate, features, missing_terms=missing))
+    return evidence
+
+
+ANSWERABILITY_FEATURES = (
+    "best_score",
+    "margin",
+    "cosine",
+    "weighted_overlap",
+    "overlap",
+    "window_overlap",
+    "passage_overlap",
+    "name_coverage",
+    "number_coverage",
+    "answer_type",
+    "passage_cosine",
+    "negation_mismatch",
+    "question_negated",
+    "question_terms",
+    "missing_names",
+    "fused_z",
+)
+
+
+def answerability_features(profile: QuestionProfile, ranked: Sequence[Evidence]) -> list[float]:
+    """The evidence that the best sentence answers the question (``ranked`` best first)."""
+    best = ranked[0]
+    f = dict(zip(SENTENCE_FEATURES, best.features, strict=True))
+    margin = best.score - ranked[1].score if len(ranked) > 1 else 5.0
+    missing_names = len(profile.names & set(best.missing_terms))
+    return [
+        best.score,
+        margin,
+        f["cosine"],
+        f["weighted_overlap"],
+        f["overlap"],
+        f["window_overlap"],
+        f["passage_overlap"],
+        f["name_coverage"],
+        f["number_coverage"],
+        f["answer_type"],
+        f["passage_cosine"],
+        f["negation_mismatch"],
+        float(profile.negated),
+        float(len(profile.terms)),
+        float(missing_names),
+        f["fused_z"],
+    ]
+
+
+# -- the model -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogisticModel:
+    """``sigmoid(bias + sum(w * (x - mean) / scale))`` over named features."""
+
+    features: tuple[str, ...]
+    weights: tuple[float, ...]
+    bias: float
+    mean: tuple[float, ...] = ()
+    scale: tuple[float, ...] = ()
+
+    def logit(self, row: Sequence[float]) -> float:
+        mean = self.mean or (0.0,) * len(row)
+        scale = self.scale or (1.0,) * len(row)
+        return self.bias + sum(
+            w * (x - m) / (s or 1.0)
+            for w, x, m, s in zip(self.weights, row, mean, scale, strict=True)
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "features": list(self.features),
+            "weights": [round(w, 6) for w in self.weights],
+            "bias": round(self.bias, 6),
+            "mean": [round(m, 6) for m in self.mean],
+            "scale": [round(s, 6) for s in self.scale],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], expected: tuple[str, ...]) -> LogisticModel:
+        if tuple(data["features"]) != expected:
+            raise ValueError("the answer model was fitted on other features than this version's")
+        model = cls(
+            features=expected,
+            weights=tuple(float(w) for w in data["weights"]),
+            bias=float(data["bias"]),
+            mean=tuple(float(m) for m in data.get("mean", ())),
+            scale=tuple(float(s) for s in data.get("scale", ())),
+        )
+        if len(model.weights) != len(expected) or (model.mean and len(model.mean) != len(expected)):
+            raise ValueError("the answer model's weights do not match its features")
+        return model
+
+
+def sigmoid(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    """The sentence scorer and the answerability decision, with the threshold the
+    probability of "the best sentence answers" must reach to answer at all, and the score
+    a second sentence needs to join the first."""
+
+    sentences: LogisticModel
+    answerability: LogisticModel
+    threshold: float = 0.5
+    second_sentence_min_score: float = -1.0
+    trained_on: str | None = None
+    embedding_model: str | None = None
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    def with_threshold(self, threshold: float) -> AnswerModel:
+        return replace(self, threshold=threshold)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "sentences": self.sentences.to_dict(),
+            "answerability": self.answerability.to_dict(),
+            "threshold": self.threshold,
+            "second_sentence_min_score": self.second_sentence_min_score,
+            "trained_on": self.trained_on,
+            "embedding_model": self.embedding_model,
+            "notes": self.notes,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AnswerModel:
+        if data.get("format") != FORMAT:
+            raise ValueError(f"not a ragops answer model (format {FORMAT})")
+        return cls(
+            sentences=LogisticModel.from_dict(data["sentences"], SENTENCE_FEATURES),
+            answerability=LogisticModel.from_dict(data["answerability"], ANSWERABILITY_FEATURES),
+            threshold=float(data["threshold"]),
+            second_sentence_min_score=float(data.get("second_sentence_min_score", -1.0)),
+            trained_on=data.get("trained_on"),
+            embedding_model=data.get("embedding_model"),
+            notes=dict(data.get("notes") or {}),
+        )
+
+    @classmethod
+    def packaged(cls) -> AnswerModel:
+        """The model shipped with ragops (fitted on SQuAD 2.0 with all-MiniLM-L6-v2)."""
+        text = resources.files("ragops.data").joinpath("answer_model.json").read_text("utf-8")
+        return cls.from_dict(json.loads(text))
+
+
+# -- deciding and composing ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """The extractive reading of a question's passages: the candidates best first, the
+    probability that the best one answers, and whether that clears the threshold."""
+
+    ranked: list[Evidence]
+    answerable_probability: float
+    threshold: float
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.ranked) and self.answerable_probability >= self.threshold
+
+
+def extract(
+    model: AnswerModel,
+    profile: QuestionProfile,
+    candidates: Sequence[SentenceCandidate],
+    cosines: Sequence[float],
+    passage_scores: Sequence[float],
+    passage_cosines: Sequence[float | None],
+) -> Extraction:
+    """Score every candidate and decide answerability."""
+    if not candidates:
+        return Extraction([], 0.0, model.threshold)
+    evidence = sentence_evidence(profile, candidates, cosines, passage_scores, passage_cosines)
+    scored = [replace(e, score=model.sentences.logit(e.features)) for e in evidence]
+    # Ties (the same sentence twice, from overlapping chunks) go to the better passage.
+    scored.sort(key=lambda e: (-e.score, e.candidate.passage, e.candidate.position))
+    probability = sigmoid(model.answerability.logit(answerability_features(profile, scored)))
+    return Extraction(scored, round(probability, 4), model.threshold)
+
+
+@dataclass(frozen=True)
+class ExtractedSentence:
+    text: str
+    passage: int
+    """0-based index of the passage (in fused order) the sentence is from."""
+
+
+def _clip(text: str, profile: QuestionProfile, limit: int) -> str:
+    """A sentence over ``limit`` words cut to the ``limit``-word window holding most of
+    the question's terms, with an ellipsis where it was cut."""
+    tokens = text.split()
+    if len(tokens) <= limit:
+        return text
+    asked = profile.terms
+    hits = [1 if (set(terms(t)) & asked) else 0 for t in tokens]
+    best_start, best = 0, -1
+    running = sum(hits[:limit])
+    for start in range(0, len(tokens) - limit + 1):
+        if start:
+            running += hits[start + limit - 1] - hits[start - 1]
+        if running > best:
+            best_start, best = start, running
+    # The answer usually follows the words the question shares with it: start shortly
+    # before the first of them (the window keeps every match it had).
+    first = next((i for i in range(best_start, best_start + limit) if hits[i]), best_start)
+    best_start = min(max(best_start, first - limit // 4), len(tokens) - limit)
+    clipped = " ".join(tokens[best_start : best_start + limit])
+    prefix = "… " if best_start > 0 else ""
+    suffix = " …" if best_start + limit < len(tokens) else ""
+    return f"{prefix}{clipped}{suffix}"
+
+
+def compose(
+    model: AnswerModel,
+    profile: QuestionProfile,
+    extraction: Extraction,
+    *,
+    max_sentences: int = MAX_ANSWER_SENTENCES,
+    max_words: int = MAX_ANSWER_WORDS,
+) -> list[ExtractedSentence]:
+    """The answer's sentences: the best one, then the next best if it scores at least
+    ``second_sentence_min_score`` and both fit in ``max_words``. Two sentences of one
+    passage keep their reading order; otherwise the best comes first."""
+    ranked = extraction.ranked
+    if not ranked:
+        return []
+    best = ranked[0]
+    chosen = [best]
+    used = len(best.candidate.text.split())
+    seen = {best.candidate.text}
+    for other in ranked[1:]:
+        if len(chosen) >= max_sentences or other.score < model.second_sentence_min_score:
+            break
+        if other.candidate.text in seen:
+            continue
+        length = len(other.candidate.text.split())
+        if used + length > max_words:
+            continue
+        chosen.append(other)
+        used += length
+        seen.add(other.candidate.text)
+    if len(chosen) == 2 and chosen[0].candidate.passage == chosen[1].candidate.passage:
+        chosen.sort(key=lambda e: e.candidate.position)
+    # Only a lone sentence can be over the limit: a second joins only within it.
+    return [
+        ExtractedSentence(_clip(e.candidate.text, profile, max_words), e.candidate.passage)
+        for e in chosen
+    ]

