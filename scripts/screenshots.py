@@ -24,7 +24,7 @@ from tests.servers import UvicornThread  # noqa: E402
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]  # fmt: skip
-QUESTION = "How are uploads handled in maintenance mode?"
+QUESTION = "What happens to queries while the tier is paused?"
 
 
 def main() -> None:

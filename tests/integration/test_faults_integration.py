@@ -26,7 +26,7 @@ from ragops.domain.models import document_id_for
 from ragops.entrypoints.api import create_app
 from ragops.services.documents import IngestOutcome, ingest_document, list_documents
 from ragops.settings import Settings
-from tests.fakes import HashingEmbedder, ScriptedChatModel
+from tests.fakes import GENERATIVE, HashingEmbedder, ScriptedChatModel
 from tests.servers import RedisServer
 from tests.unit.test_faults import assert_index_matches_store, chroma_chunk_ids, document_text
 
@@ -50,6 +50,7 @@ def test_redis_down_serves_answers_and_loses_no_upload(tmp_path, chroma_client):
             cache="redis",
             cache_redis_url=redis.url,
             metrics="prometheus",
+            **GENERATIVE,
         )
         container = build_container(
             settings, embedder=HashingEmbedder(), chroma_client=chroma_client, chat_model=chat

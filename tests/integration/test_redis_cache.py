@@ -11,6 +11,7 @@ from ragops.adapters.redis_cache import RedisCacheStore
 from ragops.errors import CacheUnavailable
 from ragops.services.answering import answer_question
 from ragops.services.documents import ingest_document
+from tests.fakes import GENERATIVE
 from tests.servers import RedisServer, free_port
 
 GUIDE = (
@@ -80,6 +81,7 @@ def container(tmp_path, redis_server, embedder, chroma_client, chat_model):
         cache="redis",
         cache_redis_url=redis_server.url,
         metrics="prometheus",
+        **GENERATIVE,
     )
     container = build_container(
         settings, embedder=embedder, chroma_client=chroma_client, chat_model=chat_model

@@ -16,7 +16,7 @@ from ragops.services.answer_cache import CacheInvalidatingTier
 from ragops.services.answering import answer_question
 from ragops.services.documents import ingest_document
 from ragops.settings import Settings
-from tests.fakes import ScriptedChatModel
+from tests.fakes import GENERATIVE, ScriptedChatModel
 from tests.servers import RedisServer, UvicornThread
 
 pytestmark = pytest.mark.slow
@@ -65,6 +65,7 @@ def functions(tmp_path, tier, embedder, chat_model):
         cache="tier",
         cache_threshold=0.0,  # any candidate over the cosine floor is served
         metrics="prometheus",
+        **GENERATIVE,
     )
     container = build_container(settings, embedder=embedder, chat_model=chat_model)
     ingest_document(container.ingest_context(), tenant="acme", filename="ops.md", data=GUIDE)

@@ -19,7 +19,7 @@ from ragops.entrypoints.tier_service import app_from_settings
 from ragops.services.rehydrate import rehydrate_tier
 from ragops.services.tier import resume_tier
 from ragops.settings import Settings
-from tests.fakes import HashingEmbedder, ScriptedChatModel
+from tests.fakes import GENERATIVE, HashingEmbedder, ScriptedChatModel
 from tests.integration.conftest import TIER_TOKEN
 from tests.servers import ChromaServer, UvicornThread
 
@@ -65,6 +65,7 @@ def test_chroma_dies_mid_run_and_rehydrate_restores_the_same_results(tmp_path):
                 breaker_failures=2,
                 breaker_reset_seconds=1,
                 min_relevance=0.05,
+                **GENERATIVE,
             )
             container = build_container(
                 settings,

@@ -164,6 +164,8 @@ def test_article_out_fits_on_the_other_articles(reader, squad) -> None:
         reader.ingest_context(), reader.answer_context(), squad, article_out=True
     )
     assert report.article_out and report.questions == 12
+    declined = [point["answerable_declined"] for point in report.curve]
+    assert len(declined) == 19 and declined == sorted(declined)
 
 
 def test_article_out_needs_another_article(reader, squad, tmp_path) -> None:

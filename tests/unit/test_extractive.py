@@ -92,7 +92,7 @@ def _evidence(question: str, sentences: list[str], cosines: list[float] | None =
     return profile, candidates, sentence_evidence(profile, candidates, cosines, [1.0], [0.6])
 
 
-def test_evidence_weighs_rare_question_terms_and_answer_types() -> None:
+def test_evidence_favours_rare_question_terms_and_answer_types() -> None:
     _, _, evidence = _evidence(
         "When did the Normans conquer England?",
         [
@@ -196,3 +196,38 @@ def test_sentences_a_chunk_boundary_cut_are_not_candidates() -> None:
     # A passage that is only a fragment still offers it.
     only = sentence_candidates(["and the rest of a long sentence without an end"])
     assert [c.text for c in only] == ["and the rest of a long sentence without an end"]
+
+
+def test_a_table_of_sentences_is_read_cell_by_cell_and_questions_are_not_answers() -> None:
+    table = (
+        "| question | answer | verdict |\n|---|---|---|\n"
+        "| What happens to queries while the tier is paused? | While the tier is not "
+        "usable, queries answer 503 and uploads are stored. | architecture.md: right |\n"
+        "| `RAGOPS_CACHE` | `local` | where cached answers live |\n"
+        "| How are tenants kept apart? | security.md | right |\n"
+        "Every answer cites its passage.\n"
+    )
+    assert split_sentences(table)[:-1] == [
+        "What happens to queries while the tier is paused?",
+        "While the tier is not usable, queries answer 503 and uploads are stored.",
+        "architecture.md: right",
+        "`RAGOPS_CACHE` | `local` | where cached answers live",  # short cells: one row
+        "How are tenants kept apart?",  # a question's row: cells, never one sentence
+        "security.md",
+        "right",
+    ]
+    # The question in the first cell is not a candidate answer; its answer is.
+    assert [c.text for c in sentence_candidates([table])] == [
+        "While the tier is not usable, queries answer 503 and uploads are stored.",
+        "`RAGOPS_CACHE` | `local` | where cached answers live",
+        "Every answer cites its passage.",
+    ]
+
+
+def test_the_sources_own_reference_markers_are_left_out_of_the_answer() -> None:
+    model = _model(weighted_overlap=4.0)
+    sentence = "The Normans conquered England in 1066 under William [1][2, 3]."
+    profile, candidates, _ = _evidence("When did the Normans conquer England?", [sentence])
+    extraction = extract(model, profile, candidates, [0.5], [1.0], [0.6])
+    (only,) = compose(model, profile, extraction)
+    assert only.text == "The Normans conquered England in 1066 under William."

@@ -59,10 +59,22 @@ WRAPPED_LINE_CHARS = 50
 """A line this long that does not end a sentence was wrapped: the next line goes on."""
 
 
+_PROSE_END = re.compile(r"[.!?][\]\)`*\"'\u201d\u2019]*$")
+PROSE_CELL_WORDS = 8
+"""A table cell with this many words that ends a sentence is prose: its row is read as
+cells, each on its own."""
+
+
+def _is_prose(cell: str) -> bool:
+    worded = sum(1 for w in cell.split() if _LETTER.search(w))
+    return worded >= PROSE_CELL_WORDS and bool(_PROSE_END.search(cell))
+
+
 def _line_units(text: str) -> list[tuple[str, str]]:
     """The text's lines as ``(kind, text)``: ``text`` (prose), ``item`` (a list item or
-    quote, its marker stripped) or ``row`` (a table row, as "a | b | c"). Markdown
-    headings, fenced code and table rules are dropped, and bold markers removed."""
+    quote, its marker stripped), ``row`` (a table row, as "a | b | c") or ``cell`` (a
+    cell of a row that holds prose). Markdown headings, fenced code and table rules are
+    dropped, and bold markers removed."""
     units: list[tuple[str, str]] = []
     fenced = False
     for raw in text.splitlines():
@@ -76,6 +88,12 @@ def _line_units(text: str) -> list[tuple[str, str]]:
         if line.startswith("|"):
             cells = [c.strip() for c in line.strip("|").split("|")]
             cells = [c for c in cells if c]
+            if any(_is_prose(c) or c.endswith("?") for c in cells):
+                # A table of sentences or questions (a question and its answer, a term
+                # and its explanation): each cell reads on its own, the row as one would
+                # not, and a question's row would answer the question with itself.
+                units.extend(("cell", " ".join(c.split())) for c in cells if _LETTER.search(c))
+                continue
             line, kind = " | ".join(cells), "row"
             worded = sum(1 for c in cells if _LETTER.search(c))
             if (
@@ -98,7 +116,7 @@ def _joins_lines(text: str) -> list[str]:
     goes on in lower case."""
     merged: list[tuple[str, str]] = []
     for kind, line in _line_units(text):
-        if merged and kind == "text" and merged[-1][0] != "row":
+        if merged and kind == "text" and merged[-1][0] not in ("row", "cell"):
             before = merged[-1][1]
             ends = before.endswith((".", "!", "?", ":"))
             if not ends and (len(before) >= WRAPPED_LINE_CHARS or line[:1].islower()):
@@ -289,8 +307,9 @@ def _cut(sentences: list[str], position: int) -> bool:
 
 
 def sentence_candidates(passages: Sequence[str]) -> list[SentenceCandidate]:
-    """Every sentence of ``passages`` long enough to answer something, but those a chunk
-    boundary cut (unless a passage has nothing else)."""
+    """Every sentence of ``passages`` long enough to answer something, but questions
+    (a question answers nothing) and those a chunk boundary cut (unless a passage has
+    nothing else)."""
     found = []
     for number, passage in enumerate(passages):
         sentences = split_sentences(passage)
@@ -298,6 +317,7 @@ def sentence_candidates(passages: Sequence[str]) -> list[SentenceCandidate]:
             position
             for position, sentence in enumerate(sentences)
             if len(words(sentence)) >= MIN_SENTENCE_WORDS
+            and not sentence.rstrip("\"')]\u201d\u2019*`").endswith("?")
         ]
         whole = [p for p in long_enough if not _cut(sentences, p)] or long_enough
         found.extend(
@@ -622,6 +642,11 @@ class ExtractedSentence:
     """0-based index of the passage (in fused order) the sentence is from."""
 
 
+_SOURCE_MARKERS = re.compile(r"\s*\[\d{1,3}(?:\s*[,\u2013-]\s*\d{1,3})*\](?!\()")
+"""Reference markers in the source's own text ("[1]", "[2, 3]"): in the answer they would
+read as the answer's citations, so they are dropped (a Markdown link "[1](...)" stays)."""
+
+
 def _clip(text: str, profile: QuestionProfile, limit: int) -> str:
     """A sentence over ``limit`` words cut to the ``limit``-word window holding most of
     the question's terms, with an ellipsis where it was cut."""
@@ -680,6 +705,9 @@ def compose(
         chosen.sort(key=lambda e: e.candidate.position)
     # Only a lone sentence can be over the limit: a second joins only within it.
     return [
-        ExtractedSentence(_clip(e.candidate.text, profile, max_words), e.candidate.passage)
+        ExtractedSentence(
+            _clip(_SOURCE_MARKERS.sub("", e.candidate.text), profile, max_words),
+            e.candidate.passage,
+        )
         for e in chosen
     ]

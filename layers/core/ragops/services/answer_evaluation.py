@@ -196,20 +196,32 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
+CURVE_THRESHOLDS = tuple(round(0.05 * i, 2) for i in range(1, 20))
+
+
+def answerable_probability(model: AnswerModel, reading: Reading) -> float:
+    """``model``'s probability that the best sentence of ``reading`` answers (-1 when
+    there was nothing to read: always declined)."""
+    if not reading.evidence:
+        return -1.0
+    ranked = _rescored(model.sentences, reading.evidence)
+    row = answerability_features(profile_question(reading.question.question), ranked)
+    return _sigmoid(model.answerability.logit(row))
+
+
 def tradeoff_curve(
-    model: AnswerModel, readings: Sequence[Reading], thresholds: Sequence[float]
+    model: AnswerModel | dict[str, AnswerModel],
+    readings: Sequence[Reading],
+    thresholds: Sequence[float] = CURVE_THRESHOLDS,
 ) -> list[dict[str, float]]:
-    """For each threshold, the share of answerable questions declined and of
-    unanswerable ones answered, by ``model`` on ``readings``."""
+    """For each threshold, the share of answerable questions declined and of unanswerable
+    ones answered, by ``model`` on ``readings`` (or, article-out, by the model of each
+    reading's article)."""
     answerable: list[float] = []
     unanswerable: list[float] = []
     for reading in readings:
-        if reading.evidence:
-            ranked = _rescored(model.sentences, reading.evidence)
-            row = answerability_features(profile_question(reading.question.question), ranked)
-            probability = _sigmoid(model.answerability.logit(row))
-        else:
-            probability = -1.0  # nothing relevant: always declined
+        chosen = model[reading.question.article] if isinstance(model, dict) else model
+        probability = answerable_probability(chosen, reading)
         (answerable if reading.question.answerable else unanswerable).append(probability)
     return [
         {
@@ -270,6 +282,9 @@ class AnswersReport:
     article_out: bool
     tenant: str
     examples: list[dict[str, Any]]
+    curve: list[dict[str, float]] = field(default_factory=list)
+    """Article-out: the answerability trade-off over the questions asked, each scored by
+    the model fitted without its article."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -281,6 +296,7 @@ class AnswersReport:
             "by_tier": self.by_tier,
             "by_article": self.by_article,
             "examples": self.examples,
+            "tradeoff_curve": self.curve,
         }
 
 
@@ -327,6 +343,7 @@ def evaluate_answers(
     # not the traffic it watches).
     ctx = replace(ctx, cache=None, answer_mode=mode, question_observer=None)
     models: dict[str, AnswerModel] = {}
+    curve: list[dict[str, float]] = []
     if article_out:
         if fit_on is None:
             fit_tenant, fit_questions = tenant, questions
@@ -341,6 +358,9 @@ def evaluate_answers(
                     "(article-out evaluation needs two articles or more, or --fit-on)"
                 )
             models[article] = fit_answer_model(others)
+        if fit_on is None:
+            asked_ids = {id(q) for q in asked}
+            curve = tradeoff_curve(models, [r for r in readings if id(r.question) in asked_ids])
     overall, by_tier = _Tally(), defaultdict(_Tally)
     by_article: dict[str, _Tally] = defaultdict(_Tally)
     shown: list[dict[str, Any]] = []
@@ -372,6 +392,7 @@ def evaluate_answers(
         article_out=article_out,
         tenant=tenant,
         examples=shown,
+        curve=curve,
     )
 
 
