@@ -134,11 +134,13 @@ class TierServiceProcess:
         log: Path,
         *,
         ragops: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.port = free_port()
         self.ragops = ragops or Path(sys.executable).with_name("ragops")
         self.env = {
             **os.environ,
+            **(env or {}),
             "RAGOPS_CHROMA_URL": chroma_url,
             "RAGOPS_TIER_TOKEN": token,
             "RAGOPS_INDEX_EMBEDDING_MODEL": embedding_model,

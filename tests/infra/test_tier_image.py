@@ -13,10 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
+from ragops.adapters.http_cache import HttpTierCache
 from ragops.adapters.http_tier import HttpVectorTier
 from ragops.domain.models import Chunk, SearchMode
-from tests.servers import ChromaServer, TierServiceProcess
+from tests.servers import ChromaServer, RedisServer, TierServiceProcess, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -97,6 +99,45 @@ def test_the_service_from_the_image_environment_serves_a_chroma_server(image_env
             intruder = HttpVectorTier(service.url, token="not-the-token-0123456789")
             with pytest.raises(Exception, match="refused the credentials"):
                 intruder.count("acme")
+
+
+def manifest_environment() -> dict[str, str]:
+    """The ``RAGOPS_*`` environment ``k8s/base/tier.yaml`` gives the tier container."""
+    for document in yaml.safe_load_all((ROOT / "k8s" / "base" / "tier.yaml").read_text()):
+        if (document or {}).get("kind") != "Deployment":
+            continue
+        for container in document["spec"]["template"]["spec"]["containers"]:
+            if container["name"] == "tier":
+                return {
+                    e["name"]: e["value"]
+                    for e in container.get("env", [])
+                    if e["name"].startswith("RAGOPS_") and "value" in e
+                }
+    raise AssertionError("k8s/base/tier.yaml has no tier container")
+
+
+def test_the_image_environment_serves_every_backend_the_manifest_selects(image_env, tmp_path):
+    """The deployment's own settings (the answer cache in Redis included) work in the
+    image's environment: a missing client library answers 500 on every cache write."""
+    env = manifest_environment()
+    assert env["RAGOPS_CACHE"] == "redis"
+    with ChromaServer(tmp_path / "chroma") as chroma, RedisServer(tmp_path / "redis") as redis:
+        # Only the addresses change: the services beside the tier run on 127.0.0.1 here.
+        env["RAGOPS_CACHE_REDIS_URL"] = redis.url
+        env["RAGOPS_MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{free_port()}"
+        service = TierServiceProcess(
+            chroma.url,
+            TOKEN,
+            env["RAGOPS_INDEX_EMBEDDING_MODEL"],
+            tmp_path / "tier.log",
+            ragops=image_env / "bin" / "ragops",
+            env=env,
+        )
+        with service:
+            cache = HttpTierCache(service.url, token=TOKEN, timeout=10)
+            cache.put("acme", "p", "k", "e1", {"answer": "cached"}, 60)
+            assert cache.get_exact("acme", "p", "k") == "e1"
+            assert cache.get_entry("acme", "e1") == {"answer": "cached"}
 
 
 def test_checkov_passes_on_the_dockerfile():

@@ -77,3 +77,24 @@ def test_s3_errors_become_store_unavailable():
         store = S3ObjectStore("no-such-bucket", client=client)
         with pytest.raises(StoreUnavailable):
             store.put("k", b"x")
+
+
+def test_an_access_denied_read_names_the_missing_permissions():
+    from botocore.stub import Stubber
+
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    store = S3ObjectStore("docs-bucket", client=client)
+    with Stubber(client) as stub:
+        # S3 answers a missing key with 403 when the role may not list its prefix.
+        stub.add_client_error("get_object", service_error_code="AccessDenied", http_status_code=403)
+        stub.add_client_error("put_object", service_error_code="AccessDenied", http_status_code=403)
+        with pytest.raises(StoreUnavailable) as read:
+            store.get("quality/acme/duplicates.json")
+        with pytest.raises(StoreUnavailable) as write:
+            store.put("usage/acme/2026-12-06/x.json", b"{}")
+    assert "s3:GetObject on arn:aws:s3:::docs-bucket/quality/*" in str(read.value)
+    assert "s3:ListBucket on arn:aws:s3:::docs-bucket for the prefix quality/*" in str(read.value)
+    assert "s3:PutObject on arn:aws:s3:::docs-bucket/usage/*" in str(write.value)
+    assert "ListBucket" not in str(write.value)

@@ -9,6 +9,26 @@ from typing import Any
 from ragops.errors import ObjectNotFound, StoreUnavailable
 
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_DENIED_CODES = frozenset({"AccessDenied", "403", "Forbidden"})
+_PERMISSIONS = {"read": "s3:GetObject", "write": "s3:PutObject", "delete": "s3:DeleteObject"}
+
+
+def _denied(action: str, bucket: str, key: str) -> str:
+    """What an access-denied answer means for ``action`` on ``key``: the permission the
+    role lacks (a read of a key that does not exist also needs ``s3:ListBucket``)."""
+    top = key.split("/", 1)[0] + "/" if "/" in key else key
+    if action == "list":
+        return (
+            f"access denied listing s3://{bucket}/{key}: the role needs s3:ListBucket on "
+            f"arn:aws:s3:::{bucket} for the prefix {top}*"
+        )
+    needs = f"{_PERMISSIONS.get(action, 's3:GetObject')} on arn:aws:s3:::{bucket}/{top}*"
+    if action == "read":
+        needs += (
+            f", and s3:ListBucket on arn:aws:s3:::{bucket} for the prefix {top}* (without it "
+            "S3 answers 403, not 404, for a key that does not exist)"
+        )
+    return f"access denied to {action} s3://{bucket}/{key}: the role needs {needs}"
 
 
 class S3ObjectStore:
@@ -44,8 +64,11 @@ class S3ObjectStore:
         try:
             yield
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in _MISSING_CODES:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in _MISSING_CODES:
                 raise ObjectNotFound(key) from exc
+            if code in _DENIED_CODES:
+                raise StoreUnavailable(_denied(action, self.bucket, self._key(key))) from exc
             raise StoreUnavailable(
                 f"could not {action} s3://{self.bucket}/{self._key(key)}"
             ) from exc

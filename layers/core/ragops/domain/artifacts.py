@@ -13,37 +13,20 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ragops.domain.keys import (  # noqa: F401 (the layouts, re-exported for their users)
+    artifact_key,
+    artifact_prefix,
+    duplicate_index_key,
+    manifest_key,
+    manifest_prefix,
+    raw_key,
+)
 from ragops.domain.models import Chunk, DocumentRecord
 
 if TYPE_CHECKING:
     import numpy as np
 
 ARTIFACT_SCHEMA = 1
-
-
-def raw_key(tenant: str, doc_id: str) -> str:
-    return f"raw/{tenant}/{doc_id}"
-
-
-def manifest_key(tenant: str, doc_id: str) -> str:
-    return f"documents/{tenant}/{doc_id}.json"
-
-
-def manifest_prefix(tenant: str) -> str:
-    return f"documents/{tenant}/"
-
-
-def duplicate_index_key(tenant: str) -> str:
-    """The tenant's ``DuplicateIndex`` (content hashes and MinHash signatures)."""
-    return f"quality/{tenant}/duplicates.json"
-
-
-def artifact_prefix(tenant: str, doc_id: str) -> str:
-    return f"chunks/{tenant}/{doc_id}/"
-
-
-def artifact_key(tenant: str, doc_id: str, version: str) -> str:
-    return f"{artifact_prefix(tenant, doc_id)}{version}.json"
 
 
 @dataclass(frozen=True)

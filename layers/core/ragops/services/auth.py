@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ragops.domain import keys
 from ragops.domain.auth import ApiKeyRecord, issue_key, parse_key, secret_matches
 from ragops.domain.models import utc_now
 from ragops.errors import ConfigurationError, InvalidInput, ObjectNotFound, Unauthenticated
@@ -21,7 +22,7 @@ from ragops.settings import validate_tenant
 
 logger = logging.getLogger(__name__)
 
-KEYS_PREFIX = "auth/keys/"
+KEYS_PREFIX = keys.API_KEYS
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Principal:
 
 
 def _key_object(key_id: str) -> str:
-    return f"{KEYS_PREFIX}{key_id}.json"
+    return keys.api_key_key(key_id)
 
 
 def _load(store: ObjectStore, key_id: str) -> ApiKeyRecord | None:

@@ -18,12 +18,13 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from ragops.domain import keys
 from ragops.domain.models import Answer, QueryCost
 from ragops.errors import StoreUnavailable
 from ragops.ports import ObjectStore
 from ragops.settings import validate_tenant
 
-USAGE_PREFIX = "usage/"
+USAGE_PREFIX = keys.USAGE
 ANSWER_ID = re.compile(r"^\d{20}[0-9a-f]{8}$")
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ def answer_record_key(tenant: str, answer_id: str) -> str:
     if not ANSWER_ID.match(answer_id):
         raise ValueError(f"{answer_id!r} is not an answer id")
     day = f"{answer_id[:4]}-{answer_id[4:6]}-{answer_id[6:8]}"
-    return f"{USAGE_PREFIX}{validate_tenant(tenant)}/{day}/{answer_id}.json"
+    return keys.usage_key(validate_tenant(tenant), day, f"{answer_id}.json")
 
 
 def record_query_cost(
@@ -42,7 +43,7 @@ def record_query_cost(
     """Store one query's cost; returns its key."""
     validate_tenant(tenant)
     at = at or datetime.now(UTC)
-    key = f"{USAGE_PREFIX}{tenant}/{at:%Y-%m-%d}/{at:%H%M%S%f}-{uuid.uuid4().hex[:8]}.json"
+    key = keys.usage_key(tenant, f"{at:%Y-%m-%d}", f"{at:%H%M%S%f}-{uuid.uuid4().hex[:8]}.json")
     record = {"tenant": tenant, "at": at.isoformat(), "model": model, **asdict(cost)}
     store.put(key, json.dumps(record).encode(), "application/json")
     return key

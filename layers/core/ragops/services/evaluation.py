@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ragops.domain import keys
 from ragops.domain.metrics import retrieval_report
 from ragops.domain.models import SearchMode
 from ragops.errors import InvalidInput, ObjectNotFound
@@ -109,7 +110,7 @@ def _corpus_tenant(dataset: BeirDataset, ctx: IngestContext) -> str:
 
 
 def _marker_key(tenant: str) -> str:
-    return f"eval/{tenant}.json"
+    return keys.eval_marker_key(tenant)
 
 
 def index_corpus(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from ragops.domain import keys
 from ragops.domain.metrics import percentile
 from ragops.domain.pii import mask_pii
 from ragops.errors import AnswerNotFound, InvalidInput, ObjectNotFound
@@ -22,7 +23,7 @@ from ragops.ports import ObjectStore
 from ragops.services.costs import answer_record_key, answer_records
 from ragops.settings import validate_tenant
 
-FEEDBACK_PREFIX = "feedback/"
+FEEDBACK_PREFIX = keys.FEEDBACK
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000
 
@@ -65,9 +66,7 @@ def record_feedback(
         "at": datetime.now(UTC).isoformat(),
         "comment": mask_pii(comment)[0] if comment else None,
     }
-    store.put(
-        f"{FEEDBACK_PREFIX}{tenant}/{answer_id}.json", json.dumps(body).encode(), "application/json"
-    )
+    store.put(keys.feedback_key(tenant, answer_id), json.dumps(body).encode(), "application/json")
     return feedback
 
 

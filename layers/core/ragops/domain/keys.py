@@ -1,0 +1,87 @@
+"""Every key layout of the object store, in one place.
+
+The object store (S3 on AWS, a folder locally) is the system of record. Each top-level
+prefix below is one kind of object; the functions build its keys. The cloud roles in
+``template.yaml`` grant access by these prefixes, and ``tests/unit/test_iam_access.py``
+checks that every key the functions touch has one of them and that each function's role
+allows what the function does with it (``s3:ListBucket`` included: without it S3 answers
+403, not 404, for a key that does not exist yet).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RAW = "raw/"
+DOCUMENTS = "documents/"
+CHUNKS = "chunks/"
+QUALITY = "quality/"
+USAGE = "usage/"
+FEEDBACK = "feedback/"
+API_KEYS = "auth/keys/"
+EVAL = "eval/"
+
+
+@dataclass(frozen=True)
+class KeyLayout:
+    prefix: str
+    holds: str
+
+
+LAYOUTS = (
+    KeyLayout(RAW, "raw/{tenant}/{doc_id}: an uploaded file's bytes"),
+    KeyLayout(DOCUMENTS, "documents/{tenant}/{doc_id}.json: a document's manifest"),
+    KeyLayout(CHUNKS, "chunks/{tenant}/{doc_id}/{version}.json: chunks and embeddings"),
+    KeyLayout(QUALITY, "quality/{tenant}/duplicates.json: the tenant's duplicate index"),
+    KeyLayout(USAGE, "usage/{tenant}/{day}/{answer_id}.json: answer and cost records"),
+    KeyLayout(FEEDBACK, "feedback/{tenant}/{answer_id}.json: a vote on an answer"),
+    KeyLayout(API_KEYS, "auth/keys/{key_id}.json: an API key's tenant and salted hash"),
+    KeyLayout(EVAL, "eval/{tenant}.json: what an evaluation tenant has indexed (CLI only)"),
+)
+
+
+def layout_of(key: str) -> KeyLayout | None:
+    """The layout ``key`` belongs to, or ``None`` for a key outside every layout."""
+    return next((layout for layout in LAYOUTS if key.startswith(layout.prefix)), None)
+
+
+def raw_key(tenant: str, doc_id: str) -> str:
+    return f"{RAW}{tenant}/{doc_id}"
+
+
+def manifest_key(tenant: str, doc_id: str) -> str:
+    return f"{DOCUMENTS}{tenant}/{doc_id}.json"
+
+
+def manifest_prefix(tenant: str) -> str:
+    return f"{DOCUMENTS}{tenant}/"
+
+
+def duplicate_index_key(tenant: str) -> str:
+    """The tenant's ``DuplicateIndex`` (content hashes and MinHash signatures)."""
+    return f"{QUALITY}{tenant}/duplicates.json"
+
+
+def artifact_prefix(tenant: str, doc_id: str) -> str:
+    return f"{CHUNKS}{tenant}/{doc_id}/"
+
+
+def artifact_key(tenant: str, doc_id: str, version: str) -> str:
+    return f"{artifact_prefix(tenant, doc_id)}{version}.json"
+
+
+def usage_key(tenant: str, day: str, name: str) -> str:
+    """An answer or cost record: ``day`` is ``YYYY-MM-DD``, ``name`` the file name."""
+    return f"{USAGE}{tenant}/{day}/{name}"
+
+
+def feedback_key(tenant: str, answer_id: str) -> str:
+    return f"{FEEDBACK}{tenant}/{answer_id}.json"
+
+
+def api_key_key(key_id: str) -> str:
+    return f"{API_KEYS}{key_id}.json"
+
+
+def eval_marker_key(tenant: str) -> str:
+    return f"{EVAL}{tenant}.json"
