@@ -18,21 +18,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
-from moto import mock_aws
 
-from ragops.bootstrap import build_container
 from ragops.domain import keys
-from ragops.entrypoints import lambdas
 from ragops.entrypoints.lambdas import LocalLambdaContext, load_function
 from ragops.services.auth import create_api_key
-from ragops.settings import Settings
+from tests.cloud import BUCKET, cloud_container
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
-BUCKET = "ragops-documents-test"
 FUNCTIONS = {"api": "ApiFunction", "ingest": "IngestFunction", "scaler": "ScalerFunction"}
 READS = {"GetObject", "HeadObject"}
 OBJECT_ACTIONS = {
@@ -150,46 +145,17 @@ class Recorder:
 @pytest.fixture
 def cloud(tmp_path, embedder, chat_model, chroma_client, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        eks = boto3.client("eks", region_name="us-east-1")
-        eks.create_cluster(
-            name="ragops-tier",
-            roleArn="arn:aws:iam::123456789012:role/eks",
-            resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
-        )
-        eks.create_nodegroup(
-            clusterName="ragops-tier",
-            nodegroupName="ragops-tier-nodes",
-            nodeRole="arn:aws:iam::123456789012:role/nodes",
-            subnets=["subnet-1"],
-            scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2},
-        )
-        settings = Settings(
-            data_dir=tmp_path,
-            object_store="s3",
-            s3_bucket=BUCKET,
-            tier_state_source="ssm",
-            tier_state_parameter="/ragops/test/tier-state",
-            tier_state_cache_seconds=0,
-            ingest_mode="async",
-            min_relevance=0.1,
-            auth="api-key",
-        )
-        container = build_container(
-            settings,
-            embedder=embedder,
-            chat_model=chat_model,
-            chroma_client=chroma_client,
-            aws_clients={"s3": s3, "ssm": boto3.client("ssm", region_name="us-east-1"), "eks": eks},
-        )
-        lambdas.use_container(container)
+    with cloud_container(
+        tmp_path,
+        embedder=embedder,
+        chat_model=chat_model,
+        chroma_client=chroma_client,
+        auth="api-key",
+    ) as container:
         recorder = Recorder()
-        s3.meta.events.register("before-parameter-build.s3.*", recorder)
+        container.s3.meta.events.register("before-parameter-build.s3.*", recorder)
         container.recorder = recorder
         yield container
-        lambdas.use_container(None)
 
 
 def invoke(cloud, function: str, name: str, *, key: str | None = None, **changes: Any):

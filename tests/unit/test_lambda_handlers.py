@@ -8,18 +8,13 @@ import json
 import re
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from ragops.bootstrap import build_container
-from ragops.entrypoints import lambdas
 from ragops.entrypoints.lambdas import LocalLambdaContext, load_function
-from ragops.settings import Settings
+from tests.cloud import BUCKET, cloud_container
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
-BUCKET = "ragops-documents-test"
 DOC_ID = "4e37d69a5d3cce56"  # the id of glaciers.md, the file in api_upload_document.json
 
 
@@ -38,44 +33,10 @@ def invoke(function: str, name: str):
 @pytest.fixture
 def cloud(tmp_path, embedder, chat_model, chroma_client, monkeypatch):
     monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
-    with mock_aws():
-        s3 = boto3.client("s3", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
-        eks = boto3.client("eks", region_name="us-east-1")
-        eks.create_cluster(
-            name="ragops-tier",
-            roleArn="arn:aws:iam::123456789012:role/eks",
-            resourcesVpcConfig={"subnetIds": ["subnet-1", "subnet-2"]},
-        )
-        eks.create_nodegroup(
-            clusterName="ragops-tier",
-            nodegroupName="ragops-tier-nodes",
-            nodeRole="arn:aws:iam::123456789012:role/nodes",
-            subnets=["subnet-1"],
-            scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2},
-        )
-        settings = Settings(
-            data_dir=tmp_path,
-            object_store="s3",
-            s3_bucket=BUCKET,
-            tier_state_source="ssm",
-            tier_state_parameter="/ragops/test/tier-state",
-            tier_state_cache_seconds=0,
-            ingest_mode="async",
-            min_relevance=0.1,
-        )
-        container = build_container(
-            settings,
-            embedder=embedder,
-            chat_model=chat_model,
-            chroma_client=chroma_client,
-            aws_clients={"s3": s3, "ssm": boto3.client("ssm", region_name="us-east-1"), "eks": eks},
-        )
-        lambdas.use_container(container)
-        container.eks = eks
-        container.s3 = s3
+    with cloud_container(
+        tmp_path, embedder=embedder, chat_model=chat_model, chroma_client=chroma_client
+    ) as container:
         yield container
-        lambdas.use_container(None)
 
 
 def body(response) -> dict:
