@@ -116,3 +116,25 @@ def fill_index(index, embedder, tenant: str, texts=SAMPLE_TEXTS) -> list[Chunk]:
     chunks = sample_chunks(tenant, texts)
     index.upsert(tenant, chunks, embedder.embed_array([c.indexed_text() for c in chunks]))
     return chunks
+
+
+class RecordingMetrics:
+    """A ``MetricsSink`` that keeps what it was told: ``counts`` and ``observations`` as
+    ``(name, value, labels)``, ``gauges`` as ``(name, value)``."""
+
+    def __init__(self) -> None:
+        self.counts: list[tuple[str, float, dict[str, str]]] = []
+        self.observations: list[tuple[str, float, dict[str, str]]] = []
+        self.gauges: list[tuple[str, float]] = []
+
+    def count(self, name: str, value: float = 1.0, **labels: str) -> None:
+        self.counts.append((name, value, labels))
+
+    def observe(self, name: str, value: float, **labels: str) -> None:
+        self.observations.append((name, value, labels))
+
+    def gauge(self, name: str, value: float, **labels: str) -> None:
+        self.gauges.append((name, value))
+
+    def total(self, name: str) -> float:
+        return sum(value for counted, value, _ in self.counts if counted == name)

@@ -339,3 +339,25 @@ def test_the_cli_reports_counts_as_json_and_fails_on_a_rejected_file(
     assert "deleted  glaciers.md" in result.stdout
     assert "rejected  broken.pdf" in result.stderr
     assert "2 unchanged, 1 deleted, 1 rejected" in result.stdout
+
+
+def test_the_quota_holds_and_counts_what_a_prune_removes(container, folder):
+    from ragops.errors import QuotaExceeded
+    from ragops.services.documents import TenantQuota
+
+    sync(container, folder)  # three documents
+    (folder / "glaciers.md").unlink()
+    (folder / "deserts.md").write_text("# Deserts\n\nThe Atacama is the driest desert.\n")
+    quota = TenantQuota(max_documents=3, max_bytes=None)
+    # Without pruning the tenant would hold four: refused before anything is written.
+    with pytest.raises(QuotaExceeded, match="may hold 3 documents"):
+        sync(container, folder, quota=quota)
+    assert len(list_documents(container.store, TENANT)) == 3
+    # With pruning, glaciers.md leaves as deserts.md arrives: three, within the quota.
+    report = sync(container, folder, quota=quota, prune=True)
+    assert actions(report)["deserts.md"] == "created"
+    assert {d.source for d in list_documents(container.store, TENANT)} == {
+        "deserts.md",
+        "notes/volcanoes.txt",
+        "notes/tides.html",
+    }

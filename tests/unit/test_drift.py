@@ -25,7 +25,7 @@ from ragops.errors import ConfigurationError, InvalidInput
 from ragops.services.answering import answer_question
 from ragops.services.drift import DriftMonitor, load_questions, measure_drift
 from ragops.settings import Settings
-from tests.fakes import HashingEmbedder, ScriptedChatModel, fill_index
+from tests.fakes import HashingEmbedder, RecordingMetrics, ScriptedChatModel, fill_index
 
 # Two "domains" of questions for the hashing embedder: each question is words of one
 # topic, so questions of a topic share words (and embedding directions), the topics none.
@@ -163,20 +163,6 @@ def test_measure_drift_refuses_small_windows_before_embedding():
 
 
 # -- the live monitor --------------------------------------------------------------------
-class RecordingMetrics:
-    def __init__(self) -> None:
-        self.gauges: list[tuple[str, float]] = []
-
-    def count(self, name, value=1.0, **labels):
-        pass
-
-    def observe(self, name, value, **labels):
-        pass
-
-    def gauge(self, name, value, **labels):
-        self.gauges.append((name, value))
-
-
 def feed(monitor, texts, similarity=0.6):
     for row in embed(texts):
         monitor.observe(row, similarity)

@@ -32,9 +32,11 @@ from ragops.ports import (
 )
 from ragops.services.answer_cache import CacheInvalidatingTier, SemanticCache
 from ragops.services.answering import AnswerContext, SentenceEmbeddings
-from ragops.services.documents import IngestContext
+from ragops.services.documents import IngestContext, TenantQuota
 from ragops.services.pipeline import ChampionReader, ServedPipeline, served_settings
+from ragops.services.queries import QueryContext
 from ragops.services.tier import tier_status
+from ragops.services.uploads import UploadContext
 from ragops.settings import Settings
 
 
@@ -530,6 +532,25 @@ class Container:
             sentence_embeddings=self.sentence_embeddings,
             reranker=self.reranker,
             rerank_candidates=self.settings.rerank_candidates,
+        )
+
+    def upload_context(self) -> UploadContext:
+        """What adding and removing documents needs (``ragops.services.uploads``)."""
+        s = self.settings
+        return UploadContext(
+            ingest=self.ingest_context(),
+            quota=TenantQuota(s.max_documents_per_tenant, s.max_stored_bytes_per_tenant),
+            ingest_mode=s.ingest_mode,
+            tier_status=self.tier_status,
+        )
+
+    def query_context(self) -> QueryContext:
+        """What asking a question needs (``ragops.services.queries``)."""
+        return QueryContext(
+            answering=self.answer_context(),
+            store=self.store,
+            metrics=self.metrics,
+            tier_status=self.tier_status,
         )
 
     @cached_property

@@ -35,35 +35,28 @@ from ragops.errors import (
     QuotaExceeded,
     RagopsError,
     RateLimited,
-    RequestBlocked,
     ServicePaused,
     StoreUnavailable,
     TierUnavailable,
     Unauthenticated,
 )
+from ragops.services import uploads
 from ragops.services.answering import (
     MAX_QUESTION_CHARS,
     AnswerDelta,
-    answer_question,
-    stream_answer,
 )
 from ragops.services.auth import Principal, authenticate_api_key, principal_from_claims
-from ragops.services.costs import record_answer_cost
 from ragops.services.documents import (
     IngestOutcome,
     IngestResult,
-    TenantQuota,
     UploadedFile,
-    check_quota,
-    delete_document,
     get_document,
     list_documents,
-    receive_uploads,
 )
 from ragops.services.feedback import MAX_COMMENT_CHARS, record_feedback
-from ragops.services.observability import report_answer, report_blocked, report_feedback
+from ragops.services.observability import report_feedback
 from ragops.services.ops_summary import ops_summary
-from ragops.services.tier import require_usable
+from ragops.services.queries import ask, ask_streaming
 from ragops.settings import DEFAULT_TENANT, validate_tenant
 
 logger = logging.getLogger(__name__)
@@ -425,21 +418,8 @@ def create_app(container: Container | None = None) -> FastAPI:
             else:
                 items.append(UploadedFile(filename=name, data=data))
         accepted = [i for i in items if isinstance(i, UploadedFile)]
-        settings = container.settings
-        quota = TenantQuota(settings.max_documents_per_tenant, settings.max_stored_bytes_per_tenant)
-        check_quota(container.store, tenant, accepted, quota)
-        tier = container.tier_status()
         outcomes = iter(
-            receive_uploads(
-                container.ingest_context(),
-                tenant=tenant,
-                files=accepted,
-                tier_usable=tier.usable,
-                tier_reason=tier.reason,
-                index_now=container.settings.ingest_mode == "sync",
-            )
-            if accepted
-            else []
+            uploads.upload_documents(container.upload_context(), tenant=tenant, files=accepted)
         )
         results: list[UploadItem] = []
         for item in items:
@@ -487,8 +467,7 @@ def create_app(container: Container | None = None) -> FastAPI:
         responses=_ERRORS,
     )
     def remove_document(doc_id: str, container: ContainerDep, tenant: TenantDep) -> Response:
-        require_usable(container.tier_status())
-        delete_document(container.store, container.index, tenant, doc_id)
+        uploads.remove_document(container.upload_context(), tenant=tenant, doc_id=doc_id)
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @app.post("/v1/query", tags=["query"], response_model=Answer, responses=_ERRORS)
@@ -498,22 +477,14 @@ def create_app(container: Container | None = None) -> FastAPI:
         """Answer a question from the tenant's documents, citing passages as [n].
         503 with ``Retry-After`` while the search tier is paused. ``answer_id`` names the
         answer for ``POST /v1/feedback``; ``prompt`` says which template answered."""
-        require_usable(container.tier_status())
-        try:
-            answer = answer_question(
-                container.answer_context(),
-                tenant=tenant,
-                question=body.question,
-                top_k=body.top_k,
-                mode=body.mode,
-                user=user,
-            )
-        except RequestBlocked as exc:
-            report_blocked(container.metrics, exc.findings)
-            raise
-        record_answer_cost(container.store, tenant, answer)
-        report_answer(container.metrics, answer)
-        return answer
+        return ask(
+            container.query_context(),
+            tenant=tenant,
+            question=body.question,
+            top_k=body.top_k,
+            mode=body.mode,
+            user=user,
+        )
 
     @app.post(
         "/v1/query/stream",
@@ -534,33 +505,23 @@ def create_app(container: Container | None = None) -> FastAPI:
         """``/v1/query`` as a stream: each sentence appears once written and checked against
         its passages; the final ``answer`` event replaces them. Refused questions and a
         paused tier answer with the usual JSON errors before any event."""
-        require_usable(container.tier_status())
-        events = stream_answer(
-            container.answer_context(),
+        events = ask_streaming(
+            container.query_context(),
             tenant=tenant,
             question=body.question,
             top_k=body.top_k,
             mode=body.mode,
             user=user,
         )
-        try:
-            first = next(events)
-        except RequestBlocked as exc:
-            report_blocked(container.metrics, exc.findings)
-            raise
 
         def sse() -> Iterator[str]:
-            item = first
             try:
-                while True:
+                for item in events:
                     if isinstance(item, AnswerDelta):
                         yield _event("delta", {"text": item.text})
                     else:
-                        record_answer_cost(container.store, tenant, item)
-                        report_answer(container.metrics, item)
                         yield _event("answer", jsonable_encoder(item))
                         return
-                    item = next(events)
             except RagopsError as exc:
                 logger.warning("streamed answer failed: %s", exc)
                 yield _event("error", {"error": {"type": type(exc).__name__, "message": str(exc)}})

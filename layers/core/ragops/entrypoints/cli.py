@@ -200,7 +200,8 @@ def ingest(
     json_output: JsonFlag = False,
 ) -> None:
     """Ingest documents: PDF, DOCX, HTML, Markdown and text files, or folders of them."""
-    from ragops.services.documents import IngestResult, UploadedFile, receive_uploads
+    from ragops.services.documents import IngestResult, UploadedFile
+    from ragops.services.uploads import upload_documents
 
     tenant = _tenant(tenant)
     files = list(_expand(paths))
@@ -216,14 +217,7 @@ def ingest(
                 uploads = [
                     UploadedFile(filename=name, data=path.read_bytes()) for path, name in group
                 ]
-                tier = container.tier_status()
-                results = receive_uploads(
-                    container.ingest_context(),
-                    tenant=tenant,
-                    files=uploads,
-                    tier_usable=tier.usable,
-                    tier_reason=tier.reason,
-                )
+                results = upload_documents(container.upload_context(), tenant=tenant, files=uploads)
                 for (path, _), result in zip(group, results, strict=True):
                     if isinstance(result, IngestResult):
                         rows.append(
@@ -274,16 +268,13 @@ def ask(
     """Answer a question from the documents, with citations."""
     from dataclasses import asdict
 
-    from ragops.services.answering import answer_question
-    from ragops.services.costs import record_answer_cost
-    from ragops.services.tier import require_usable
+    from ragops.services.queries import ask as ask_question
 
     tenant = _tenant(tenant)
     container = _container(data_dir, serving=True)
     try:
-        require_usable(container.tier_status())
-        answer = answer_question(
-            container.answer_context(),
+        answer = ask_question(
+            container.query_context(),
             tenant=tenant,
             question=question,
             top_k=top_k,
@@ -292,7 +283,6 @@ def ask(
         )
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
-    record_answer_cost(container.store, tenant, answer)
     if json_output:
         print(json.dumps(asdict(answer), indent=2, ensure_ascii=False))
         return
@@ -583,12 +573,12 @@ def documents_delete(
     data_dir: DataDir = None,
 ) -> None:
     """Delete a document from the store and the index."""
-    from ragops.services.documents import delete_document
+    from ragops.services.uploads import remove_document
 
     tenant = _tenant(tenant)
     container = _container(data_dir)
     try:
-        removed = delete_document(container.store, container.index, tenant, doc_id)
+        removed = remove_document(container.upload_context(), tenant=tenant, doc_id=doc_id)
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
     out.print(f"deleted {doc_id} ({removed} chunks)")
@@ -1586,6 +1576,7 @@ def sync(
             tier_status=container.tier_status,
             index_now=container.settings.ingest_mode == "sync",
             prune=prune,
+            quota=container.upload_context().quota,
         )
     except RagopsError as exc:
         raise _fail(str(exc)) from exc

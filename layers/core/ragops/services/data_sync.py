@@ -38,7 +38,9 @@ from ragops.errors import DocumentNotFound, DocumentRejected, InvalidInput, Tier
 from ragops.services.documents import (
     IngestContext,
     IngestOutcome,
+    TenantQuota,
     UploadedFile,
+    check_quota,
     delete_document,
     iter_manifests,
     needs_rechunking,
@@ -136,13 +138,16 @@ def sync_documents(
     index_now: bool = True,
     prune: bool = False,
     group_size: int = 64,
+    quota: TenantQuota | None = None,
 ) -> SyncReport:
     """Make ``tenant``'s documents match ``files``; returns what was done to each.
 
     Files are read and ingested ``group_size`` at a time (their chunks embedded together).
     ``tier_status`` is asked before each group and before deleting. Refuses (``InvalidInput``)
     to prune with no files at all: an empty or wrong folder would delete every document of
-    the tenant. Errors of the store or the models propagate; what was done before stays.
+    the tenant. ``quota`` is checked before each group is written (``QuotaExceeded``),
+    counting the documents a prune will remove as gone. Errors of the store or the models
+    propagate; what was done before stays.
     """
     validate_tenant(tenant)
     if group_size < 1:
@@ -158,9 +163,13 @@ def sync_documents(
         )
     before = {record.doc_id: record for record in iter_manifests(ctx.store, tenant)}
     report = SyncReport(tenant=tenant, indexed_now=index_now, pruned=prune)
+    wanted = {document_id_for(name) for name in names}
+    leaving = {doc_id for doc_id in before if doc_id not in wanted} if prune else set()
     for start in range(0, len(files), group_size):
         group = files[start : start + group_size]
         uploads = [UploadedFile(filename=f.name, data=f.read()) for f in group]
+        if quota is not None:
+            check_quota(ctx.store, tenant, uploads, quota, leaving=leaving)
         status = tier_status()
         results = receive_uploads(
             ctx,
@@ -173,8 +182,7 @@ def sync_documents(
         for item, result in zip(group, results, strict=True):
             report.documents.append(_synced(item.name, result, before))
     if prune:
-        wanted = {document_id_for(name) for name in names}
-        stale = [record for doc_id, record in before.items() if doc_id not in wanted]
+        stale = [record for doc_id, record in before.items() if doc_id in leaving]
         report.documents.extend(_prune(ctx, tenant, stale, tier_status, index_now))
     # Not spread into ``extra``: "created" is a LogRecord attribute of its own.
     logger.info("synced documents", extra={"tenant": tenant, "counts": report.counts()})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePath
@@ -554,14 +554,22 @@ class TenantQuota:
 
 
 def check_quota(
-    store: ObjectStore, tenant: str, files: Sequence[UploadedFile], quota: TenantQuota
+    store: ObjectStore,
+    tenant: str,
+    files: Sequence[UploadedFile],
+    quota: TenantQuota,
+    *,
+    leaving: Collection[str] = (),
 ) -> None:
     """Raise ``QuotaExceeded`` if storing ``files`` would take ``tenant`` over ``quota``
-    (a file replacing a document of the same id counts once, at its new size). Nothing is
-    written; it runs before any file of the upload is."""
+    (a file replacing a document of the same id counts once, at its new size; documents
+    ``leaving``, by id, count as gone). Nothing is written; it runs before any file of the
+    upload is."""
     if quota.max_documents is None and quota.max_bytes is None:
         return
-    held = {r.doc_id: r.size_bytes for r in iter_manifests(store, tenant)}
+    held = {
+        r.doc_id: r.size_bytes for r in iter_manifests(store, tenant) if r.doc_id not in leaving
+    }
     incoming: dict[str, int] = {}
     for item in files:
         try:
