@@ -1306,7 +1306,12 @@ def eval_suite(
     sample (or --baseline). Exits 1 when a gated measure regresses beyond the promotion
     margins."""
     from ragops.bootstrap import build_container, champion_reader
-    from ragops.domain.pipeline import PipelineEvaluation, compare
+    from ragops.services.eval_gate import (
+        GateBaseline,
+        gate_verdict,
+        load_baseline,
+        record_on_version,
+    )
     from ragops.services.eval_suite import SuiteSample, run_suite
     from ragops.services.pipeline import apply_config, margins_of, served_settings
 
@@ -1314,22 +1319,9 @@ def eval_suite(
         raise _fail("--pipeline records the evaluation on the version in MLflow: drop --no-track")
     settings = _settings(data_dir)
     read_champion = champion_reader(settings)
-    saved: PipelineEvaluation | None = None
-    if baseline_file is not None:
-        try:
-            loaded = json.loads(baseline_file.read_text(encoding="utf-8"))
-            saved = PipelineEvaluation(
-                str(loaded.get("mlflow_run_id", "")), loaded["sample"], loaded["metrics"]
-            )
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise _fail(f"--baseline {baseline_file}: not an `eval suite --json` output") from exc
     try:
         sample = SuiteSample(dataset, squad, split, queries, distractors, answers)
-        if saved is not None and saved.sample != sample.fingerprint():
-            raise _fail(
-                f"--baseline {baseline_file} is for another sample ({saved.sample}, this one "
-                f"is {sample.fingerprint()}): regenerate it with these options"
-            )
+        saved = load_baseline(baseline_file, sample.fingerprint()) if baseline_file else None
         champion = read_champion() if read_champion else None
         if pipeline is not None:
             registry = build_container(settings).pipeline_registry
@@ -1350,30 +1342,16 @@ def eval_suite(
             report = run_suite(container, sample, progress=report_progress)
     except RagopsError as exc:
         raise _fail(str(exc)) from exc
-    baseline = champion.evaluation if champion else None
-    gate: dict[str, Any] = {"baseline_version": champion.version if champion else None}
-    if saved is not None:
-        baseline = saved
-        gate = {"baseline_version": None, "baseline_file": str(baseline_file)}
-    if baseline is None:
-        gate.update(passed=True, note="no champion evaluation to compare with")
-    elif baseline.sample != report["sample"]:
-        gate.update(passed=True, note="the champion was evaluated on another sample: not compared")
-    else:
-        comparison = compare(report["metrics"], baseline.metrics, margins_of(settings))
-        gate.update(comparison.to_dict(), baseline_run_id=baseline.run_id)
+    chosen = GateBaseline.choose(saved, baseline_file, champion)
+    baseline = chosen.evaluation
+    gate = gate_verdict(report, chosen, margins_of(settings))
     params = {**sample.params(), "sample": report["sample"], "pipeline_version": version}
     tracked = _tracked(container, "suite", params, {**report, "gate": gate}, no_track)
     if pipeline is not None:
         try:
-            registry.record_evaluation(
-                pipeline,
-                PipelineEvaluation(tracked["mlflow_run_id"], report["sample"], report["metrics"]),
-            )
-        except (RagopsError, KeyError) as exc:
-            raise _fail(
-                f"the evaluation could not be recorded on version {pipeline}: {exc}"
-            ) from exc
+            record_on_version(registry, pipeline, tracked["mlflow_run_id"], report)
+        except RagopsError as exc:
+            raise _fail(str(exc)) from exc
     if json_output:
         print(
             json.dumps({**report, "pipeline_version": version, "gate": gate, **tracked}, indent=2)
