@@ -403,15 +403,11 @@ def answer_question(
     answer uses the experiment's prompt variant for ``tenant`` and ``user`` when one runs;
     every answer carries an ``answer_id`` for feedback.
     """
-    started = time.perf_counter()
-    screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
-    template, prompt = ctx.prompt_for(tenant, user)
-    answer, partition, embedding = _lookup(ctx, tenant, screened, mode, template, started)
-    if answer is None:
-        prepared = _prepare(ctx, tenant, screened, mode, embedding)
-        answer = _answer(ctx, prepared, started, template)
-        answer = _remember(ctx, tenant, partition, screened.question, embedding, answer)
-    return _named(answer, prompt)
+    *_, answer = _answer_events(
+        ctx, tenant=tenant, question=question, top_k=top_k, mode=mode, user=user, stream=False
+    )
+    assert isinstance(answer, Answer)
+    return answer
 
 
 def _named(answer: Answer, prompt: PromptInfo) -> Answer:
@@ -513,18 +509,36 @@ def stream_answer(
     raise from the first ``next()``. Generated sentences are shown only once complete and
     supported by a passage; with a guardrail service (not the local one) nothing is shown
     before the final answer, which that service checks."""
+    return _answer_events(
+        ctx, tenant=tenant, question=question, top_k=top_k, mode=mode, user=user, stream=True
+    )
+
+
+def _answer_events(
+    ctx: AnswerContext,
+    *,
+    tenant: str,
+    question: str,
+    top_k: int | None,
+    mode: SearchMode,
+    user: str | None,
+    stream: bool,
+) -> Iterator[AnswerDelta | Answer]:
+    """The one answer pipeline: screen, pick the prompt, look up the cache, prepare
+    (retrieve, read, decide), answer, remember, name. With ``stream`` the answer's
+    sentences are yielded as they are made; without, only the final ``Answer``."""
     started = time.perf_counter()
     screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
     template, prompt = ctx.prompt_for(tenant, user)
     answer, partition, embedding = _lookup(ctx, tenant, screened, mode, template, started)
     if answer is None:
         prepared = _prepare(ctx, tenant, screened, mode, embedding)
-        if prepared.declined or _is_extractive(prepared):
-            answer = _answer(ctx, prepared, started, template)
-        else:
+        if stream and not (prepared.declined or _is_extractive(prepared)):
             answer = yield from _generate_streaming(ctx, prepared, started, template)
+        else:
+            answer = _answer(ctx, prepared, started, template)
         answer = _remember(ctx, tenant, partition, screened.question, embedding, answer)
-    if answer.mode is AnswerMode.EXTRACTIVE and answer.fallback is None:
+    if stream and answer.mode is AnswerMode.EXTRACTIVE and answer.fallback is None:
         local_checks = ctx.guardrail is None or isinstance(ctx.guardrail, LocalGuardrail)
         if local_checks and answer.groundedness is not None:
             # Already checked and masked: shown at once, sentence by sentence.

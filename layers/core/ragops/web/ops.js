@@ -1,17 +1,12 @@
 // The operations page: one call to /v1/ops/summary, drawn as figures, a table and an SVG chart.
+// authHeaders() and addTerm() come from api.js, loaded before this file.
 "use strict";
 
 const el = (id) => document.getElementById(id);
 
 function figures(list, rows) {
   list.replaceChildren();
-  for (const [term, value] of rows) {
-    const dt = document.createElement("dt");
-    dt.textContent = term;
-    const dd = document.createElement("dd");
-    dd.textContent = value;
-    list.append(dt, dd);
-  }
+  for (const [term, value] of rows) addTerm(list, term, value);
 }
 
 function chart(days) {
@@ -49,10 +44,8 @@ function chart(days) {
 }
 
 async function load() {
-  // The key pasted on the main page (same tab): see app.js.
-  const credential = sessionStorage.getItem("ragops-credential");
-  const headers = credential ? { Authorization: `Bearer ${credential}` } : {};
-  const response = await fetch("/v1/ops/summary", { headers });
+  // The key pasted on the main page (same tab): see api.js.
+  const response = await fetch("/v1/ops/summary", { headers: authHeaders() });
   const data = await response.json();
   if (!response.ok) {
     el("tier-state").textContent = `unavailable: ${data.error ? data.error.message : response.status}`;
