@@ -35,6 +35,23 @@ def test_a_run_holds_params_metrics_and_the_report(tmp_path):
     assert any(p.name == "report.json" for p in artifacts.rglob("*"))
 
 
+def test_runs_that_differ_in_any_pipeline_setting_differ_in_their_params(tmp_path):
+    from ragops.domain.pipeline import PIPELINE_FIELDS
+    from ragops.services.tracking import pipeline_params
+
+    base = Settings(data_dir=tmp_path)
+    params = pipeline_params(base)
+    assert set(PIPELINE_FIELDS) <= set(params)
+    for change in (
+        {"temperature": 0.7},
+        {"max_answer_tokens": 64},
+        {"cache_semantic": not base.cache_semantic},
+        {"groundedness_check": not base.groundedness_check},
+        {"prompt_experiment": "answer-v1,answer-v2-quote"},
+    ):
+        assert pipeline_params(base.model_copy(update=change)) != params, change
+
+
 def test_tracking_off_records_nothing(tmp_path):
     container = build_container(Settings(data_dir=tmp_path, tracking="off"))
     assert track_eval(container, "pii", {}, {"x": 1}) == {}

@@ -6,40 +6,21 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ragops.services.pipeline import pipeline_config
+from ragops.settings import Settings
+
 if TYPE_CHECKING:
     from ragops.bootstrap import Container
 
 EXPERIMENT = "ragops-eval"
 
 
-def pipeline_params(container: Container) -> dict[str, Any]:
-    """The settings that make up the pipeline configuration (what a change would move)."""
-    s = container.settings
-    return {
-        "embedder": s.embedder,
-        "embedding_model": s.bedrock_embedding_model_id if s.embedder == "bedrock" else "local",
-        "chunk_tokens": s.chunk_tokens,
-        "chunk_overlap_tokens": s.chunk_overlap_tokens,
-        "fusion_method": s.fusion_method,
-        "fusion_vector_weight": s.fusion_vector_weight,
-        "fusion_rrf_k": s.fusion_rrf_k,
-        "candidate_pool": s.candidate_pool,
-        "bm25_k1": s.bm25_k1,
-        "bm25_b": s.bm25_b,
-        "hnsw_ef_search": s.hnsw_ef_search,
-        "min_relevance": s.min_relevance,
-        "top_k": s.top_k,
-        "prompt_version": s.prompt_version,
-        "prompt_variants": dict(s.prompt_variants) or None,
-        "llm": s.llm,
-        "lite_model": s.bedrock_chat_model_id if s.llm == "bedrock" else "local",
-        "pro_model": s.bedrock_pro_model_id if s.llm == "bedrock" else "local",
-        "router": s.router,
-        "router_threshold": s.router_threshold,
-        "cache": s.cache,
-        "cache_threshold": s.cache_threshold,
-        "groundedness_min_similarity": s.groundedness_min_similarity,
-    }
+def pipeline_params(settings: Settings) -> dict[str, Any]:
+    """A run's parameters: the pipeline configuration exactly as the registry keeps it
+    (``services.pipeline.pipeline_config``, every field of ``PIPELINE_FIELDS``), so two
+    runs that differ in any pipeline setting differ in their parameters; and whether the
+    answer cache was on."""
+    return {**pipeline_config(settings), "cache": settings.cache}
 
 
 def numeric(report: dict[str, Any], prefix: str = "") -> dict[str, float]:
@@ -65,7 +46,7 @@ def track_eval(
     run_id = tracker.log_run(
         EXPERIMENT,
         kind,
-        {**pipeline_params(container), **params, "eval": kind},
+        {**pipeline_params(container.settings), **params, "eval": kind},
         numeric(report),
         report,
     )
