@@ -19,7 +19,9 @@ import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import copy_context
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar
+
+from typing_extensions import Unpack
 
 from ragops.adapters.embedding_base import ArrayEmbeddings
 from ragops.domain.chunking import TokenCounter, approximate_token_count
@@ -59,6 +61,17 @@ def is_transient(exc: Exception) -> bool:
     return isinstance(exc, HTTPClientError | BotoConnectionError)
 
 
+class CallOptions(TypedDict, total=False):
+    """How a Bedrock adapter reaches the service: an injected ``client`` (else one is
+    built in ``region`` on first use), the ``retry`` policy and the socket timeouts."""
+
+    client: Any
+    region: str | None
+    retry: RetryPolicy | None
+    connect_timeout: float
+    read_timeout: float
+
+
 class _RuntimeClient:
     """A Bedrock client built on first use (botocore's retries off, short timeouts: the
     retry policy is the only retry) and calls under that policy."""
@@ -67,9 +80,9 @@ class _RuntimeClient:
 
     def __init__(
         self,
-        client: Any | None,
-        region: str | None,
         *,
+        client: Any | None = None,
+        region: str | None = None,
         retry: RetryPolicy | None = None,
         connect_timeout: float = 2.0,
         read_timeout: float = 15.0,
@@ -124,20 +137,10 @@ class BedrockTitanEmbedder(_RuntimeClient, ArrayEmbeddings):
         model_id: str = "amazon.titan-embed-text-v2:0",
         *,
         dimensions: int = 1024,
-        client: Any | None = None,
-        region: str | None = None,
         concurrency: int = 8,
-        retry: RetryPolicy | None = None,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 15.0,
+        **call: Unpack[CallOptions],
     ) -> None:
-        super().__init__(
-            client,
-            region,
-            retry=retry,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        )
+        super().__init__(**call)
         self.model_id = model_id
         self.dimensions = dimensions
         self.max_input_tokens = TITAN_V2_MAX_TOKENS
@@ -177,21 +180,11 @@ class BedrockConverseChatModel(_RuntimeClient):
         self,
         model_id: str,
         *,
-        client: Any | None = None,
-        region: str | None = None,
         max_tokens: int = 512,
         temperature: float = 0.0,
-        retry: RetryPolicy | None = None,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 15.0,
+        **call: Unpack[CallOptions],
     ) -> None:
-        super().__init__(
-            client,
-            region,
-            retry=retry,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        )
+        super().__init__(**call)
         self.model_id = model_id
         self.max_tokens = max_tokens
         self.temperature = temperature

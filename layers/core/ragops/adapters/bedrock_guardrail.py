@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ragops.adapters.bedrock import _RuntimeClient
+from typing_extensions import Unpack
+
+from ragops.adapters.bedrock import CallOptions, _RuntimeClient
 from ragops.domain.guardrails import GuardrailAction, GuardrailVerdict, looks_like_injection
-from ragops.domain.retry import RetryPolicy
 
 
 def _findings(assessments: list[dict[str, Any]]) -> tuple[list[str], bool]:
@@ -52,20 +53,9 @@ class BedrockGuardrail(_RuntimeClient):
         self,
         guardrail_id: str,
         version: str = "DRAFT",
-        *,
-        client: Any | None = None,
-        region: str | None = None,
-        retry: RetryPolicy | None = None,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 15.0,
+        **call: Unpack[CallOptions],
     ) -> None:
-        super().__init__(
-            client,
-            region,
-            retry=retry,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        )
+        super().__init__(**call)
         self.guardrail_id = guardrail_id
         self.version = version
 

@@ -26,9 +26,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ragops.adapters.bedrock import _RuntimeClient
+from typing_extensions import Unpack
+
+from ragops.adapters.bedrock import CallOptions, _RuntimeClient
 from ragops.domain.models import SearchHit
-from ragops.domain.retry import RetryPolicy
 from ragops.errors import InvalidInput, ModelUnavailable
 
 logger = logging.getLogger(__name__)
@@ -76,20 +77,9 @@ class BedrockReranker(_RuntimeClient):
     def __init__(
         self,
         model_id: str,
-        *,
-        client: Any | None = None,
-        region: str | None = None,
-        retry: RetryPolicy | None = None,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 15.0,
+        **call: Unpack[CallOptions],
     ) -> None:
-        super().__init__(
-            client,
-            region,
-            retry=retry,
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-        )
+        super().__init__(**call)
         self.model_id = model_id
 
     @property

@@ -25,62 +25,17 @@ from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
+from ragops.domain.stopwords import FUNCTION_WORDS
+
 _SPACE = re.compile(r"\s+")
 _TRAILING = re.compile(r"[\s?.!]+$")
 _WORD = re.compile(r"\w+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _STRIP = "?.,!\"'()[]{}:;"
 
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "were",
-        "with",
-        "do",
-        "does",
-        "did",
-        "can",
-        "i",
-        "you",
-        "my",
-        "your",
-        "me",
-        "we",
-        "what",
-        "how",
-        "why",
-        "which",
-        "who",
-        "when",
-        "where",
-        "should",
-        "would",
-        "will",
-        "could",
-    ]
+# pronouns and modals; negations stay: they change a question.
+_STOP = FUNCTION_WORDS | frozenset(
+    ["could", "i", "me", "my", "should", "we", "will", "would", "you", "your"]
 )
 _NEGATION = frozenset(["not", "no", "never", "without", "cannot", "nothing", "none", "nor"])
 _LEADS = [

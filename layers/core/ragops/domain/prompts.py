@@ -14,6 +14,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ragops.domain.models import ChatMessage, SearchHit
+from ragops.domain.stopwords import FUNCTION_WORDS
 
 PROMPT_VERSION = "answer-v1"
 """The prompt template answers use when no experiment is configured."""
@@ -25,49 +26,8 @@ SNIPPET_CHARS = 320
 _MARKER = re.compile(r"\[(\d{1,3})\]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"\w+", re.UNICODE)
-_STOP = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "has",
-        "have",
-        "in",
-        "is",
-        "it",
-        "its",
-        "of",
-        "on",
-        "or",
-        "that",
-        "the",
-        "this",
-        "to",
-        "was",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "who",
-        "why",
-        "with",
-        "how",
-        "do",
-        "does",
-        "did",
-        "can",
-        "not",
-        "no",
-    ]
-)
+# negations: support is about content words.
+_STOP = FUNCTION_WORDS | frozenset(["no", "not"])
 # Share of a sentence's content words that must occur in a passage: to credit an uncited
 # sentence to it, and to keep a citation the model wrote.
 SUPPORT_THRESHOLD = 0.6

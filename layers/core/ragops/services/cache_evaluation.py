@@ -25,7 +25,6 @@ leaves a third part (``split_of``) for the benchmark to measure on.
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from ragops.domain.cache import (
 from ragops.domain.metrics import percentile
 from ragops.domain.models import Answer, Usage
 from ragops.errors import InvalidInput
+from ragops.services.jsonl import read_json_lines
 
 EmbedFn = Callable[[list[str]], Any]
 
@@ -58,25 +58,16 @@ class QuestionPair:
 
 def load_pairs(path: Path) -> list[QuestionPair]:
     """The pairs of a JSON-lines file; ``InvalidInput`` names the first bad line."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise InvalidInput(f"{path}: no such file") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read it ({exc})") from exc
     pairs: list[QuestionPair] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, row in read_json_lines(path):
         try:
-            row = json.loads(line)
             pair = QuestionPair(
                 str(row.get("id", number)),
                 row["question1"],
                 row["question2"],
                 int(row["label"]),
             )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InvalidInput(
                 f"{path}, line {number}: expected an object with question1, question2 and "
                 f"label ({type(exc).__name__})"

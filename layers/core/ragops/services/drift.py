@@ -7,7 +7,6 @@ none, so the bootstrap builds no live monitor there and the query path runs with
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import deque
@@ -22,6 +21,7 @@ from ragops.domain.models import SearchMode
 from ragops.errors import InvalidInput
 from ragops.ports import Embedder, MetricsSink, VectorTier
 from ragops.services.answering import best_similarity
+from ragops.services.jsonl import read_json_lines
 
 log = logging.getLogger(__name__)
 
@@ -34,20 +34,8 @@ Progress = Callable[[str, int, int], None]
 def load_questions(path: Path) -> list[str]:
     """The questions of a JSON-lines file, one ``{"text": ...}`` object a line (other
     fields are ignored, blank lines skipped); ``InvalidInput`` names the first bad line."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise InvalidInput(f"{path}: no such file") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"{path}: cannot read it ({exc})") from exc
     questions: list[str] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInput(f"{path}, line {number}: not JSON ({exc.msg})") from exc
+    for number, row in read_json_lines(path):
         text = row.get("text") if isinstance(row, dict) else None
         if not isinstance(text, str) or not text.strip():
             raise InvalidInput(f'{path}, line {number}: expected an object with a "text" field')
