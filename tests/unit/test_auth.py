@@ -12,6 +12,7 @@ import random
 import pytest
 from fastapi.testclient import TestClient
 
+from ragops.adapters.jwt_verifier import JwtVerifier
 from ragops.bootstrap import build_container
 from ragops.domain.auth import parse_key
 from ragops.domain.limits import TokenBucketLimiter
@@ -19,7 +20,6 @@ from ragops.entrypoints.api import create_app
 from ragops.errors import Unauthenticated
 from ragops.log_masking import install as install_masking
 from ragops.services.auth import (
-    JwtVerifier,
     authenticate_api_key,
     create_api_key,
     list_api_keys,

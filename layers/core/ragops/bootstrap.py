@@ -25,9 +25,12 @@ from ragops.ports import (
     Embedder,
     Guardrail,
     MetricsSink,
+    NodeGroupScaler,
     ObjectStore,
+    QuestionIndex,
     Reranker,
     TierStateStore,
+    TokenVerifier,
     VectorTier,
 )
 from ragops.services.answer_cache import CacheInvalidatingTier, SemanticCache
@@ -220,9 +223,9 @@ class Container:
         return TokenBucketLimiter(s.rate_limit_per_minute, s.rate_limit_burst)
 
     @cached_property
-    def jwt_verifier(self) -> Any:
+    def jwt_verifier(self) -> TokenVerifier:
         """Checks bearer JWTs (``auth=jwt``) against the issuer's JWKS or a PEM key."""
-        from ragops.services.auth import JwtVerifier
+        from ragops.adapters.jwt_verifier import JwtVerifier
 
         s = self.settings
         if not s.jwt_issuer:
@@ -432,6 +435,20 @@ class Container:
             bm25_language=s.bm25_language,
             refresh_seconds=s.tier_refresh_seconds if s.chroma_url else None,
         )
+
+    @cached_property
+    def node_group_scaler(self) -> NodeGroupScaler:
+        """The tier's node group on EKS (the scaler function's)."""
+        from ragops.adapters.eks_scaler import EksNodeGroupScaler
+
+        return EksNodeGroupScaler(self.aws_client("eks"))
+
+    def chroma_question_index(self) -> QuestionIndex:
+        """Cached questions in the Chroma server's collections: the tier service's half of
+        the answer cache that the functions reach over HTTP."""
+        from ragops.adapters.chroma_questions import ChromaQuestionIndex
+
+        return ChromaQuestionIndex(self.chroma())
 
     def chroma(self) -> Any:
         """The Chroma client: injected, a server's (``chroma_url``) or embedded."""

@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ragops.domain.auth import Principal
 from ragops.domain.cache import Candidate
 from ragops.domain.chunking import TokenCounter
 from ragops.domain.guardrails import GuardrailVerdict
 from ragops.domain.models import ChatMessage, Chunk, Generation, SearchHit, SearchMode
 from ragops.domain.pipeline import PipelineEvaluation, PipelineVersion
-from ragops.domain.tier import TierState
+from ragops.domain.tier import NodeGroup, TierState
 
 if TYPE_CHECKING:
     import numpy as np
@@ -177,6 +178,24 @@ class MetricsSink(Protocol):
 
     def gauge(self, name: str, value: float, **labels: str) -> None:
         """Set the current value of ``name`` (a level, not an event: the last value wins)."""
+        ...
+
+
+class TokenVerifier(Protocol):
+    """Checks a bearer token (a JWT) and says who presented it."""
+
+    def verify(self, token: str) -> Principal:
+        """The token's principal; ``Unauthenticated`` for an invalid or expired token."""
+        ...
+
+
+class NodeGroupScaler(Protocol):
+    """Sets the size of the tier's node group (EKS on AWS)."""
+
+    def set_nodes(self, group: NodeGroup, desired: int) -> int | None:
+        """Scale ``group`` to ``desired`` nodes; returns ``desired``, or None when the
+        cluster or node group does not exist (destroyed: nothing to scale). A call that
+        fails is ``TierUnavailable``."""
         ...
 
 

@@ -6,30 +6,16 @@ The CLI's ``--data-dir`` overrides ``RAGOPS_DATA_DIR``.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-TENANT_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_-]{0,62}[A-Za-z0-9])?$")
+# The tenant rules are the domain's; importable from here too for existing callers.
+from ragops.domain.tenants import DEFAULT_TENANT, TENANT_PATTERN, validate_tenant
 
-DEFAULT_TENANT = "default"
-
-
-def validate_tenant(tenant: str) -> str:
-    """Return ``tenant`` if it is a valid tenant id, else raise ``ValueError``.
-
-    Tenant ids become part of object keys and index names, so they are restricted to
-    1-64 letters, digits, ``-`` and ``_``, starting and ending with a letter or digit.
-    """
-    if not isinstance(tenant, str) or not TENANT_PATTERN.match(tenant):
-        raise ValueError(
-            f"invalid tenant id {tenant!r}: use 1-64 letters, digits, '-' or '_', "
-            "starting and ending with a letter or digit"
-        )
-    return tenant
+__all__ = ["DEFAULT_TENANT", "TENANT_PATTERN", "Settings", "validate_tenant"]
 
 
 class Settings(BaseSettings):

@@ -30,7 +30,7 @@ from ragops.domain.fusion import (
     zscore_fusion,
 )
 from ragops.domain.models import Chunk, SearchHit, SearchMode
-from ragops.settings import validate_tenant
+from ragops.domain.tenants import validate_tenant
 
 
 @dataclass

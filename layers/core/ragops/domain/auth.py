@@ -14,7 +14,10 @@ import hmac
 import re
 import secrets
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
+
+from ragops.domain.tenants import validate_tenant
+from ragops.errors import Unauthenticated
 
 KEY_PREFIX = "rgk"
 _KEY = re.compile(r"^rgk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
@@ -85,3 +88,24 @@ class ApiKeyRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ApiKeyRecord:
         return cls(**{k: data.get(k) for k in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: the tenant its credential belongs to, and who."""
+
+    tenant: str
+    subject: str
+    method: Literal["api-key", "jwt", "none"]
+
+
+def principal_from_claims(claims: dict[str, Any], tenant_claim: str) -> Principal:
+    """The principal of a verified JWT's claims: the tenant from ``tenant_claim``."""
+    tenant = claims.get(tenant_claim)
+    if not isinstance(tenant, str):
+        raise Unauthenticated(f"the token carries no {tenant_claim} claim")
+    try:
+        validate_tenant(tenant)
+    except ValueError as exc:
+        raise Unauthenticated(f"the token's {tenant_claim} is not a tenant id") from exc
+    return Principal(tenant, f"user:{claims.get('sub', '?')}", "jwt")

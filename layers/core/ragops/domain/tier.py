@@ -87,3 +87,13 @@ class TierStatus:
         if self.breaker_open:
             return "the search tier is not responding; uploads are accepted and indexed later"
         return "the search tier is active"
+
+
+@dataclass(frozen=True)
+class NodeGroup:
+    """The tier's node group: where it is, and the sizes a resume restores."""
+
+    cluster: str
+    name: str
+    desired: int
+    maximum: int

@@ -16,8 +16,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from ragops.domain.models import Chunk, SearchHit
+from ragops.domain.tenants import validate_tenant
 from ragops.errors import ConfigurationError
-from ragops.settings import validate_tenant
 
 API_PREFIX = "/v1"
 

@@ -116,7 +116,7 @@ def run_scaler(command: ScalerCommand) -> ScaleResult:
     result = scale_tier(
         command.action,
         state=c.tier_state,
-        eks=c.aws_client("eks"),
+        scaler=c.node_group_scaler,
         group=NodeGroup(
             cluster=s.eks_cluster_name,
             name=s.eks_nodegroup_name,

@@ -34,11 +34,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
 from ragops.domain.models import SearchMode
+from ragops.domain.tenants import validate_tenant
 from ragops.domain.tier_wire import API_PREFIX, decode_chunks, decode_matrix, encode_hits
 from ragops.errors import CacheUnavailable, ConfigurationError, RagopsError, TierUnavailable
 from ragops.ports import CacheStore, QuestionIndex, VectorTier
 from ragops.services.pipeline import ChampionReader
-from ragops.settings import Settings, validate_tenant
+from ragops.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -390,7 +391,6 @@ def app_from_settings(settings: Settings | None = None) -> FastAPI:
         return create_tier_app(
             index, token=container.tier_token(), ready=index.ping, champion=champion
         )
-    from ragops.adapters.chroma_questions import ChromaQuestionIndex
     from ragops.services.answer_cache import CacheInvalidatingTier
 
     store = container.cache_store
@@ -400,6 +400,6 @@ def app_from_settings(settings: Settings | None = None) -> FastAPI:
         token=container.tier_token(),
         ready=index.ping,
         cache_store=store,
-        cache_questions=ChromaQuestionIndex(container.chroma()),
+        cache_questions=container.chroma_question_index(),
         champion=champion,
     )

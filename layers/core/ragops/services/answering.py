@@ -56,11 +56,11 @@ from ragops.domain.prompts import (
     snippet,
 )
 from ragops.domain.routing import EXTRACTIVE_MODEL, ModelTier, QueryRouter, RouteDecision
+from ragops.domain.tenants import validate_tenant
 from ragops.errors import InvalidInput, ModelUnavailable, RequestBlocked
 from ragops.ports import ChatModel, Embedder, Guardrail, Reranker, VectorTier
 from ragops.services.answer_cache import CachedAnswer, SemanticCache, cache_scope
 from ragops.services.groundedness import check_groundedness
-from ragops.settings import validate_tenant
 
 MAX_QUESTION_CHARS = 2000
 NOT_ANSWERED = (

@@ -1,5 +1,6 @@
-"""Who is calling, and for which tenant: API keys kept in the object store, and JWTs (a
-Cognito user pool in the cloud). The tenant always comes from the credential.
+"""Who is calling, and for which tenant: API keys kept in the object store (here), and
+JWTs (a Cognito user pool in the cloud; verified by ``adapters/jwt_verifier.py``). The
+tenant always comes from the credential.
 
 Keys live at ``auth/keys/{key_id}.json`` (``ApiKeyRecord``: tenant, name, salted hash,
 created and revoked times). Every request reads its key's record, so a revoked key stops
@@ -10,28 +11,24 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
-from typing import Any, Literal
 
 from ragops.domain import keys
-from ragops.domain.auth import ApiKeyRecord, issue_key, parse_key, secret_matches
+from ragops.domain.auth import (
+    ApiKeyRecord,
+    Principal,
+    issue_key,
+    parse_key,
+    principal_from_claims,
+    secret_matches,
+)
 from ragops.domain.models import utc_now
-from ragops.errors import ConfigurationError, InvalidInput, ObjectNotFound, Unauthenticated
+from ragops.domain.tenants import validate_tenant
+from ragops.errors import InvalidInput, ObjectNotFound, Unauthenticated
 from ragops.ports import ObjectStore
-from ragops.settings import validate_tenant
 
 logger = logging.getLogger(__name__)
 
 KEYS_PREFIX = keys.API_KEYS
-
-
-@dataclass(frozen=True)
-class Principal:
-    """An authenticated caller: the tenant its credential belongs to, and who."""
-
-    tenant: str
-    subject: str
-    method: Literal["api-key", "jwt", "none"]
 
 
 def _key_object(key_id: str) -> str:
@@ -108,65 +105,11 @@ def authenticate_api_key(store: ObjectStore, presented: str) -> Principal:
     return Principal(record.tenant, f"key:{key_id}", "api-key")
 
 
-def principal_from_claims(claims: dict[str, Any], tenant_claim: str) -> Principal:
-    """The principal of a verified JWT's claims: the tenant from ``tenant_claim``."""
-    tenant = claims.get(tenant_claim)
-    if not isinstance(tenant, str):
-        raise Unauthenticated(f"the token carries no {tenant_claim} claim")
-    try:
-        validate_tenant(tenant)
-    except ValueError as exc:
-        raise Unauthenticated(f"the token's {tenant_claim} is not a tenant id") from exc
-    return Principal(tenant, f"user:{claims.get('sub', '?')}", "jwt")
-
-
-@dataclass(frozen=True)
-class JwtVerifier:
-    """Checks a bearer JWT's signature, expiry, issuer and audience (PyJWT): against a
-    public key (PEM) or the issuer's JWKS (a Cognito user pool's
-    ``/.well-known/jwks.json``, fetched and cached by PyJWT)."""
-
-    issuer: str
-    audience: str | None
-    tenant_claim: str = "custom:tenant"
-    public_key: str | None = None
-    jwks_url: str | None = None
-    algorithms: tuple[str, ...] = ("RS256",)
-
-    def verify(self, token: str) -> Principal:
-        try:
-            import jwt
-        except ImportError as exc:
-            raise ConfigurationError(
-                "RAGOPS_AUTH=jwt needs PyJWT: pip install 'pyjwt[crypto]'"
-            ) from exc
-
-        try:
-            if self.public_key:
-                key: Any = self.public_key
-            elif self.jwks_url:
-                key = _jwks_client(self.jwks_url).get_signing_key_from_jwt(token).key
-            else:
-                raise Unauthenticated("JWT authentication has no key configured")
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=list(self.algorithms),
-                issuer=self.issuer,
-                audience=self.audience,
-                options={"require": ["exp", "iss"], "verify_aud": self.audience is not None},
-            )
-        except jwt.PyJWTError as exc:
-            raise Unauthenticated(f"invalid token: {exc}") from exc
-        return principal_from_claims(claims, self.tenant_claim)
-
-
-_JWKS: dict[str, Any] = {}
-
-
-def _jwks_client(url: str) -> Any:
-    import jwt
-
-    if url not in _JWKS:
-        _JWKS[url] = jwt.PyJWKClient(url, cache_keys=True, lifespan=3600)
-    return _JWKS[url]
+__all__ = [
+    "Principal",
+    "authenticate_api_key",
+    "create_api_key",
+    "list_api_keys",
+    "principal_from_claims",
+    "revoke_api_key",
+]

@@ -20,9 +20,9 @@ from typing import Any
 
 from ragops.domain import keys
 from ragops.domain.models import Answer, QueryCost
+from ragops.domain.tenants import validate_tenant
 from ragops.errors import StoreUnavailable
 from ragops.ports import ObjectStore
-from ragops.settings import validate_tenant
 
 USAGE_PREFIX = keys.USAGE
 ANSWER_ID = re.compile(r"^\d{20}[0-9a-f]{8}$")

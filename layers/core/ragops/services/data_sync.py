@@ -33,6 +33,7 @@ from typing import Any
 from ragops.domain.artifacts import raw_key
 from ragops.domain.chunking import CHUNKING_VERSION
 from ragops.domain.models import DocumentRecord, document_id_for
+from ragops.domain.tenants import validate_tenant
 from ragops.domain.tier import TierState, TierStatus
 from ragops.errors import DocumentNotFound, DocumentRejected, InvalidInput, TierUnavailable
 from ragops.services.documents import (
@@ -46,7 +47,6 @@ from ragops.services.documents import (
     needs_rechunking,
     receive_uploads,
 )
-from ragops.settings import validate_tenant
 
 logger = logging.getLogger(__name__)
 

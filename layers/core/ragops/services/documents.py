@@ -46,6 +46,7 @@ from ragops.domain.quality import (
     minhash,
     text_findings,
 )
+from ragops.domain.tenants import validate_tenant
 from ragops.errors import (
     DocumentNotFound,
     DocumentRejected,
@@ -55,7 +56,6 @@ from ragops.errors import (
     TierUnavailable,
 )
 from ragops.ports import Embedder, ObjectStore, VectorTier
-from ragops.settings import validate_tenant
 
 if TYPE_CHECKING:
     import numpy as np

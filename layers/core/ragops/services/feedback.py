@@ -18,10 +18,10 @@ from typing import Any
 from ragops.domain import keys
 from ragops.domain.metrics import percentile
 from ragops.domain.pii import mask_pii
+from ragops.domain.tenants import validate_tenant
 from ragops.errors import AnswerNotFound, InvalidInput, ObjectNotFound
 from ragops.ports import ObjectStore
 from ragops.services.costs import answer_record_key, answer_records
-from ragops.settings import validate_tenant
 
 FEEDBACK_PREFIX = keys.FEEDBACK
 RATINGS = ("up", "down")

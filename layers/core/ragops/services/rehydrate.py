@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 
 from ragops.domain.artifacts import artifact_key, artifact_prefix, decode_artifact
 from ragops.domain.models import DocumentRecord, DocumentStatus
+from ragops.domain.tenants import validate_tenant
 from ragops.errors import ObjectNotFound
 from ragops.ports import ObjectStore, VectorTier
 from ragops.services.documents import iter_manifests
-from ragops.settings import validate_tenant
 
 logger = logging.getLogger(__name__)
 

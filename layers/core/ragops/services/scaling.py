@@ -1,5 +1,6 @@
 """Scheduled scaling of the vector tier: pause in the evening, resume in the morning,
-activate once it is back (index what was uploaded meanwhile)."""
+activate once it is back (index what was uploaded meanwhile). The node group is scaled
+through the ``NodeGroupScaler`` port (EKS: ``adapters/eks_scaler.py``)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,9 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
-from ragops.domain.tier import TierState
-from ragops.errors import TierUnavailable
-from ragops.ports import TierStateStore
+from ragops.domain.tier import NodeGroup, TierState
+from ragops.ports import NodeGroupScaler, TierStateStore
 from ragops.services.documents import IngestContext, IngestResult
 from ragops.services.tier import resume_tier
 
@@ -28,14 +27,6 @@ class ScaleAction(StrEnum):
 
 
 @dataclass(frozen=True)
-class NodeGroup:
-    cluster: str
-    name: str
-    desired: int
-    maximum: int
-
-
-@dataclass(frozen=True)
 class ScaleResult:
     action: ScaleAction
     state: TierState
@@ -44,33 +35,11 @@ class ScaleResult:
     indexed_pending: int = 0
 
 
-def _set_nodes(eks: Any, group: NodeGroup, desired: int) -> int | None:
-    try:
-        eks.update_nodegroup_config(
-            clusterName=group.cluster,
-            nodegroupName=group.name,
-            scalingConfig={
-                "minSize": 0 if desired == 0 else 1,
-                "maxSize": max(group.maximum, 1),
-                "desiredSize": desired,
-            },
-        )
-    except Exception as exc:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-        if code == "ResourceNotFoundException":
-            logger.warning(
-                "tier cluster %s/%s not found; nothing to scale", group.cluster, group.name
-            )
-            return None
-        raise TierUnavailable(f"could not scale the tier node group: {exc}") from exc
-    return desired
-
-
 def scale_tier(
     action: ScaleAction,
     *,
     state: TierStateStore,
-    eks: Any,
+    scaler: NodeGroupScaler,
     group: NodeGroup,
     ingest_context: Callable[[], IngestContext],
 ) -> ScaleResult:
@@ -79,10 +48,10 @@ def scale_tier(
     nodes first; activating indexes pending uploads before declaring the tier active."""
     if action is ScaleAction.PAUSE:
         state.set(TierState.PAUSED)
-        nodes = _set_nodes(eks, group, 0)
+        nodes = scaler.set_nodes(group, 0)
         return ScaleResult(action, TierState.PAUSED, nodes)
     if action is ScaleAction.RESUME:
-        nodes = _set_nodes(eks, group, group.desired)
+        nodes = scaler.set_nodes(group, group.desired)
         state.set(TierState.RESUMING)
         return ScaleResult(action, TierState.RESUMING, nodes)
     results = resume_tier(state, ingest_context())

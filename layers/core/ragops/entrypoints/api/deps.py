@@ -9,9 +9,9 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ragops.bootstrap import Container
+from ragops.domain.tenants import DEFAULT_TENANT, validate_tenant
 from ragops.errors import InvalidInput, RateLimited, Unauthenticated
 from ragops.services.auth import Principal, authenticate_api_key, principal_from_claims
-from ragops.settings import DEFAULT_TENANT, validate_tenant
 
 
 def get_container(request: Request) -> Container:
