@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ragops.domain.chunking import Chunker
 from ragops.domain.costs import ModelPrice
 from ragops.domain.experiments import PromptExperiment
 from ragops.domain.extractive import AnswerModel
 from ragops.domain.fusion import FusionMethod
+from ragops.domain.limits import TokenBucketLimiter
 from ragops.domain.pipeline import PipelineVersion
 from ragops.domain.routing import QueryRouter
 from ragops.domain.tier import CircuitBreaker, TierStatus
@@ -23,12 +24,15 @@ from ragops.ports import (
     CacheStore,
     ChatModel,
     Embedder,
+    ExperimentTracker,
     Guardrail,
     MetricsSink,
     NodeGroupScaler,
     ObjectStore,
+    PipelineRegistry,
     QuestionIndex,
     Reranker,
+    TierCache,
     TierStateStore,
     TokenVerifier,
     VectorTier,
@@ -41,6 +45,9 @@ from ragops.services.queries import QueryContext
 from ragops.services.tier import tier_status
 from ragops.services.uploads import UploadContext
 from ragops.settings import Settings
+
+if TYPE_CHECKING:  # numpy: not in the API Lambda
+    from ragops.services.drift import DriftMonitor
 
 
 @dataclass
@@ -183,7 +190,7 @@ class Container:
         return NullMetrics()
 
     @cached_property
-    def tracker(self) -> Any:
+    def tracker(self) -> ExperimentTracker | None:
         """The experiment tracker (MLflow), or None when tracking is off."""
         s = self.settings
         if s.tracking == "off":
@@ -197,7 +204,7 @@ class Container:
         )
 
     @cached_property
-    def pipeline_registry(self) -> Any:
+    def pipeline_registry(self) -> PipelineRegistry:
         """The pipeline registry (MLflow's model registry, in the tracking store)."""
         from ragops.adapters.mlflow_registry import MlflowPipelineRegistry
         from ragops.adapters.mlflow_tracker import MlflowTracker, local_tracking_uri
@@ -213,10 +220,8 @@ class Container:
         return MlflowPipelineRegistry(tracker, s.pipeline_model_name)
 
     @cached_property
-    def rate_limiter(self) -> Any:
+    def rate_limiter(self) -> TokenBucketLimiter | None:
         """Per-tenant request limiter, or None with ``rate_limit_per_minute=0``."""
-        from ragops.domain.limits import TokenBucketLimiter
-
         s = self.settings
         if s.rate_limit_per_minute == 0:
             return None
@@ -359,7 +364,7 @@ class Container:
         )
 
     @cached_property
-    def tier_cache(self) -> Any:
+    def tier_cache(self) -> TierCache:
         """The tier service's answer cache (``CacheStore`` and ``QuestionIndex`` in one)."""
         from ragops.adapters.http_cache import HttpTierCache
 
@@ -463,7 +468,12 @@ class Container:
         return self.chroma_client
 
     def tier_token(self) -> str:
-        """The tier's bearer token: ``tier_token``, else the Secrets Manager secret."""
+        """The tier's bearer token: ``tier_token``, else the Secrets Manager secret (read
+        once per container: a cold start used to read it once per client it built)."""
+        return self._tier_token
+
+    @cached_property
+    def _tier_token(self) -> str:
         s = self.settings
         if s.tier_token is not None:
             return s.tier_token.get_secret_value()
@@ -571,7 +581,7 @@ class Container:
         )
 
     @cached_property
-    def drift_monitor(self) -> Any:
+    def drift_monitor(self) -> DriftMonitor | None:
         """The live query-drift monitor (``ragops.services.drift``), or None: turned off
         (``drift_window=0``), or no numpy (the API Lambda has none)."""
         s = self.settings

@@ -257,6 +257,11 @@ class QuestionIndex(Protocol):
         ...
 
 
+class TierCache(CacheStore, QuestionIndex, Protocol):
+    """The answer cache the tier service keeps (entries and cached questions), reached
+    by the functions over HTTP."""
+
+
 class ExperimentTracker(Protocol):
     """Where evaluation runs are recorded (MLflow). ``log_run`` stores one finished run:
     its parameters, numeric metrics and the full report as an artifact, and returns the

@@ -1,0 +1,38 @@
+"""The composition root: what it builds once, and what it builds from which setting."""
+
+from __future__ import annotations
+
+import boto3
+from botocore.stub import Stubber
+
+from ragops.bootstrap import build_container
+from ragops.settings import Settings
+
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ragops-tier-token-AbCdEf"
+
+
+def test_the_tier_token_is_read_from_secrets_manager_once(tmp_path):
+    client = boto3.client(
+        "secretsmanager", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    container = build_container(
+        Settings(
+            data_dir=tmp_path,
+            tier_url="http://tier.internal:8080",
+            tier_secret_arn=ARN,
+            cache="tier",
+        ),
+        aws_clients={"secretsmanager": client},
+    )
+    with Stubber(client) as stub:
+        # One answer queued: a second read would fail the stub.
+        stub.add_response(
+            "get_secret_value",
+            {"ARN": ARN, "Name": "ragops-tier-token", "SecretString": "token-0123456789abcdef\n"},
+            {"SecretId": ARN},
+        )
+        assert container.tier_token() == "token-0123456789abcdef"
+        container.tier_cache  # noqa: B018 (built with the token)
+        container.raw_index()
+        assert container.tier_token() == "token-0123456789abcdef"
+        stub.assert_no_pending_responses()
