@@ -93,16 +93,21 @@ class ChromaServer:
 
 
 class UvicornThread:
-    """A real uvicorn server on 127.0.0.1 in a background thread."""
+    """A real uvicorn server on 127.0.0.1 in a background thread. It serves on a socket
+    bound here and handed over, so no other process can take the port in between."""
 
     def __init__(self, app) -> None:
         import uvicorn
 
-        self.port = free_port()
+        self.socket = socket.socket()
+        self.socket.bind(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
         self.server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
         )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -120,6 +125,7 @@ class UvicornThread:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+        self.socket.close()
 
 
 class TierServiceProcess:

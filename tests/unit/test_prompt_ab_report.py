@@ -4,7 +4,7 @@ report in MLflow and on ``ragops prompts report``."""
 from __future__ import annotations
 
 import json
-import time
+from dataclasses import replace
 
 import pytest
 from typer.testing import CliRunner
@@ -29,13 +29,26 @@ QUOTE = "answer-v2-quote"
 PLAIN = "answer-v1"
 
 
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class VariantAwareChatModel(ScriptedChatModel):
-    """Slower and wordier when the quote template's system prompt is in the messages."""
+    """Slower (40 ms on ``clock`` against 5 ms) and wordier when the quote template's
+    system prompt is in the messages."""
+
+    def __init__(self, responses, clock: FakeClock) -> None:
+        super().__init__(responses)
+        self.clock = clock
 
     def generate(self, messages):
         quote = messages[0].content.startswith("Answer the question in one or two sentences")
+        self.clock.now += 0.040 if quote else 0.005
         if quote:
-            time.sleep(0.04)
             self.responses = [
                 "Pausing the tier destroys the EKS cluster with Terraform, as the guide says [1]."
             ]
@@ -54,17 +67,19 @@ def test_latency_and_cost_per_variant_are_those_of_its_answers(tmp_path, embedde
         prompt_variants={PLAIN: 1, QUOTE: 1},
         prices={"fake-chat": (1.0, 100.0)},
     )
+    clock = FakeClock()
     container = build_container(
         settings,
         embedder=embedder,
         chroma_client=chroma_client,
-        chat_model=VariantAwareChatModel([""]),
+        chat_model=VariantAwareChatModel([""], clock),
     )
     ingest_document(container.ingest_context(), tenant="acme", filename="ops.md", data=GUIDE)
+    context = replace(container.answer_context(), clock=clock)
     answers = []
     for i in range(16):
         answer = answer_question(
-            container.answer_context(),
+            context,
             tenant="acme",
             question="What does pausing the tier do?",
             user=f"u{i}",
@@ -84,7 +99,9 @@ def test_latency_and_cost_per_variant_are_those_of_its_answers(tmp_path, embedde
         assert report.total_cost_usd == pytest.approx(total, rel=1e-6)
         assert report.mean_cost_usd == pytest.approx(total / len(mine), rel=1e-6)
     quote, plain = reports[QUOTE], reports[PLAIN]
-    assert quote.latency_ms_p50 >= 40.0 > plain.latency_ms_p95
+    # Latency on the injected clock: only the chat model's time passes.
+    assert quote.latency_ms_p50 == quote.latency_ms_p95 == 40.0
+    assert plain.latency_ms_p50 == plain.latency_ms_p95 == 5.0
     assert quote.mean_cost_usd > plain.mean_cost_usd  # more output tokens at $100/M
 
 

@@ -144,6 +144,8 @@ class AnswerContext:
     """Shared across questions (the bootstrap keeps one per process); None: none kept."""
     reranker: Reranker | None = None
     rerank_candidates: int = 20
+    clock: Callable[[], float] = time.perf_counter
+    """Seconds from any origin, for ``latency_ms`` (tests give a fake one)."""
 
     def __post_init__(self) -> None:
         if self.answer_mode not in ("extractive", "generative", "auto"):
@@ -527,7 +529,7 @@ def _answer_events(
     """The one answer pipeline: screen, pick the prompt, look up the cache, prepare
     (retrieve, read, decide), answer, remember, name. With ``stream`` the answer's
     sentences are yielded as they are made; without, only the final ``Answer``."""
-    started = time.perf_counter()
+    started = ctx.clock()
     screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
     template, prompt = ctx.prompt_for(tenant, user)
     answer, partition, embedding = _lookup(ctx, tenant, screened, mode, template, started)
@@ -596,7 +598,7 @@ def _abstention(ctx: AnswerContext, prepared: PreparedQuestion, started: float) 
         citations=[],
         model=EXTRACTIVE_MODEL,
         usage=Usage(),
-        latency_ms=_elapsed_ms(started),
+        latency_ms=_elapsed_ms(ctx, started),
         abstained=True,
         guardrail=prepared.guardrail,
         cost=_cost(ctx, EXTRACTIVE_MODEL, Usage(), prepared.embedding_tokens, prepared),
@@ -657,7 +659,7 @@ def _extractive(
         citations=citations,
         model=model,
         usage=usage,
-        latency_ms=_elapsed_ms(started),
+        latency_ms=_elapsed_ms(ctx, started),
         abstained=False,
         guardrail=report,
         cost=_cost(ctx, model, usage, prepared.embedding_tokens, prepared),
@@ -702,7 +704,7 @@ def _finish(
         citations=[_citation(n, hits[n - 1], mask=ctx.guardrail is not None) for n in cited.cited],
         model=generation.model or ctx.model_id,
         usage=generation.usage,
-        latency_ms=_elapsed_ms(started),
+        latency_ms=_elapsed_ms(ctx, started),
         abstained=False,
         unsupported_sentences=cited.dropped,
         guardrail=report,
@@ -751,7 +753,7 @@ def _cached_answer(
         citations=hit.citations,
         model=hit.model,
         usage=Usage(),
-        latency_ms=_elapsed_ms(started),
+        latency_ms=_elapsed_ms(ctx, started),
         abstained=False,
         unsupported_sentences=hit.unsupported_sentences,
         groundedness=hit.groundedness,
@@ -820,5 +822,5 @@ def _cost(
     )
 
 
-def _elapsed_ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000.0, 2)
+def _elapsed_ms(ctx: AnswerContext, started: float) -> float:
+    return round((ctx.clock() - started) * 1000.0, 2)
