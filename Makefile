@@ -84,6 +84,7 @@ serve: $(STAMP)
 test: $(STAMP) $(TOOLS_STAMP) $(IAC_STAMP) $(BROWSER_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q
 	$(MAKE) eval-gate
 

@@ -139,7 +139,9 @@ def main() -> None:
     }
     if not args.no_track:
         params = {**report.params(), "dataset": str(args.squad), "seed": args.seed}
-        summary.update(track_eval(container, "prompts-ab", params, summary))
+        summary.update(
+            track_eval(container.tracker, container.settings, "prompts-ab", params, summary)
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2) + "\n")
 

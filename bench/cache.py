@@ -35,6 +35,7 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from ragops.adapters.local_embedder import SentenceTransformerEmbedder
+from ragops.bootstrap import replay_cache_stores
 from ragops.domain.cache import DuplicateVerifier, normalise_question
 from ragops.services.cache_evaluation import (
     HOLDOUT,
@@ -93,17 +94,25 @@ def main() -> None:
     vectors = _embeddings(holdout_questions + filler, embedder, args.cache_dir)
 
     verifier = DuplicateVerifier.packaged()
-    ours = replay_pairs(holdout, vectors, verifier)
+    ours = replay_pairs(holdout, vectors, verifier, replay_cache_stores())
     cosine_threshold = plain_cosine_for(holdout, vectors, ours.false_hit_rate_distinct)
     plain = DuplicateVerifier(
         threshold=cosine_threshold, similarity_floor=cosine_threshold, candidates=1
     )
-    baseline = replay_pairs(holdout, vectors, plain)
+    baseline = replay_pairs(holdout, vectors, plain, replay_cache_stores())
     large = replay_pairs(
-        holdout, vectors, verifier, extra_entries=((q, vectors[q]) for q in filler)
+        holdout,
+        vectors,
+        verifier,
+        replay_cache_stores(),
+        extra_entries=((q, vectors[q]) for q in filler),
     )
     large_plain = replay_pairs(
-        holdout, vectors, plain, extra_entries=((q, vectors[q]) for q in filler)
+        holdout,
+        vectors,
+        plain,
+        replay_cache_stores(),
+        extra_entries=((q, vectors[q]) for q in filler),
     )
     ratio = ours.hit_rate / baseline.hit_rate if baseline.hit_rate else float("inf")
     result = {

@@ -76,7 +76,9 @@ def tracked(tmp_path_factory):
         name: dataclasses.asdict(routing_report(qs, router, DEFAULT_PRICES))
         for name, qs in sets.items()
     }
-    routing_run = track_eval(container, "routing", {}, summary)["mlflow_run_id"]
+    routing_run = track_eval(container.tracker, container.settings, "routing", {}, summary)[
+        "mlflow_run_id"
+    ]
     lite = sum(r["lite"] for r in summary.values()) / 4
     return tracker, latest, routing_run, lite
 

@@ -195,7 +195,9 @@ def test_the_report_is_logged_to_mlflow_with_its_scope_and_figures(tmp_path):
     container = build_container(Settings(data_dir=tmp_path))
     _experiment(container.store)
     report = ab_report(container.store, tenant="acme", experiment="exp", since="2025-03-01")
-    tracked = track_eval(container, "prompts-ab", report.params(), report.to_dict())
+    tracked = track_eval(
+        container.tracker, container.settings, "prompts-ab", report.params(), report.to_dict()
+    )
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(tracked["tracking_uri"])

@@ -21,7 +21,9 @@ def test_metric_names_follow_mlflow_rules():
 def test_a_run_holds_params_metrics_and_the_report(tmp_path):
     container = build_container(Settings(data_dir=tmp_path, top_k=7))
     report = {"ndcg@10": 0.71, "queries": 5, "mode": "hybrid"}
-    tracked = track_eval(container, "retrieval", {"split": "train"}, report)
+    tracked = track_eval(
+        container.tracker, container.settings, "retrieval", {"split": "train"}, report
+    )
     assert tracked["tracking_uri"] == local_tracking_uri(tmp_path)
     from mlflow.tracking import MlflowClient
 
@@ -54,7 +56,7 @@ def test_runs_that_differ_in_any_pipeline_setting_differ_in_their_params(tmp_pat
 
 def test_tracking_off_records_nothing(tmp_path):
     container = build_container(Settings(data_dir=tmp_path, tracking="off"))
-    assert track_eval(container, "pii", {}, {"x": 1}) == {}
+    assert track_eval(container.tracker, container.settings, "pii", {}, {"x": 1}) == {}
     assert not (tmp_path / "mlflow.db").exists()
 
 

@@ -636,6 +636,16 @@ class Container:
         return {**DEFAULT_PRICES, **configured}
 
 
+def replay_cache_stores() -> tuple[CacheStore, QuestionIndex]:
+    """Empty in-process cache stores with room for any replay (``ragops eval cache``)."""
+    from ragops.adapters.memory_cache import InMemoryCacheStore, NumpyQuestionIndex
+
+    return (
+        InMemoryCacheStore(max_entries=10_000_000),
+        NumpyQuestionIndex(max_per_partition=10_000_000),
+    )
+
+
 def champion_reader(settings: Settings) -> ChampionReader | None:
     """How to read the champion for ``settings``, or None when the registry is not used:
     ``pipeline_source=settings``, or a local store that was never created (nothing to read,

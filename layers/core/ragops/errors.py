@@ -1,7 +1,7 @@
 """The project's own errors.
 
 Adapters translate vendor exceptions into these; entrypoints map them to HTTP statuses and
-CLI messages in one place each (``entrypoints/api.py`` and ``entrypoints/cli.py``).
+CLI messages in one place each (``entrypoints/api.py`` and ``entrypoints/cli/``).
 """
 
 from __future__ import annotations

@@ -72,6 +72,18 @@ class ChatModel(Protocol):
     def generate(self, messages: Sequence[ChatMessage]) -> Generation: ...
 
 
+@runtime_checkable
+class StreamingChatModel(Protocol):
+    """A chat model that can also stream: text as it is generated, then the whole
+    ``Generation`` last."""
+
+    model_id: str
+
+    def generate(self, messages: Sequence[ChatMessage]) -> Generation: ...
+
+    def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str | Generation]: ...
+
+
 class ObjectStore(Protocol):
     """Byte objects under string keys: a local folder or an S3 bucket.
 
@@ -91,14 +103,12 @@ class ObjectStore(Protocol):
     def list(self, prefix: str) -> Iterator[str]: ...
 
 
-class VectorTier(Protocol):
-    """The hybrid index: vectors and keywords over chunks, partitioned by tenant.
+class ChunkStore(Protocol):
+    """Writes to the index: a tenant's chunks with their embeddings, by document."""
 
-    Isolation is the tier's job: ``search`` for a tenant only ever returns that tenant's
-    chunks, whatever the query. ``upsert`` replaces chunks with the same id.
-    """
-
-    def upsert(self, tenant: str, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None: ...
+    def upsert(self, tenant: str, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        """Add ``chunks``; a chunk with an id already held replaces it."""
+        ...
 
     def delete_document(self, tenant: str, doc_id: str) -> int:
         """Remove every chunk of ``doc_id``; returns how many were removed."""
@@ -108,7 +118,10 @@ class VectorTier(Protocol):
 
     def document_chunk_ids(self, tenant: str, doc_id: str) -> list[str]: ...
 
-    def document_count(self, tenant: str) -> int: ...
+
+class Retriever(Protocol):
+    """Reads from the index. Isolation is the tier's job: ``search`` for a tenant only
+    ever returns that tenant's chunks, whatever the query."""
 
     def search(
         self,
@@ -125,13 +138,38 @@ class VectorTier(Protocol):
         """
         ...
 
+
+class TierAdministration(Protocol):
+    """What operations ask of the index: sizes, a tenant's removal, reachability."""
+
     def count(self, tenant: str) -> int: ...
+
+    def document_count(self, tenant: str) -> int: ...
 
     def drop_tenant(self, tenant: str) -> None: ...
 
     def ping(self) -> None:
         """Return if the tier can serve now; raise ``TierUnavailable`` if not."""
         ...
+
+
+class VectorTier(ChunkStore, Retriever, TierAdministration, Protocol):
+    """The hybrid index (vectors and keywords over chunks, partitioned by tenant): what the
+    ingestion writes, the answering reads and operations administer, in one."""
+
+
+@runtime_checkable
+class ListsTenants(Protocol):
+    """An index that can name the tenants it holds (the tier service's ``/stats``)."""
+
+    def tenants(self) -> list[str]: ...
+
+
+@runtime_checkable
+class CountsLoadedChunks(Protocol):
+    """An index that knows how many chunks it holds in memory (the tier's gauge)."""
+
+    def loaded_chunk_count(self) -> int: ...
 
 
 class Reranker(Protocol):
@@ -165,6 +203,13 @@ class Guardrail(Protocol):
     def check_output(self, text: str) -> GuardrailVerdict: ...
 
     def check_passage(self, text: str) -> bool: ...
+
+    @property
+    def in_process(self) -> bool:
+        """Whether checks run in this process (cheap, so a streamed answer's sentences
+        are checked and shown one by one); a remote service checks the final answer
+        only."""
+        ...
 
 
 class MetricsSink(Protocol):
@@ -310,3 +355,12 @@ class PipelineRegistry(Protocol):
     def set_champion_history(self, versions: list[int]) -> None: ...
 
     def record_evaluation(self, version: int, evaluation: PipelineEvaluation) -> None: ...
+
+
+@runtime_checkable
+class RendersMetrics(Protocol):
+    """A metrics sink that serves its own exposition (Prometheus: ``GET /metrics``)."""
+
+    def render(self) -> tuple[bytes, str]:
+        """The body and its content type."""
+        ...

@@ -49,6 +49,8 @@ def _findings(assessments: list[dict[str, Any]]) -> tuple[list[str], bool]:
 class BedrockGuardrail(_RuntimeClient):
     """The Bedrock guardrail ``guardrail_id`` at ``version``; ``client`` may be injected."""
 
+    in_process = False  # a service: it checks the final answer, not each sentence
+
     def __init__(
         self,
         guardrail_id: str,

@@ -62,6 +62,8 @@ class LocalGuardrail:
     """Masks personal data, blocks denied topics and prompt injection. ``denied_topics``
     are phrases matched as whole words, case-insensitively."""
 
+    in_process = True
+
     def __init__(self, denied_topics: Sequence[str] = (), *, mask_personal_data: bool = True):
         self.denied_topics = [t.strip() for t in denied_topics if t.strip()]
         self.mask_personal_data = mask_personal_data

@@ -37,7 +37,13 @@ from ragops.domain.models import SearchMode
 from ragops.domain.tenants import validate_tenant
 from ragops.domain.tier_wire import API_PREFIX, decode_chunks, decode_matrix, encode_hits
 from ragops.errors import CacheUnavailable, ConfigurationError, RagopsError, TierUnavailable
-from ragops.ports import CacheStore, QuestionIndex, VectorTier
+from ragops.ports import (
+    CacheStore,
+    CountsLoadedChunks,
+    ListsTenants,
+    QuestionIndex,
+    VectorTier,
+)
 from ragops.services.pipeline import ChampionReader
 from ragops.settings import Settings
 
@@ -152,8 +158,7 @@ def create_tier_app(
             raise _UnauthorisedError
 
     def chunks_held() -> float:
-        held = getattr(index, "loaded_chunk_count", None)
-        return float(held()) if held else 0.0
+        return float(index.loaded_chunk_count()) if isinstance(index, CountsLoadedChunks) else 0.0
 
     metrics = TierMetrics(chunks_held)
     app = FastAPI(title="ragops vector tier", version="1", docs_url=None, redoc_url=None)
@@ -348,8 +353,7 @@ def create_tier_app(
 
     @app.get(f"{API_PREFIX}/stats", name="stats", dependencies=guarded)
     def stats() -> dict[str, Any]:
-        tenants = getattr(index, "tenants", None)
-        names = tenants() if tenants else []
+        names = index.tenants() if isinstance(index, ListsTenants) else []
         return {
             "tenants": {
                 name: {"chunks": index.count(name), "documents": index.document_count(name)}

@@ -28,7 +28,6 @@ from ragops.domain.extractive import (
     profile_question,
     sentence_candidates,
 )
-from ragops.domain.guardrails import LocalGuardrail
 from ragops.domain.models import (
     Answer,
     Answerability,
@@ -58,7 +57,14 @@ from ragops.domain.prompts import (
 from ragops.domain.routing import EXTRACTIVE_MODEL, ModelTier, QueryRouter, RouteDecision
 from ragops.domain.tenants import validate_tenant
 from ragops.errors import InvalidInput, ModelUnavailable, RequestBlocked
-from ragops.ports import ChatModel, Embedder, Guardrail, Reranker, VectorTier
+from ragops.ports import (
+    ChatModel,
+    Embedder,
+    Guardrail,
+    Reranker,
+    StreamingChatModel,
+    VectorTier,
+)
 from ragops.services.answer_cache import CachedAnswer, SemanticCache, cache_scope
 from ragops.services.groundedness import check_groundedness
 
@@ -541,7 +547,7 @@ def _answer_events(
             answer = _answer(ctx, prepared, started, template)
         answer = _remember(ctx, tenant, partition, screened.question, embedding, answer)
     if stream and answer.mode is AnswerMode.EXTRACTIVE and answer.fallback is None:
-        local_checks = ctx.guardrail is None or isinstance(ctx.guardrail, LocalGuardrail)
+        local_checks = ctx.guardrail is None or ctx.guardrail.in_process
         if local_checks and answer.groundedness is not None:
             # Already checked and masked: shown at once, sentence by sentence.
             for sentence in answer.groundedness.sentences:
@@ -558,8 +564,8 @@ def _generate_streaming(
 ) -> Iterator[AnswerDelta]:
     chat_model = _chat_model(ctx, prepared.route)
     messages = render_messages(prepared.question, prepared.hits, template)
-    stream = getattr(chat_model, "stream", None)
-    local_checks = ctx.guardrail is None or isinstance(ctx.guardrail, LocalGuardrail)
+    stream = chat_model.stream if isinstance(chat_model, StreamingChatModel) else None
+    local_checks = ctx.guardrail is None or ctx.guardrail.in_process
     if stream is None or not local_checks:
         return _finish(ctx, prepared, chat_model.generate(messages), started)
     passages = [h.chunk.text for h in prepared.hits]

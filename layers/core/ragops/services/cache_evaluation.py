@@ -41,6 +41,7 @@ from ragops.domain.cache import (
 from ragops.domain.metrics import percentile
 from ragops.domain.models import Answer, Usage
 from ragops.errors import InvalidInput
+from ragops.ports import CacheStore, QuestionIndex
 from ragops.services.jsonl import read_json_lines
 
 EmbedFn = Callable[[list[str]], Any]
@@ -114,21 +115,18 @@ def replay_pairs(
     pairs: Sequence[QuestionPair],
     embeddings: dict[str, Any],
     verifier: DuplicateVerifier,
+    stores: tuple[CacheStore, QuestionIndex],
     *,
     extra_entries: Iterable[tuple[str, Any]] = (),
 ) -> CacheReplay:
     """Cache every ``question1`` (plus ``extra_entries``, (question, embedding) filler that
     no pair refers to), then look up every ``question2``, each through ``SemanticCache``
-    over the in-memory store. ``embeddings`` maps each question to its unit vector."""
-    from ragops.adapters.memory_cache import InMemoryCacheStore, NumpyQuestionIndex
+    over ``stores`` (empty ones, large enough for every entry: the bootstrap's
+    ``replay_cache_stores``). ``embeddings`` maps each question to its unit vector."""
     from ragops.services.answer_cache import SemanticCache
 
     tenant, scope = "replay", "replay"
-    cache = SemanticCache(
-        InMemoryCacheStore(max_entries=10_000_000),
-        NumpyQuestionIndex(max_per_partition=10_000_000),
-        verifier,
-    )
+    cache = SemanticCache(stores[0], stores[1], verifier)
     partition = cache.partition(tenant, scope)
     entry_of: dict[str, str] = {}
     for question, embedding in _entries(pairs, embeddings, extra_entries):

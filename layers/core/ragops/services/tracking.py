@@ -4,13 +4,11 @@ report, in the experiment tracker (MLflow). Every ``ragops eval`` command calls
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ragops.ports import ExperimentTracker
 from ragops.services.pipeline import pipeline_config
 from ragops.settings import Settings
-
-if TYPE_CHECKING:
-    from ragops.bootstrap import Container
 
 EXPERIMENT = "ragops-eval"
 
@@ -36,17 +34,21 @@ def numeric(report: dict[str, Any], prefix: str = "") -> dict[str, float]:
 
 
 def track_eval(
-    container: Container, kind: str, params: dict[str, Any], report: dict[str, Any]
+    tracker: ExperimentTracker | None,
+    settings: Settings,
+    kind: str,
+    params: dict[str, Any],
+    report: dict[str, Any],
 ) -> dict[str, str]:
-    """Log one evaluation; returns ``{"mlflow_run_id", "tracking_uri"}``, or {} when
-    tracking is off. Raises ``TrackingUnavailable`` if the store fails."""
-    tracker = container.tracker
+    """Log one evaluation run with ``settings``' pipeline configuration; returns
+    ``{"mlflow_run_id", "tracking_uri"}``, or {} when tracking is off (no ``tracker``).
+    Raises ``TrackingUnavailable`` if the store fails."""
     if tracker is None:
         return {}
     run_id = tracker.log_run(
         EXPERIMENT,
         kind,
-        {**pipeline_params(container.settings), **params, "eval": kind},
+        {**pipeline_params(settings), **params, "eval": kind},
         numeric(report),
         report,
     )

@@ -15,6 +15,7 @@ from ragops.entrypoints.api.schemas import (
     PipelineOut,
     TierHealth,
 )
+from ragops.ports import RendersMetrics
 from ragops.services.ops_summary import ops_summary
 
 router = APIRouter()
@@ -58,8 +59,8 @@ def operations_summary(container: ContainerDep, tenant: TenantDep) -> OpsSummary
 @router.get("/metrics", tags=["operations"], include_in_schema=False)
 def prometheus_metrics(container: ContainerDep) -> Response:
     """Prometheus metrics of this process (404 unless RAGOPS_METRICS=prometheus)."""
-    render = getattr(container.metrics, "render", None)
-    if render is None:
+    metrics = container.metrics
+    if not isinstance(metrics, RendersMetrics):
         return error_response(404, "not_found", "metrics are not served by this deployment")
-    body, content_type = render()
+    body, content_type = metrics.render()
     return Response(body, media_type=content_type)
