@@ -8,6 +8,7 @@ from botocore.stub import Stubber
 from ragops.bootstrap import build_container
 from ragops.settings import Settings
 
+TIER_TOKEN = "tier-token-for-tests-0123"
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:ragops-tier-token-AbCdEf"
 
 
@@ -26,13 +27,11 @@ def test_the_tier_token_is_read_from_secrets_manager_once(tmp_path):
     )
     with Stubber(client) as stub:
         # One answer queued: a second read would fail the stub.
-        stub.add_response(
-            "get_secret_value",
-            {"ARN": ARN, "Name": "ragops-tier-token", "SecretString": "token-0123456789abcdef\n"},
-            {"SecretId": ARN},
-        )
-        assert container.tier_token() == "token-0123456789abcdef"
+        answer = {"ARN": ARN, "Name": "ragops-tier-token"}
+        answer["SecretString"] = TIER_TOKEN + "\n"
+        stub.add_response("get_secret_value", answer, {"SecretId": ARN})
+        assert container.tier_token() == TIER_TOKEN
         container.tier_cache  # noqa: B018 (built with the token)
         container.raw_index()
-        assert container.tier_token() == "token-0123456789abcdef"
+        assert container.tier_token() == TIER_TOKEN
         stub.assert_no_pending_responses()

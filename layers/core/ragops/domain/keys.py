@@ -18,7 +18,7 @@ CHUNKS = "chunks/"
 QUALITY = "quality/"
 USAGE = "usage/"
 FEEDBACK = "feedback/"
-API_KEYS = "auth/keys/"
+KEY_RECORDS = "auth/keys/"
 EVAL = "eval/"
 
 
@@ -35,7 +35,7 @@ LAYOUTS = (
     KeyLayout(QUALITY, "quality/{tenant}/duplicates.json: the tenant's duplicate index"),
     KeyLayout(USAGE, "usage/{tenant}/{day}/{answer_id}.json: answer and cost records"),
     KeyLayout(FEEDBACK, "feedback/{tenant}/{answer_id}.json: a vote on an answer"),
-    KeyLayout(API_KEYS, "auth/keys/{key_id}.json: an API key's tenant and salted hash"),
+    KeyLayout(KEY_RECORDS, "auth/keys/{key_id}.json: an API key's tenant and salted hash"),
     KeyLayout(EVAL, "eval/{tenant}.json: what an evaluation tenant has indexed (CLI only)"),
 )
 
@@ -80,7 +80,7 @@ def feedback_key(tenant: str, answer_id: str) -> str:
 
 
 def api_key_key(key_id: str) -> str:
-    return f"{API_KEYS}{key_id}.json"
+    return f"{KEY_RECORDS}{key_id}.json"
 
 
 def eval_marker_key(tenant: str) -> str:

@@ -28,7 +28,7 @@ from ragops.ports import ObjectStore
 
 logger = logging.getLogger(__name__)
 
-KEYS_PREFIX = keys.API_KEYS
+KEYS_PREFIX = keys.KEY_RECORDS
 
 
 def _key_object(key_id: str) -> str:
