@@ -9,8 +9,8 @@ plug into LangChain where it is wanted.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from ragops.domain.auth import Principal
 from ragops.domain.cache import Candidate
@@ -19,6 +19,8 @@ from ragops.domain.guardrails import GuardrailVerdict
 from ragops.domain.models import ChatMessage, Chunk, Generation, SearchHit, SearchMode
 from ragops.domain.pipeline import PipelineEvaluation, PipelineVersion
 from ragops.domain.tier import NodeGroup, TierState
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     import numpy as np
@@ -170,6 +172,63 @@ class CountsLoadedChunks(Protocol):
     """An index that knows how many chunks it holds in memory (the tier's gauge)."""
 
     def loaded_chunk_count(self) -> int: ...
+
+
+class DelegatingTier:
+    """The base of ``VectorTier`` decorators: every port method forwards to ``inner``
+    through ``_forward(method, *args)``. A decorator overrides ``_forward`` to wrap every
+    call (the circuit breaker) or the methods it changes (cache invalidation on writes).
+    The optional abilities pass through when ``inner`` has them."""
+
+    inner: VectorTier
+
+    def _forward(self, method: Callable[..., T], *args: Any) -> T:
+        return method(*args)
+
+    def upsert(self, tenant: str, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
+        self._forward(self.inner.upsert, tenant, chunks, embeddings)
+
+    def delete_document(self, tenant: str, doc_id: str) -> int:
+        return self._forward(self.inner.delete_document, tenant, doc_id)
+
+    def delete_chunks(self, tenant: str, chunk_ids: Sequence[str]) -> None:
+        self._forward(self.inner.delete_chunks, tenant, chunk_ids)
+
+    def document_chunk_ids(self, tenant: str, doc_id: str) -> list[str]:
+        return self._forward(self.inner.document_chunk_ids, tenant, doc_id)
+
+    def search(
+        self,
+        tenant: str,
+        query: str,
+        query_embedding: Sequence[float] | np.ndarray | None,
+        top_k: int,
+        mode: SearchMode = SearchMode.HYBRID,
+        candidates: int | None = None,
+    ) -> list[SearchHit]:
+        return self._forward(
+            self.inner.search, tenant, query, query_embedding, top_k, mode, candidates
+        )
+
+    def count(self, tenant: str) -> int:
+        return self._forward(self.inner.count, tenant)
+
+    def document_count(self, tenant: str) -> int:
+        return self._forward(self.inner.document_count, tenant)
+
+    def drop_tenant(self, tenant: str) -> None:
+        self._forward(self.inner.drop_tenant, tenant)
+
+    def ping(self) -> None:
+        self._forward(self.inner.ping)
+
+    def tenants(self) -> list[str]:
+        inner = self.inner
+        return self._forward(inner.tenants) if isinstance(inner, ListsTenants) else []
+
+    def loaded_chunk_count(self) -> int:
+        inner = self.inner
+        return inner.loaded_chunk_count() if isinstance(inner, CountsLoadedChunks) else 0
 
 
 class Reranker(Protocol):

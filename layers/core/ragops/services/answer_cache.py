@@ -27,12 +27,11 @@ from ragops.domain.models import (
     Citation,
     Fallback,
     Groundedness,
-    SearchHit,
     SearchMode,
     utc_now,
 )
 from ragops.errors import CacheUnavailable
-from ragops.ports import CacheStore, MetricsSink, QuestionIndex, VectorTier
+from ragops.ports import CacheStore, DelegatingTier, MetricsSink, QuestionIndex, VectorTier
 
 if TYPE_CHECKING:
     import numpy as np
@@ -188,35 +187,30 @@ def _served(entry: dict[str, Any], info: CacheInfo) -> CachedAnswer:
     )
 
 
-class CacheInvalidatingTier:
+class CacheInvalidatingTier(DelegatingTier):
     """A ``VectorTier`` that moves the tenant's cache generation on after every write, so
     cached answers die with the corpus they came from, whichever path wrote (upload,
     delete, queue consumer, rehydration). If the generation cannot be moved on, the write
-    fails with ``CacheUnavailable``; writes are idempotent, so a retry completes both."""
+    fails with ``CacheUnavailable``; writes are idempotent, so a retry completes both.
+    Reads pass through unchanged."""
 
     def __init__(self, inner: VectorTier, store: CacheStore) -> None:
         self.inner = inner
         self.store = store
 
     def upsert(self, tenant: str, chunks: Sequence[Chunk], embeddings: np.ndarray) -> None:
-        self.inner.upsert(tenant, chunks, embeddings)
+        super().upsert(tenant, chunks, embeddings)
         self.store.bump_generation(tenant)
 
     def delete_document(self, tenant: str, doc_id: str) -> int:
-        removed = self.inner.delete_document(tenant, doc_id)
+        removed = super().delete_document(tenant, doc_id)
         self.store.bump_generation(tenant)
         return removed
 
     def delete_chunks(self, tenant: str, chunk_ids: Sequence[str]) -> None:
-        self.inner.delete_chunks(tenant, chunk_ids)
+        super().delete_chunks(tenant, chunk_ids)
         self.store.bump_generation(tenant)
 
     def drop_tenant(self, tenant: str) -> None:
-        self.inner.drop_tenant(tenant)
+        super().drop_tenant(tenant)
         self.store.bump_generation(tenant)
-
-    def search(self, *args: Any, **kwargs: Any) -> list[SearchHit]:
-        return self.inner.search(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:  # reads pass through unchanged
-        return getattr(self.inner, name)
