@@ -35,3 +35,16 @@ def test_the_tier_token_is_read_from_secrets_manager_once(tmp_path):
         container.raw_index()
         assert container.tier_token() == TIER_TOKEN
         stub.assert_no_pending_responses()
+
+
+def test_any_member_can_be_injected_by_name_and_a_wrong_name_is_refused(tmp_path):
+    import pytest
+
+    from tests.fakes import RecordingMetrics
+
+    metrics = RecordingMetrics()
+    container = build_container(Settings(data_dir=tmp_path), metrics=metrics, reranker=None)
+    assert container.metrics is metrics and container.reranker is None
+    assert container.query_context().metrics is metrics
+    with pytest.raises(TypeError, match="unknown injections: \\['metrix'\\]"):
+        build_container(Settings(data_dir=tmp_path), metrix=metrics)

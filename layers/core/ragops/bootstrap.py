@@ -689,7 +689,9 @@ def build_container(
     settings: Settings | None = None, *, resolve_champion: bool = False, **injected: Any
 ) -> Container:
     """The one place adapters are chosen. ``injected`` takes ``store``, ``index``,
-    ``embedder``, ``chat_model``, ``tier_state``, ``chroma_client`` or ``aws_clients``.
+    ``embedder``, ``chat_model``, ``tier_state``, ``chroma_client`` or ``aws_clients``,
+    or any other member the container builds, by its name (``metrics=``, ``guardrail=``,
+    ``reranker=``, ``cache_store=``...), which is then used instead of building one.
 
     With ``resolve_champion`` (what serves answers: the API, the functions, ``ragops
     ask``) the registry's champion configuration goes over ``settings`` first; see
@@ -703,14 +705,17 @@ def build_container(
         "chroma_client",
         "aws_clients",
     }
-    unknown = set(injected) - known
+    members = {
+        name for name, value in vars(Container).items() if isinstance(value, cached_property)
+    }
+    unknown = set(injected) - known - members
     if unknown:
         raise TypeError(f"unknown injections: {sorted(unknown)}")
     settings = settings or Settings()
     served = None
     if resolve_champion:
         settings, served = served_settings(settings, champion_reader(settings))
-    return Container(
+    container = Container(
         settings=settings,
         served=served,
         injected_store=injected.get("store"),
@@ -721,3 +726,6 @@ def build_container(
         chroma_client=injected.get("chroma_client"),
         aws_clients=injected.get("aws_clients") or {},
     )
+    for name in set(injected) - known:
+        container.__dict__[name] = injected[name]  # what cached_property would have built
+    return container
