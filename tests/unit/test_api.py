@@ -83,7 +83,7 @@ def test_bad_file_gets_a_clear_4xx_and_changes_nothing(
 
 
 def test_oversize_upload_is_413(container):
-    container.settings.max_upload_bytes = 100
+    container.settings = container.settings.replaced(max_upload_bytes=100)
     with TestClient(create_app(container)) as client:
         response = upload(client, "big.txt", b"word " * 100)
     assert response.status_code == 413

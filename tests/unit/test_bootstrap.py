@@ -48,3 +48,30 @@ def test_any_member_can_be_injected_by_name_and_a_wrong_name_is_refused(tmp_path
     assert container.query_context().metrics is metrics
     with pytest.raises(TypeError, match="unknown injections: \\['metrix'\\]"):
         build_container(Settings(data_dir=tmp_path), metrix=metrics)
+
+
+def test_settings_that_can_never_work_are_refused_when_read(tmp_path, monkeypatch):
+    import pytest
+    from pydantic import ValidationError
+    from typer.testing import CliRunner
+
+    from ragops.entrypoints.cli import app
+
+    for fields, message in (
+        ({"object_store": "s3"}, "RAGOPS_OBJECT_STORE=s3 needs RAGOPS_S3_BUCKET"),
+        ({"cache": "redis"}, "RAGOPS_CACHE=redis needs RAGOPS_CACHE_REDIS_URL"),
+        ({"auth": "jwt"}, "RAGOPS_AUTH=jwt needs RAGOPS_JWT_ISSUER"),
+    ):
+        with pytest.raises(ValidationError, match=message):
+            Settings(data_dir=tmp_path, **fields)
+    settings = Settings(data_dir=tmp_path)
+    with pytest.raises(ValidationError, match="frozen"):
+        settings.top_k = 3
+    assert settings.replaced(top_k=3).top_k == 3
+    with pytest.raises(ValidationError):
+        settings.replaced(top_k=0)
+    # The CLI names the problem instead of a traceback.
+    monkeypatch.setenv("RAGOPS_CACHE", "redis")
+    result = CliRunner().invoke(app, ["documents", "list", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "invalid configuration" in result.output and "RAGOPS_CACHE_REDIS_URL" in result.output

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The tenant rules are the domain's; importable from here too for existing callers.
@@ -21,7 +21,9 @@ __all__ = ["DEFAULT_TENANT", "TENANT_PATTERN", "Settings", "validate_tenant"]
 class Settings(BaseSettings):
     """Configuration of one ragops deployment (local or cloud)."""
 
-    model_config = SettingsConfigDict(env_prefix="RAGOPS_", extra="ignore")
+    # Frozen: one deployment's configuration does not change under a running process; a
+    # different one is a new, validated object (``replaced``).
+    model_config = SettingsConfigDict(env_prefix="RAGOPS_", extra="ignore", frozen=True)
 
     # --- local state -------------------------------------------------------------------
     data_dir: Path = Field(
@@ -397,6 +399,22 @@ class Settings(BaseSettings):
     @classmethod
     def _tenant_is_valid(cls, value: str) -> str:
         return validate_tenant(value)
+
+    @model_validator(mode="after")
+    def _rules_across_fields(self) -> Settings:
+        """Combinations that can never work, refused when the settings are read (at start)
+        rather than on the first request that needs them."""
+        if self.object_store == "s3" and not self.s3_bucket:
+            raise ValueError("RAGOPS_OBJECT_STORE=s3 needs RAGOPS_S3_BUCKET")
+        if self.cache == "redis" and self.cache_redis_url is None:
+            raise ValueError("RAGOPS_CACHE=redis needs RAGOPS_CACHE_REDIS_URL")
+        if self.auth == "jwt" and not self.jwt_issuer:
+            raise ValueError("RAGOPS_AUTH=jwt needs RAGOPS_JWT_ISSUER")
+        return self
+
+    def replaced(self, **changes: object) -> Settings:
+        """These settings with ``changes``, validated as a whole (``ValidationError``)."""
+        return type(self)(**{**self.model_dump(), **changes})
 
     @property
     def object_store_dir(self) -> Path:

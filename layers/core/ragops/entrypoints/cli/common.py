@@ -41,7 +41,17 @@ NoTrack = Annotated[bool, typer.Option("--no-track", help="Do not record this ru
 
 
 def _settings(data_dir: Path | None) -> Settings:
-    return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    """The settings from the environment (and ``--data-dir``); a bad value is an error
+    naming each problem, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(data_dir=data_dir) if data_dir is not None else Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise _fail(f"invalid configuration: {problems}") from exc
 
 
 def _build_container(data_dir: Path | None, *, serving: bool = False) -> Any:

@@ -39,7 +39,7 @@ def serve(
         raise typer.BadParameter("use api-key, jwt, jwt+api-key or off", param_hint="--auth")
     settings = _settings(data_dir)
     if auth is not None:
-        settings = settings.model_copy(update={"auth": auth})
+        settings = settings.replaced(auth=auth)
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
