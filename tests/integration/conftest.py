@@ -46,3 +46,39 @@ def tier_service(chroma_server):
     )
     with UvicornThread(app_from_settings(settings)) as running:
         yield running
+
+
+CACHE_TIER_TOKEN = "tier-cache-test-token-0123"
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real Redis-protocol server (Valkey) of this test's own."""
+    from tests.servers import RedisServer
+
+    with RedisServer(tmp_path / "redis") as server:
+        yield server
+
+
+@pytest.fixture
+def cache_tier(redis_server, chroma_client):
+    """The tier service with the answer cache, as on EKS (entries in Redis, cached
+    questions in Chroma), on a real uvicorn server; bearer token ``CACHE_TIER_TOKEN``."""
+    from ragops.adapters.chroma import ChromaVectorIndex
+    from ragops.adapters.chroma_questions import ChromaQuestionIndex
+    from ragops.adapters.hybrid_index import HybridIndex
+    from ragops.adapters.redis_cache import RedisCacheStore
+    from ragops.entrypoints.tier_service import create_tier_app
+    from ragops.services.answer_cache import CacheInvalidatingTier
+    from tests.servers import UvicornThread
+
+    store = RedisCacheStore(redis_server.url)
+    index = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="fake/hashing-256"))
+    app = create_tier_app(
+        CacheInvalidatingTier(index, store),
+        token=CACHE_TIER_TOKEN,
+        cache_store=store,
+        cache_questions=ChromaQuestionIndex(chroma_client),
+    )
+    with UvicornThread(app) as running:
+        yield running

@@ -8,43 +8,24 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ragops.adapters.chroma import ChromaVectorIndex
 from ragops.adapters.chroma_questions import ChromaQuestionIndex
 from ragops.adapters.http_cache import HttpTierCache
-from ragops.adapters.hybrid_index import HybridIndex
 from ragops.adapters.memory_cache import InMemoryCacheStore, NumpyQuestionIndex
 from ragops.adapters.redis_cache import RedisCacheStore
-from ragops.entrypoints.tier_service import create_tier_app
 from ragops.errors import CacheUnavailable
-from ragops.services.answer_cache import CacheInvalidatingTier
-from tests.servers import RedisServer, UvicornThread, free_port
+from tests.integration.conftest import CACHE_TIER_TOKEN
+from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "cache-contract-token-0123"
 # Partitions begin with the tenant's corpus generation (``SemanticCache.partition``).
 P1, P2, P9 = "3:hybrid:5", "3:bm25:5", "3:vector:5"
 
 
 @pytest.fixture
-def redis_server(tmp_path):
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-def tier_cache(redis_server, chroma_client):
+def tier_cache(cache_tier):
     """The tier service's cache (Redis entries, Chroma questions), through its client."""
-    store = RedisCacheStore(redis_server.url)
-    index = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="fake/hashing-4"))
-    app = create_tier_app(
-        CacheInvalidatingTier(index, store),
-        token=TOKEN,
-        cache_store=store,
-        cache_questions=ChromaQuestionIndex(chroma_client),
-    )
-    with UvicornThread(app) as running:
-        yield HttpTierCache(running.url, token=TOKEN, timeout=10)
+    return HttpTierCache(cache_tier.url, token=CACHE_TIER_TOKEN, timeout=10)
 
 
 @pytest.fixture(params=["memory", "redis", "tier"])
@@ -115,7 +96,7 @@ def test_question_index_contract(any_questions):
 def test_an_unreachable_store_is_cache_unavailable():
     for store in (
         RedisCacheStore(f"redis://127.0.0.1:{free_port()}/0", timeout_seconds=0.2),
-        HttpTierCache(f"http://127.0.0.1:{free_port()}", token=TOKEN, timeout=0.5),
+        HttpTierCache(f"http://127.0.0.1:{free_port()}", token=CACHE_TIER_TOKEN, timeout=0.5),
     ):
         with pytest.raises(CacheUnavailable):
             store.generation("acme")

@@ -21,12 +21,6 @@ GUIDE = (
 
 
 @pytest.fixture
-def redis_server(tmp_path):
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
 def store(redis_server):
     return RedisCacheStore(redis_server.url)
 

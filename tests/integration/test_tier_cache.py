@@ -6,22 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from ragops.adapters.chroma import ChromaVectorIndex
-from ragops.adapters.chroma_questions import ChromaQuestionIndex
-from ragops.adapters.hybrid_index import HybridIndex
-from ragops.adapters.redis_cache import RedisCacheStore
 from ragops.bootstrap import build_container
-from ragops.entrypoints.tier_service import create_tier_app
-from ragops.services.answer_cache import CacheInvalidatingTier
 from ragops.services.answering import answer_question
 from ragops.services.documents import ingest_document
 from ragops.settings import Settings
 from tests.fakes import GENERATIVE, ScriptedChatModel
-from tests.servers import RedisServer, UvicornThread
+from tests.integration.conftest import CACHE_TIER_TOKEN
 
 pytestmark = pytest.mark.slow
 
-TOKEN = "tier-cache-test-token-0123"
+TOKEN = CACHE_TIER_TOKEN
 GUIDE = (
     b"# Operations guide\n\nPausing the tier destroys the EKS cluster with Terraform.\n\n"
     b"The semantic cache keeps answers in Redis with a time to live.\n"
@@ -30,37 +24,17 @@ QUESTION = "What does pausing the tier do?"
 
 
 @pytest.fixture
-def redis_server(tmp_path):
-    with RedisServer(tmp_path / "redis") as server:
-        yield server
-
-
-@pytest.fixture
-def tier(redis_server, chroma_client):
-    store = RedisCacheStore(redis_server.url)
-    index = HybridIndex(ChromaVectorIndex(chroma_client, embedding_model="fake/hashing-256"))
-    app = create_tier_app(
-        CacheInvalidatingTier(index, store),
-        token=TOKEN,
-        cache_store=store,
-        cache_questions=ChromaQuestionIndex(chroma_client),
-    )
-    with UvicornThread(app) as running:
-        yield running
-
-
-@pytest.fixture
 def chat_model():
     return ScriptedChatModel(responses=["Pausing destroys the EKS tier [1]."])
 
 
 @pytest.fixture
-def functions(tmp_path, tier, embedder, chat_model):
+def functions(tmp_path, cache_tier, embedder, chat_model):
     """The API and ingest side as on Lambda: index and cache both behind the tier URL."""
     settings = Settings(
         data_dir=tmp_path / "functions",
         min_relevance=0.1,
-        tier_url=tier.url,
+        tier_url=cache_tier.url,
         tier_token=TOKEN,
         cache="tier",
         cache_threshold=0.0,  # any candidate over the cosine floor is served
