@@ -138,3 +138,21 @@ class RecordingMetrics:
 
     def total(self, name: str) -> float:
         return sum(value for counted, value, _ in self.counts if counted == name)
+
+
+class FakeClock:
+    """Monotonic time that moves only when slept on or advanced."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds

@@ -14,6 +14,7 @@ from ragops.domain.models import Chunk, SearchHit
 from ragops.domain.retry import RetryPolicy
 from ragops.errors import InvalidInput, ModelUnavailable
 from ragops.ports import Reranker
+from tests.fakes import FakeClock
 
 AMAZON = "amazon.rerank-v1:0"
 COHERE = "cohere.rerank-v3-5:0"
@@ -24,21 +25,6 @@ PASSAGES = [
     ("Lakes", "Lake Geneva lies on the border of France and Switzerland."),
     ("Glaciers", "Glaciers retreat when summers are warm."),
 ]
-
-
-class FakeClock:
-    """Monotonic time that moves only when slept on."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

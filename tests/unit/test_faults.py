@@ -63,7 +63,7 @@ from ragops.services.documents import (
 )
 from ragops.services.tier import resume_tier
 from ragops.settings import Settings
-from tests.fakes import GENERATIVE, HashingEmbedder
+from tests.fakes import GENERATIVE, FakeClock, HashingEmbedder
 from tests.unit.test_template_references import CloudFormationLoader
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,24 +125,6 @@ HI = {
     "messages": [{"role": "user", "content": [{"text": "hi"}]}],
     "inferenceConfig": {"maxTokens": 512, "temperature": 0.0},
 }
-
-
-class FakeClock:
-    """Monotonic time that moves only when slept on or advanced."""
-
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

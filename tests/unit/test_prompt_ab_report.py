@@ -19,7 +19,7 @@ from ragops.services.documents import ingest_document
 from ragops.services.feedback import ab_report, prompt_report, record_feedback
 from ragops.services.tracking import EXPERIMENT, track_eval
 from ragops.settings import Settings
-from tests.fakes import GENERATIVE, ScriptedChatModel
+from tests.fakes import GENERATIVE, FakeClock, ScriptedChatModel
 
 GUIDE = (
     b"# Operations guide\n\nPausing the tier destroys the EKS cluster with Terraform.\n\n"
@@ -27,14 +27,6 @@ GUIDE = (
 )
 QUOTE = "answer-v2-quote"
 PLAIN = "answer-v1"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class VariantAwareChatModel(ScriptedChatModel):
@@ -47,7 +39,7 @@ class VariantAwareChatModel(ScriptedChatModel):
 
     def generate(self, messages):
         quote = messages[0].content.startswith("Answer the question in one or two sentences")
-        self.clock.now += 0.040 if quote else 0.005
+        self.clock.advance(0.040 if quote else 0.005)
         if quote:
             self.responses = [
                 "Pausing the tier destroys the EKS cluster with Terraform, as the guide says [1]."

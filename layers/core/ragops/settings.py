@@ -9,13 +9,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # The tenant rules are the domain's; importable from here too for existing callers.
 from ragops.domain.tenants import DEFAULT_TENANT, TENANT_PATTERN, validate_tenant
 
-__all__ = ["DEFAULT_TENANT", "TENANT_PATTERN", "Settings", "validate_tenant"]
+__all__ = ["DEFAULT_TENANT", "TENANT_PATTERN", "Settings", "validate_tenant", "validation_problems"]
 
 
 class Settings(BaseSettings):
@@ -413,7 +420,8 @@ class Settings(BaseSettings):
         return self
 
     def replaced(self, **changes: object) -> Settings:
-        """These settings with ``changes``, validated as a whole (``ValidationError``)."""
+        """These settings with ``changes``, validated as a whole (``ValidationError``).
+        Every field is given explicitly: nothing is re-read from the environment."""
         return type(self)(**{**self.model_dump(), **changes})
 
     @property
@@ -427,3 +435,11 @@ class Settings(BaseSettings):
     @property
     def tier_state_file(self) -> Path:
         return self.data_dir / "tier-state"
+
+
+def validation_problems(exc: ValidationError) -> str:
+    """A ``ValidationError`` of the settings in one line: each field and what is wrong
+    (``settings`` for a rule across fields)."""
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+    )

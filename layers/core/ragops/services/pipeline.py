@@ -30,7 +30,7 @@ from ragops.domain.pipeline import (
 from ragops.domain.prompts import unknown_templates
 from ragops.errors import InvalidInput, PromotionRefused, RagopsError
 from ragops.ports import PipelineRegistry
-from ragops.settings import Settings
+from ragops.settings import Settings, validation_problems
 
 logger = logging.getLogger(__name__)
 
@@ -46,12 +46,9 @@ def apply_config(settings: Settings, config: Mapping[str, Any]) -> Settings:
     a bad value is ``InvalidInput`` naming the field."""
     update = check_config(config)
     try:
-        # Every field given explicitly: nothing is re-read from the environment.
-        return type(settings)(**{**settings.model_dump(), **update})
+        return settings.replaced(**update)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
-        )
+        problems = validation_problems(exc)
         raise InvalidInput(f"invalid pipeline configuration: {problems}") from exc
 
 

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from ragops.domain.models import SearchMode
+from ragops.domain.tenants import DEFAULT_TENANT
 from ragops.entrypoints.cli.common import (
     DataDir,
     JsonFlag,
@@ -19,7 +20,6 @@ from ragops.entrypoints.cli.common import (
     fails_on_ragops_error,
     out,
 )
-from ragops.settings import DEFAULT_TENANT
 
 
 @fails_on_ragops_error

@@ -15,8 +15,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ragops.domain.tenants import validate_tenant
 from ragops.errors import RagopsError
-from ragops.settings import Settings, validate_tenant
+from ragops.settings import Settings, validation_problems
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -48,10 +49,7 @@ def _settings(data_dir: Path | None) -> Settings:
     try:
         return Settings(data_dir=data_dir) if data_dir is not None else Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise _fail(f"invalid configuration: {problems}") from exc
+        raise _fail(f"invalid configuration: {validation_problems(exc)}") from exc
 
 
 def _build_container(data_dir: Path | None, *, serving: bool = False) -> Any:

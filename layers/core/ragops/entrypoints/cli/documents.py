@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from ragops.domain.parsing import SUPPORTED_TYPES
+from ragops.domain.tenants import DEFAULT_TENANT
 from ragops.entrypoints.cli.common import (
     DataDir,
     JsonFlag,
@@ -24,7 +25,6 @@ from ragops.entrypoints.cli.common import (
     fails_on_ragops_error,
     out,
 )
-from ragops.settings import DEFAULT_TENANT
 
 documents_app = typer.Typer(help="List and delete documents.", no_args_is_help=True)
 
