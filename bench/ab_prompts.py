@@ -40,8 +40,8 @@ from ragops.errors import RequestBlocked
 from ragops.services.abstention import load_squad
 from ragops.services.answering import UNGROUNDED_PREFIX, answer_question
 from ragops.services.costs import record_answer_cost
-from ragops.services.documents import UploadedFile, ingest_files
 from ragops.services.feedback import ab_report, record_feedback
+from ragops.services.ingestion import UploadedFile, ingest_files
 from ragops.services.tracking import track_eval
 from ragops.settings import Settings
 

@@ -21,8 +21,8 @@ import numpy as np
 from ragops.bootstrap import build_container
 from ragops.domain.fusion import reciprocal_rank_fusion, zscore_fusion
 from ragops.domain.metrics import retrieval_report
-from ragops.services.documents import embed_in_batches
 from ragops.services.evaluation import EVAL_CANDIDATES, index_corpus, load_beir
+from ragops.services.ingestion import embed_in_batches
 from ragops.settings import Settings
 
 Fusion = Callable[[Mapping[str, float], Mapping[str, float]], list[tuple[str, float]]]

@@ -26,7 +26,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from ragops.bootstrap import build_container
 from ragops.domain.models import document_id_for
 from ragops.domain.parsing import parse_document
-from ragops.services.documents import UploadedFile, ingest_files
+from ragops.services.ingestion import UploadedFile, ingest_files
 from ragops.settings import Settings
 
 

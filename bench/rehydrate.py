@@ -54,7 +54,8 @@ from ragops.domain.artifacts import (  # noqa: E402
     encode_record,
     manifest_key,
 )
-from ragops.services.documents import UploadedFile, ingest_files, iter_manifests  # noqa: E402
+from ragops.repositories.documents import DocumentCatalogue  # noqa: E402
+from ragops.services.ingestion import UploadedFile, ingest_files  # noqa: E402
 from ragops.services.rehydrate import rehydrate_tier  # noqa: E402
 from ragops.settings import Settings  # noqa: E402
 from tests.servers import ChromaServer, TierServiceProcess  # noqa: E402
@@ -102,7 +103,7 @@ def top10(index, queries: list[str], vectors) -> list[list[tuple[str, float]]]:
 def copy_tenant(store, source: str, target: str) -> int:
     """Copy ``source``'s manifests and live artifacts to ``target`` (no embedding)."""
     chunks = 0
-    for record in iter_manifests(store, source):
+    for record in DocumentCatalogue(store).records(source):
         key = artifact_key(source, record.doc_id, record.version)
         artifact = decode_artifact(store.get(key))
         moved = replace(record, tenant=target)

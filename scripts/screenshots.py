@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT))  # tests.servers: the uvicorn thread the tests use
 
 from ragops.bootstrap import build_container  # noqa: E402
 from ragops.entrypoints.api import create_app  # noqa: E402
-from ragops.services.documents import UploadedFile, receive_uploads  # noqa: E402
+from ragops.services.ingestion import UploadedFile, receive_uploads  # noqa: E402
 from ragops.settings import Settings  # noqa: E402
 from tests.servers import UvicornThread  # noqa: E402
 

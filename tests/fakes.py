@@ -156,3 +156,158 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class MemoryObjectStore:
+    """The ``ObjectStore`` port in a dict: the fake the repositories' tests run over, held
+    to the port's contract by ``tests/unit/test_object_stores.py``."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, data: bytes, content_type: str | None = None) -> None:
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"invalid object key {key!r}")
+        self.objects[key] = bytes(data)
+
+    def get(self, key: str) -> bytes:
+        from ragops.errors import ObjectNotFound
+
+        try:
+            return self.objects[key]
+        except KeyError:
+            raise ObjectNotFound(key) from None
+
+    def exists(self, key: str) -> bool:
+        return key in self.objects
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+    def list(self, prefix: str):
+        return iter(sorted(k for k in list(self.objects) if k.startswith(prefix)))
+
+
+class RecordingTracker:
+    """The ``ExperimentTracker`` port in memory, as MLflow keeps runs: parameters as
+    strings, numeric metrics only (names as ``metric_name`` makes them), the report whole.
+    Held to the MLflow tracker's behaviour by
+    ``tests/integration/test_tracking_contracts.py``."""
+
+    tracking_uri = "memory://ragops-tests"
+
+    def __init__(self) -> None:
+        self.runs: list[dict] = []
+
+    def log_run(self, experiment, run_name, params, metrics, report) -> str:
+        import json
+        import uuid
+
+        from ragops.adapters.mlflow_tracker import metric_name
+
+        run_id = uuid.uuid4().hex
+        self.runs.append(
+            {
+                "experiment": experiment,
+                "run_name": run_name,
+                "run_id": run_id,
+                "params": {k: str(v)[:6000] for k, v in params.items()},
+                "metrics": {
+                    metric_name(k): float(v)
+                    for k, v in metrics.items()
+                    if isinstance(v, int | float) and not isinstance(v, bool)
+                },
+                "report": json.loads(json.dumps(report)),
+            }
+        )
+        return run_id
+
+    def latest_run(self, experiment, run_name):
+        if "'" in run_name:
+            raise ValueError(f"run name {run_name!r} must not contain a quote")
+        for run in reversed(self.runs):
+            if run["experiment"] == experiment and run["run_name"] == run_name:
+                return run["run_id"], dict(run["metrics"]), dict(run["params"])
+        return None
+
+    def run(self, run_id: str) -> dict:
+        """The run ``run_id`` as logged (``KeyError`` when there is none)."""
+        return next(r for r in self.runs if r["run_id"] == run_id)
+
+
+class InMemoryPipelineRegistry:
+    """The ``PipelineRegistry`` port in memory: configurations kept as JSON (as MLflow's
+    tags keep them), aliases unique per registry, an unknown version ``ObjectNotFound``.
+    Held to the MLflow registry's behaviour by
+    ``tests/integration/test_tracking_contracts.py``."""
+
+    tracking_uri = "memory://ragops-tests"
+
+    def __init__(self) -> None:
+        self._versions: dict = {}
+        self._aliases: dict[str, int] = {}
+        self._history: list[int] = []
+
+    def _shown(self, version):
+        from dataclasses import replace
+
+        aliases = tuple(sorted(a for a, v in self._aliases.items() if v == version.version))
+        return replace(version, aliases=aliases)
+
+    def _stored(self, version: int):
+        from ragops.errors import ObjectNotFound
+
+        try:
+            return self._versions[int(version)]
+        except KeyError:
+            raise ObjectNotFound(f"no pipeline version {version}") from None
+
+    def register(self, config, description):
+        import json
+        from datetime import UTC, datetime
+
+        from ragops.domain.pipeline import PipelineVersion
+
+        number = len(self._versions) + 1
+        self._versions[number] = PipelineVersion(
+            version=number,
+            config=json.loads(json.dumps(config, sort_keys=True)),
+            description=description or "",
+            created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        return self._shown(self._versions[number])
+
+    def versions(self):
+        return [self._shown(v) for _, v in sorted(self._versions.items())]
+
+    def get(self, version: int):
+        return self._shown(self._stored(version))
+
+    def by_alias(self, alias: str):
+        number = self._aliases.get(alias)
+        return None if number is None else self.get(number)
+
+    def set_alias(self, alias: str, version: int) -> None:
+        self._stored(version)
+        self._aliases[alias] = int(version)
+
+    def remove_alias(self, alias: str) -> None:
+        self._aliases.pop(alias, None)
+
+    def champion_history(self) -> list[int]:
+        return list(self._history)
+
+    def set_champion_history(self, versions: list[int]) -> None:
+        self._history = [int(v) for v in versions[-200:]]
+
+    def record_evaluation(self, version: int, evaluation) -> None:
+        import json
+        from dataclasses import replace
+
+        from ragops.domain.pipeline import PipelineEvaluation
+
+        stored = self._stored(version)
+        data = json.loads(json.dumps(evaluation.to_dict(), sort_keys=True))
+        self._versions[stored.version] = replace(
+            stored, evaluation=PipelineEvaluation(data["run_id"], data["sample"], data["metrics"])
+        )

@@ -10,15 +10,51 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from urllib.error import URLError
 from urllib.request import urlopen
 
 
 def free_port() -> int:
+    """A port nothing listens on right now: for a client that must find nothing there, or
+    for a server process started with ``start_on_a_free_port`` (a process of its own cannot
+    be handed a bound socket, so the port is chosen first and may be taken before it binds)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+PORT_ATTEMPTS = 3
+
+
+def start_on_a_free_port(start: Callable[[int], subprocess.Popen[bytes] | None]) -> int:
+    """Run ``start(port)`` on a port chosen now; ``start`` returns None once the server
+    answers, or the process if it did not. A process that exited (the port was taken
+    between the choice and its bind: the check-then-bind race) is started again on another
+    port; one that is still running but never answered is a failure. Returns the port."""
+    for _ in range(PORT_ATTEMPTS):
+        port = free_port()
+        failed = start(port)
+        if failed is None:
+            return port
+        if failed.poll() is None:
+            break
+    raise RuntimeError(f"the server did not start after {PORT_ATTEMPTS} ports")
+
+
+def start_on(port: int, start: Callable[[int], subprocess.Popen[bytes] | None], what: str) -> int:
+    """``start`` on ``port`` when one is set (a restart: clients keep the URL), else on a
+    free one (``start_on_a_free_port``); returns the port. ``RuntimeError`` naming
+    ``what`` (the server, and where its log is) when it does not start."""
+    try:
+        if not port:
+            return start_on_a_free_port(start)
+        if start(port) is None:
+            return port
+    except RuntimeError as exc:
+        raise RuntimeError(f"{what} did not start: {exc}") from exc
+    raise RuntimeError(f"{what} did not start on port {port}")
 
 
 def wait_until_ready(url: str, process: subprocess.Popen[bytes], timeout: float) -> bool:
@@ -49,7 +85,8 @@ class ChromaServer:
 
     def __init__(self, path: Path, port: int | None = None) -> None:
         self.path = Path(path)
-        self.port = port or free_port()
+        self.port = port or 0
+        """Chosen at the first start unless given; kept for restarts (clients keep the URL)."""
         self.process: subprocess.Popen[bytes] | None = None
         self._log = None
 
@@ -61,20 +98,26 @@ class ChromaServer:
         if path is not None:
             self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.path.parent / f"chroma-{self.port}.log", "ab")  # noqa: SIM115
+        launch = lambda port: self._launch(port, timeout)  # noqa: E731
+        self.port = start_on(self.port, launch, f"chroma run (log in {self.path.parent})")
+        return self
+
+    def _launch(self, port: int, timeout: float) -> subprocess.Popen[bytes] | None:
+        self._log = open(self.path.parent / f"chroma-{port}.log", "ab")  # noqa: SIM115
         env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
         command = [_chroma_executable(), "run", "--path", str(self.path)]
         self.process = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(self.port)],
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=env,
         )
-        if not wait_until_ready(f"{self.url}/api/v2/heartbeat", self.process, timeout):
-            log = self._log.name
-            self.stop()
-            raise RuntimeError(f"chroma run did not start; see {log}")
-        return self
+        url = f"http://127.0.0.1:{port}/api/v2/heartbeat"
+        if wait_until_ready(url, self.process, timeout):
+            return None
+        process = self.process
+        self.stop()
+        return process
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -142,7 +185,7 @@ class TierServiceProcess:
         ragops: Path | None = None,
         env: dict[str, str] | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = 0
         self.ragops = ragops or Path(sys.executable).with_name("ragops")
         self.env = {
             **os.environ,
@@ -159,17 +202,22 @@ class TierServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> TierServiceProcess:
+        self.port = start_on(0, self._launch, f"ragops tier serve (log in {self.log_path})")
+        return self
+
+    def _launch(self, port: int) -> subprocess.Popen[bytes] | None:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [str(self.ragops), "tier", "serve", "--port", str(self.port)],
+                [str(self.ragops), "tier", "serve", "--port", str(port)],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
             )
-        if not wait_until_ready(f"{self.url}/readyz", self.process, 60):
-            self.__exit__()
-            raise RuntimeError(f"ragops tier serve did not start; see {self.log_path}")
-        return self
+        if wait_until_ready(f"http://127.0.0.1:{port}/readyz", self.process, 60):
+            return None
+        process = self.process
+        self.__exit__()
+        return process
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -196,7 +244,8 @@ class RedisServer:
     def __init__(self, workdir: Path, maxmemory: str = "64mb") -> None:
         self.workdir = Path(workdir)
         self.maxmemory = maxmemory
-        self.port = free_port()
+        self.port = 0
+        """Chosen at the first start; kept for restarts (clients keep the URL)."""
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -205,10 +254,15 @@ class RedisServer:
 
     def start(self, timeout: float = 30.0) -> RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        launch = lambda port: self._launch(port, timeout)  # noqa: E731
+        self.port = start_on(self.port, launch, f"the Redis server (log in {self.workdir})")
+        return self
+
+    def _launch(self, port: int, timeout: float) -> subprocess.Popen[bytes] | None:
         command = [
             _valkey_executable(),
             "--port",
-            str(self.port),
+            str(port),
             "--bind",
             "127.0.0.1",
             "--save",
@@ -222,19 +276,20 @@ class RedisServer:
             "--maxmemory-policy",
             "allkeys-lru",
         ]
-        with open(self.workdir / f"redis-{self.port}.log", "ab") as log:
+        with open(self.workdir / f"redis-{port}.log", "ab") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
                     sock.sendall(b"PING\r\n")
                     if sock.recv(16).startswith(b"+PONG"):
-                        return self
+                        return None
             except OSError:
                 time.sleep(0.05)
+        process = self.process
         self.stop()
-        raise RuntimeError(f"the Redis server did not start; see {self.workdir}")
+        return process
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -255,7 +310,7 @@ class MlflowServer:
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = Path(workdir)
-        self.port = free_port()
+        self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self._log = None
 
@@ -265,7 +320,11 @@ class MlflowServer:
 
     def __enter__(self) -> MlflowServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.workdir / "mlflow-server.log", "ab")
+        self.port = start_on(0, self._launch, f"mlflow server (log in {self.workdir})")
+        return self
+
+    def _launch(self, port: int) -> subprocess.Popen[bytes] | None:
+        self._log = open(self.workdir / "mlflow-server.log", "ab")  # noqa: SIM115
         executable = Path(sys.executable).with_name("mlflow")
         self.process = subprocess.Popen(
             [
@@ -278,7 +337,7 @@ class MlflowServer:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                str(self.port),
+                str(port),
                 "--workers",
                 "1",
             ],
@@ -286,10 +345,11 @@ class MlflowServer:
             stderr=subprocess.STDOUT,
             env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"},
         )
-        if not wait_until_ready(f"{self.url}/health", self.process, 120):
-            self.__exit__()
-            raise RuntimeError(f"mlflow server did not start; see {self.workdir}")
-        return self
+        if wait_until_ready(f"http://127.0.0.1:{port}/health", self.process, 120):
+            return None
+        process = self.process
+        self.__exit__()
+        return process
 
     def __exit__(self, *exc: object) -> None:
         if self.process is not None and self.process.poll() is None:

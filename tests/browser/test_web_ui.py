@@ -198,7 +198,7 @@ def test_with_authentication_on_the_page_asks_for_a_key_and_uses_it(browser, tmp
     from playwright.sync_api import expect
 
     from ragops.services.auth import create_api_key
-    from ragops.services.documents import UploadedFile, ingest_files
+    from ragops.services.ingestion import UploadedFile, ingest_files
 
     settings = Settings(data_dir=tmp_path / "auth", min_relevance=0.05, auth="api-key")
     chat = ScriptedChatModel(["Tides follow the Moon [1]."])

@@ -10,7 +10,7 @@ import pytest
 from ragops.domain.models import AnswerMode
 from ragops.domain.routing import ModelTier
 from ragops.services.answering import answer_question
-from ragops.services.documents import UploadedFile, ingest_files
+from ragops.services.ingestion import UploadedFile, ingest_files
 
 pytestmark = pytest.mark.slow
 

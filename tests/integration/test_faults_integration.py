@@ -24,7 +24,8 @@ from fastapi.testclient import TestClient
 from ragops.bootstrap import build_container
 from ragops.domain.models import document_id_for
 from ragops.entrypoints.api import create_app
-from ragops.services.documents import IngestOutcome, ingest_document, list_documents
+from ragops.services.documents import list_documents
+from ragops.services.ingestion import IngestOutcome, ingest_document
 from ragops.settings import Settings
 from tests.fakes import GENERATIVE, HashingEmbedder, ScriptedChatModel
 from tests.servers import RedisServer
@@ -115,7 +116,7 @@ KILLED_INGEST = textwrap.dedent(
     from pathlib import Path
 
     from ragops.bootstrap import build_container
-    from ragops.services.documents import ingest_document
+    from ragops.services.ingestion import ingest_document
     from ragops.settings import Settings
     from tests.fakes import HashingEmbedder
 

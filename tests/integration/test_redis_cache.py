@@ -10,7 +10,7 @@ import pytest
 from ragops.adapters.redis_cache import RedisCacheStore
 from ragops.errors import CacheUnavailable
 from ragops.services.answering import answer_question
-from ragops.services.documents import ingest_document
+from ragops.services.ingestion import ingest_document
 from tests.fakes import GENERATIVE
 from tests.servers import RedisServer, free_port
 

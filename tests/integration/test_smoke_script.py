@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ragops.entrypoints.api import create_app
-from ragops.services.documents import ingest_document
+from ragops.services.ingestion import ingest_document
 from ragops.services.tier import pause_tier
 from tests.servers import UvicornThread, free_port
 

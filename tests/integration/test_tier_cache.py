@@ -8,7 +8,7 @@ import pytest
 
 from ragops.bootstrap import build_container
 from ragops.services.answering import answer_question
-from ragops.services.documents import ingest_document
+from ragops.services.ingestion import ingest_document
 from ragops.settings import Settings
 from tests.fakes import GENERATIVE, ScriptedChatModel
 from tests.integration.conftest import CACHE_TIER_TOKEN

@@ -23,7 +23,8 @@ from ragops.domain.models import Answer, Citation, Usage
 from ragops.errors import CacheUnavailable
 from ragops.services.answer_cache import CacheInvalidatingTier, SemanticCache
 from ragops.services.answering import answer_question
-from ragops.services.documents import delete_document, ingest_document
+from ragops.services.documents import delete_document
+from ragops.services.ingestion import ingest_document
 from tests.fakes import GENERATIVE
 
 PLAIN = DuplicateVerifier(threshold=0.8, similarity_floor=0.8, candidates=3)

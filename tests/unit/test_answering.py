@@ -6,7 +6,7 @@ from ragops.domain.models import AnswerMode, Fallback
 from ragops.domain.prompts import NOT_FOUND_ANSWER
 from ragops.errors import InvalidInput
 from ragops.services.answering import answer_question
-from ragops.services.documents import ingest_document
+from ragops.services.ingestion import ingest_document
 
 GUIDE = (
     b"# Operations guide\n\nPausing the tier destroys the EKS cluster with Terraform.\n\n"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -30,6 +29,7 @@ from ragops.services.costs import record_query_cost
 from ragops.services.routing_report import routing_report
 from ragops.services.tracking import EXPERIMENT, track_eval
 from ragops.settings import Settings
+from tests.fakes import RecordingTracker
 
 PROFILE = UsageProfile(queries_per_day=2000, documents=5000, hours_active_per_day=10)
 MODELS = {
@@ -57,12 +57,12 @@ def log_cache_run(tracker, hit_rate):
 
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory):
-    """One real local MLflow store (creating one takes seconds) with two `eval cache` runs
-    and one `eval routing` run as the CLI records it: one report per question set."""
-    container = build_container(Settings(data_dir=tmp_path_factory.mktemp("mlflow")))
-    tracker = container.tracker
+    """The tracker's fake (held to MLflow's behaviour by the integration contract suite)
+    with two `eval cache` runs and one `eval routing` run as the CLI records it: one
+    report per question set."""
+    tracker = RecordingTracker()
+    container = build_container(Settings(data_dir=tmp_path_factory.mktemp("data")), tracker=tracker)
     log_cache_run(tracker, 0.10)
-    time.sleep(0.01)
     latest = log_cache_run(tracker, 0.25)
     router = QueryRouter("us.amazon.nova-2-lite-v1:0", "us.amazon.nova-pro-v1:0")
     sets = {

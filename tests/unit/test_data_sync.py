@@ -22,7 +22,8 @@ from ragops.domain.models import SearchMode, document_id_for
 from ragops.entrypoints import cli
 from ragops.errors import InvalidInput
 from ragops.services.data_sync import SourceFile, SyncAction, sync_documents
-from ragops.services.documents import handle_object_event, list_documents
+from ragops.services.documents import list_documents
+from ragops.services.object_events import handle_object_event
 from ragops.services.tier import pause_tier, resume_tier
 from ragops.settings import Settings
 from tests.fakes import HashingEmbedder
@@ -343,7 +344,7 @@ def test_the_cli_reports_counts_as_json_and_fails_on_a_rejected_file(
 
 def test_the_quota_holds_and_counts_what_a_prune_removes(container, folder):
     from ragops.errors import QuotaExceeded
-    from ragops.services.documents import TenantQuota
+    from ragops.services.quotas import TenantQuota
 
     sync(container, folder)  # three documents
     (folder / "glaciers.md").unlink()

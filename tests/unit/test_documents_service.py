@@ -4,14 +4,8 @@ import pytest
 
 from ragops.domain.artifacts import decode_artifact
 from ragops.errors import DocumentNotFound, DocumentRejected, StoreUnavailable
-from ragops.services.documents import (
-    IngestOutcome,
-    UploadedFile,
-    delete_document,
-    ingest_document,
-    ingest_files,
-    list_documents,
-)
+from ragops.services.documents import delete_document, list_documents
+from ragops.services.ingestion import IngestOutcome, UploadedFile, ingest_document, ingest_files
 from tests.samples import make_pdf
 
 GUIDE = (

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from ragops.entrypoints.api import create_app
 from ragops.entrypoints.cli import app as cli
-from ragops.services.costs import answer_records
-from ragops.services.documents import ingest_document
+from ragops.repositories.answer_log import AnswerLog
+from ragops.services.ingestion import ingest_document
 from ragops.services.tier import pause_tier
 from tests.fakes import RecordingMetrics
 
@@ -49,9 +49,9 @@ def test_an_answer_is_recorded_and_reported_alike(served):
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["answer"] == body["answer"]
 
-    records = [record for _, _, record in answer_records(served.store, tenant="acme")]
+    records = list(AnswerLog(served.store).records(tenant="acme"))
     assert len(records) == 2  # one per entrypoint
-    assert {r["model"] for r in records} == {body["model"]}
+    assert {r.model for r in records} == {body["model"]}
     assert served.metrics.total("queries") == 2
     outcomes = [labels["outcome"] for name, _, labels in served.metrics.counts if name == "answers"]
     assert len(outcomes) == 2 and outcomes[0] == outcomes[1]
@@ -64,7 +64,7 @@ def test_a_paused_tier_refuses_alike_and_records_nothing(served):
     result = cli_ask()
     assert result.exit_code == 1
     assert "paused" in result.output
-    assert list(answer_records(served.store, tenant="acme")) == []
+    assert list(AnswerLog(served.store).records(tenant="acme")) == []
     assert served.metrics.total("queries") == 0
 
 
@@ -75,7 +75,7 @@ def test_the_stream_records_its_answer_once(served):
     ) as response:
         text = "".join(response.iter_text())
     assert response.status_code == 200 and "event: answer" in text
-    assert len(list(answer_records(served.store, tenant="acme"))) == 1
+    assert len(list(AnswerLog(served.store).records(tenant="acme"))) == 1
     assert served.metrics.total("queries") == 1
 
 

@@ -17,6 +17,11 @@ ANSWERS = [
 ]
 
 
+def contexts(container):
+    """What the suite runs on: the pipeline's ingest and answer contexts."""
+    return container.ingest_context(), container.answer_context()
+
+
 @pytest.fixture
 def sample(tmp_path):
     return SuiteSample(
@@ -43,7 +48,7 @@ def test_the_suite_measures_retrieval_abstention_and_answers(
     tmp_path, embedder, chroma_client, sample
 ):
     container, chat = suite_container(tmp_path, embedder, chroma_client)
-    report = run_suite(container, sample)
+    report = run_suite(*contexts(container), sample)
     metrics = report["metrics"]
     # Three judged documents and one distractor, the same ones on every run.
     assert report["retrieval"]["corpus_documents"] == 4 and report["retrieval"]["queries"] == 3
@@ -57,7 +62,7 @@ def test_the_suite_measures_retrieval_abstention_and_answers(
     assert metrics["groundedness_share"] == 1.0
     assert metrics["latency_ms_p95"] >= metrics["latency_ms_p50"] > 0
     assert metrics["cost_per_query_usd"] == 0.0  # fake models are not in the price table
-    again = run_suite(container, sample)
+    again = run_suite(*contexts(container), sample)
     assert again["retrieval"]["index_reused"] and again["sample"] == report["sample"]
     assert len(chat.seen) == 4  # answered again: the cache never serves the suite
 
@@ -68,9 +73,9 @@ def test_groundedness_share_follows_the_pipeline_threshold(
     container, _ = suite_container(
         tmp_path, embedder, chroma_client, groundedness_min_similarity=1.0
     )
-    assert run_suite(container, sample)["metrics"]["groundedness_share"] == 0.0
+    assert run_suite(*contexts(container), sample)["metrics"]["groundedness_share"] == 0.0
     container, _ = suite_container(tmp_path, embedder, chroma_client, groundedness_check=False)
-    assert "groundedness_share" not in run_suite(container, sample)["metrics"]
+    assert "groundedness_share" not in run_suite(*contexts(container), sample)["metrics"]
 
 
 def test_the_sample_fingerprint_names_data_and_sizes(tmp_path, sample):

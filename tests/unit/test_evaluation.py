@@ -38,14 +38,14 @@ def write_dataset(folder, split="test"):
 @pytest.mark.parametrize("mode", list(SearchMode))
 def test_eval_scores_every_mode_and_reuses_the_index(container, embedder, tmp_path, mode):
     dataset = write_dataset(tmp_path / "tiny")
-    first = run_retrieval_eval(container, dataset, mode=mode)
+    first = run_retrieval_eval(container.ingest_context(), dataset, mode=mode)
     assert first["queries"] == 2  # the unjudged query is not scored
     assert first["ndcg@10"] == pytest.approx(1.0)
     assert first["recall@100"] == pytest.approx(1.0)
     assert first["mode"] == str(mode)
     assert not first["index_reused"]
     embedded = embedder.texts_embedded
-    again = run_retrieval_eval(container, dataset, mode=mode)
+    again = run_retrieval_eval(container.ingest_context(), dataset, mode=mode)
     assert again["index_reused"]
     assert {k: again[k] for k in ("ndcg@10", "mrr@10")} == {
         k: first[k] for k in ("ndcg@10", "mrr@10")
@@ -56,12 +56,12 @@ def test_eval_scores_every_mode_and_reuses_the_index(container, embedder, tmp_pa
 
 def test_changed_corpus_is_indexed_anew(container, tmp_path):
     dataset = write_dataset(tmp_path / "tiny")
-    first = run_retrieval_eval(container, dataset)
+    first = run_retrieval_eval(container.ingest_context(), dataset)
     with (dataset / "corpus.jsonl").open("a") as corpus:
         corpus.write(
             json.dumps({"_id": "extra", "title": "Deserts", "text": "Deserts are dry."}) + "\n"
         )
-    second = run_retrieval_eval(container, dataset)
+    second = run_retrieval_eval(container.ingest_context(), dataset)
     assert second["tenant"] != first["tenant"]
     assert second["corpus_documents"] == 4 and not second["index_reused"]
 

@@ -14,6 +14,7 @@ from ragops.domain.extractive import (
     LogisticModel,
     compose,
     extract,
+    led_sentences,
     profile_question,
     question_kind,
     sentence_candidates,
@@ -231,3 +232,48 @@ def test_the_sources_own_reference_markers_are_left_out_of_the_answer() -> None:
     extraction = extract(model, profile, candidates, [0.5], [1.0], [0.6])
     (only,) = compose(model, profile, extraction)
     assert only.text == "The Normans conquered England in 1066 under William."
+
+
+def test_a_bold_lead_is_kept_with_the_sentence_it_opens() -> None:
+    text = (
+        "- **Fusion**: z-score normalisation of each list, then a convex combination. Unlike\n"
+        "  reciprocal rank fusion it keeps the margins.\n"
+        "**The tenant comes from the credential.** The API reads it in one place.\n"
+        "A plain line with **bold** inside it.\n"
+    )
+    assert led_sentences(text) == [
+        ("Fusion: z-score normalisation of each list, then a convex combination.", "Fusion"),
+        ("Unlike reciprocal rank fusion it keeps the margins.", ""),
+        ("The tenant comes from the credential.", "The tenant comes from the credential"),
+        ("The API reads it in one place.", ""),
+        ("A plain line with bold inside it.", ""),
+    ]
+
+
+def test_a_lead_naming_the_question_term_outranks_and_makes_it_answerable() -> None:
+    # Neither sentence model nor answerability model sees the lead: only the bonus does.
+    model = _model(weighted_overlap=1.0)
+    passage = (
+        "- Modes: hybrid, vector and bm25, for comparison of the retrievers.\n"
+        "- **Fusion**: z-score normalisation of each list's scores, then an average.\n"
+    )
+    profile = profile_question("How is hybrid fusion done?")
+    candidates = sentence_candidates([passage])
+    extraction = extract(model, profile, candidates, [0.5, 0.5], [1.0], [0.6])
+    assert extraction.ranked[0].candidate.lead == "Fusion"
+    assert extraction.ranked[0].lead_match
+    assert extraction.answerable
+    # Without the lead the same words lose to the sentence that shares "hybrid".
+    plain = sentence_candidates([passage.replace("**", "")])
+    unled = extract(model, profile, plain, [0.5, 0.5], [1.0], [0.6])
+    assert unled.ranked[0].candidate.text.startswith("Modes")
+
+
+def test_a_sentence_held_twice_by_overlapping_chunks_is_not_repeated() -> None:
+    model = _model(weighted_overlap=4.0)
+    whole = "Logs: the masking filter, installed on every handler, masks personal data in logs."
+    cut = "Logs: the masking filter, installed on every handler,"
+    profile = profile_question("How is personal data masked in logs?")
+    candidates = sentence_candidates([whole, cut])
+    extraction = extract(model, profile, candidates, [0.5, 0.5], [1.0, 0.9], [0.6, 0.6])
+    assert [s.text for s in compose(model, profile, extraction)] == [whole]

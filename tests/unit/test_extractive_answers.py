@@ -18,7 +18,7 @@ from ragops.services.answering import (
     prepare_question,
     stream_answer,
 )
-from ragops.services.documents import ingest_document
+from ragops.services.ingestion import ingest_document
 
 GUIDE = (
     b"# Operations guide\n\n## Maintenance mode\n\n"

@@ -43,7 +43,13 @@ from moto import mock_aws
 
 from ragops.adapters.bedrock import BedrockConverseChatModel, BedrockTitanEmbedder, is_transient
 from ragops.bootstrap import build_container
-from ragops.domain.artifacts import artifact_key, artifact_prefix, decode_artifact, raw_key
+from ragops.domain.artifacts import (
+    artifact_key,
+    artifact_prefix,
+    decode_artifact,
+    manifest_key,
+    raw_key,
+)
 from ragops.domain.models import ChatMessage, DocumentStatus, content_hash, document_id_for
 from ragops.domain.retry import RetriesExhausted, RetryPolicy, time_budget
 from ragops.domain.tier import CircuitBreaker
@@ -51,14 +57,13 @@ from ragops.entrypoints import lambdas
 from ragops.entrypoints.api import create_app
 from ragops.entrypoints.lambdas import RESPONSE_RESERVE_SECONDS, LocalLambdaContext, load_function
 from ragops.errors import DocumentNotFound, ModelUnavailable, StoreUnavailable, TierUnavailable
-from ragops.services.documents import (
+from ragops.repositories.documents import DocumentCatalogue
+from ragops.services.documents import delete_document, get_document, list_documents
+from ragops.services.ingestion import (
     IngestOutcome,
     UploadedFile,
-    delete_document,
-    get_document,
     ingest_document,
-    iter_manifests,
-    list_documents,
+    ingest_files,
     receive_uploads,
 )
 from ragops.services.tier import resume_tier
@@ -84,7 +89,7 @@ def assert_index_matches_store(store, vectors, tenant: str) -> dict:
     reverse; every document is indexed with exactly the chunks of its live artifact (one
     copy each, no chunk of another version) and has one artifact; Chroma holds no chunk of
     a document without a manifest. Returns the manifests by document id."""
-    records = {r.doc_id: r for r in iter_manifests(store, tenant)}
+    records = {r.doc_id: r for r in DocumentCatalogue(store).records(tenant)}
     originals = {key.rsplit("/", 1)[1] for key in store.list(f"raw/{tenant}/")}
     assert originals == set(records), "an original without its manifest, or the reverse"
     in_chroma = chroma_chunk_ids(vectors, tenant)
@@ -600,6 +605,25 @@ def test_a_failed_write_is_undone_and_a_retry_completes_it(container, where, rep
     assert retried.outcome is (IngestOutcome.UPDATED if replacing else IngestOutcome.CREATED)
     records = assert_index_matches_store(container.store, vectors(container), "default")
     assert len(records) == 2
+
+
+def test_a_manifest_failing_in_a_batch_undoes_the_batchs_earlier_manifests(container):
+    """Two documents ingested together, the second's manifest failing: the first's new
+    manifest is undone with its artifact and original, so no manifest names a version
+    whose artifact is gone."""
+    ctx = container.ingest_context()
+    ingest_document(ctx, tenant="default", filename="ops.md", data=OPS)
+    before = store_contents(container), chroma_chunk_ids(vectors(container), "default")
+    tides = manifest_key("default", document_id_for("tides.md"))
+    failing = Sabotaged(ctx.store, "put", StoreUnavailable("connection reset"), tides.__eq__)
+    with pytest.raises(StoreUnavailable):
+        ingest_files(
+            dataclasses.replace(ctx, store=failing),
+            tenant="default",
+            files=[UploadedFile("ops.md", OPS_V2), UploadedFile("tides.md", document_text("tide"))],
+        )
+    assert (store_contents(container), chroma_chunk_ids(vectors(container), "default")) == before
+    assert_index_matches_store(container.store, vectors(container), "default")
 
 
 @pytest.mark.parametrize("where", ["artifact", "original", "manifest"])

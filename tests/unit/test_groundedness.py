@@ -11,8 +11,8 @@ from ragops.bootstrap import build_container
 from ragops.domain.prompts import cite_answer
 from ragops.entrypoints.api import create_app
 from ragops.services.answering import answer_question
-from ragops.services.documents import ingest_document
 from ragops.services.groundedness import check_groundedness
+from ragops.services.ingestion import ingest_document
 from ragops.settings import Settings
 from tests.fakes import GENERATIVE, ScriptedChatModel
 

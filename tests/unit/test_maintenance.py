@@ -131,7 +131,7 @@ def test_resume_does_not_declare_a_dead_tier_active(tmp_path, embedder, chat_mod
 
 def test_async_ingest_mode_stores_uploads_as_pending(tmp_path, embedder, chat_model, chroma_client):
     from ragops.bootstrap import build_container
-    from ragops.services.documents import index_pending_documents
+    from ragops.services.ingestion import index_pending_documents
     from ragops.settings import Settings
 
     container = build_container(

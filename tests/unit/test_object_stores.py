@@ -1,5 +1,5 @@
-"""One behaviour suite for the ObjectStore port, run against the local folder and S3
-(under moto)."""
+"""One behaviour suite for the ObjectStore port, run against the in-memory fake, the local
+folder and S3 (under moto)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,14 @@ from moto import mock_aws
 from ragops.adapters.localfs import LocalFsObjectStore
 from ragops.adapters.s3 import S3ObjectStore
 from ragops.errors import ObjectNotFound, StoreUnavailable
+from tests.fakes import MemoryObjectStore
 
 
-@pytest.fixture(params=["localfs", "s3"])
+@pytest.fixture(params=["memory", "localfs", "s3"])
 def store(request, tmp_path):
+    if request.param == "memory":
+        yield MemoryObjectStore()
+        return
     if request.param == "localfs":
         yield LocalFsObjectStore(tmp_path / "objects")
         return

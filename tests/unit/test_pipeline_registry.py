@@ -1,15 +1,13 @@
-"""The pipeline registry: versions of the pipeline configuration in MLflow's model
-registry (a real local SQLite store), promotion behind the evaluation gate, rollback, and
-the API serving the champion's configuration."""
+"""The pipeline registry: promotion behind the evaluation gate, rollback, what is served
+when the registry is unreachable or its champion no longer validates (over the
+registry's in-memory fake; MLflow itself in the integration contract suite)."""
 
 from __future__ import annotations
 
 import pytest
-from fastapi.testclient import TestClient
 
-from ragops.adapters.mlflow_registry import MlflowPipelineRegistry, MlflowRestChampion
-from ragops.adapters.mlflow_tracker import MlflowTracker, local_tracking_uri
-from ragops.bootstrap import build_container, champion_reader
+from ragops.adapters.mlflow_registry import MlflowRestChampion
+from ragops.bootstrap import champion_reader
 from ragops.domain.pipeline import (
     CHALLENGER,
     CHAMPION,
@@ -18,7 +16,6 @@ from ragops.domain.pipeline import (
     compare,
     parse_assignments,
 )
-from ragops.entrypoints.api import create_app
 from ragops.errors import InvalidInput, ObjectNotFound, PromotionRefused
 from ragops.services.pipeline import (
     apply_config,
@@ -29,7 +26,7 @@ from ragops.services.pipeline import (
     served_settings,
 )
 from ragops.settings import Settings
-from tests.fakes import GENERATIVE, ScriptedChatModel
+from tests.fakes import InMemoryPipelineRegistry
 
 MARGINS = PromotionMargins(ndcg_at_10=0.01, groundedness_share=0.02, cost_per_query_usd=0.10)
 GOOD = {"ndcg_at_10": 0.70, "groundedness_share": 0.80, "cost_per_query_usd": 0.0010}
@@ -66,17 +63,12 @@ def test_assignments_are_typed_and_unknown_settings_named():
         apply_config(Settings(), {"top_k": 500})
 
 
-@pytest.fixture(scope="module")
-def tracker(tmp_path_factory):
-    """One store for the module (creating one migrates a schema: seconds)."""
-    folder = tmp_path_factory.mktemp("mlflow")
-    return MlflowTracker(local_tracking_uri(folder), artifact_dir=folder / "mlartifacts")
-
-
 @pytest.fixture
-def registry(tracker, request):
-    """A registered model of the test's own in the shared store."""
-    return MlflowPipelineRegistry(tracker, f"pipeline-{request.node.name[:40]}")
+def registry():
+    """The registry's fake, held to MLflow's behaviour by
+    ``tests/integration/test_tracking_contracts.py`` (where the API serving the champion
+    from a real store is tested too)."""
+    return InMemoryPipelineRegistry()
 
 
 def evaluated(registry, version, sample="s1", **metrics):
@@ -133,45 +125,6 @@ def test_force_promotes_without_the_gate_and_is_remembered(registry, tmp_path):
     with pytest.raises(InvalidInput, match="champion already"):
         promote_pipeline(registry, 2, MARGINS, force=True)
     assert rollback_pipeline(registry) == (2, 1)
-
-
-def test_the_api_serves_the_champion_configuration(tmp_path, embedder, chroma_client):
-    settings = Settings(data_dir=tmp_path, min_relevance=0.1, cache="off", **GENERATIVE)
-    registry = build_container(settings).pipeline_registry
-    assert champion_reader(settings) is None  # no store yet: nothing read, nothing created
-    assert not (tmp_path / "mlflow.db").exists()
-    register_pipeline(registry, settings, {"prompt_version": "answer-v2-quote", "top_k": 2})
-    promote_pipeline(registry, 1, MARGINS, force=True)
-
-    chat = ScriptedChatModel(["Tides follow the Moon [1]."])
-    container = build_container(
-        settings,
-        resolve_champion=True,
-        embedder=embedder,
-        chroma_client=chroma_client,
-        chat_model=chat,
-    )
-    assert container.settings.prompt_version == "answer-v2-quote"
-    assert container.settings.top_k == 2
-    client = TestClient(create_app(container))
-    served = client.get("/v1/pipeline").json()
-    assert served["source"] == "champion" and served["version"] == 1
-    assert served["config"]["prompt_version"] == "answer-v2-quote"
-    files = [
-        ("file", (f"{n}.txt", f"The Moon's gravity pulls tides, note {n}.".encode(), "text/plain"))
-        for n in range(4)
-    ]
-    assert client.post("/v1/documents", files=files).status_code == 201
-    answer = client.post("/v1/query", json={"question": "What pulls the tides?"}).json()
-    assert answer["prompt"]["version"] == "answer-v2-quote"
-    assert len(answer["citations"]) <= 2
-
-    # The settings alone, when told not to read the registry.
-    plain = build_container(
-        settings.model_copy(update={"pipeline_source": "settings"}), resolve_champion=True
-    )
-    assert plain.settings.prompt_version == "answer-v1"
-    assert plain.served_pipeline.source == "settings" and not plain.served_pipeline.degraded
 
 
 def test_an_unreachable_registry_leaves_the_settings_in_force(tmp_path):

@@ -7,19 +7,17 @@ import json
 from dataclasses import replace
 
 import pytest
-from typer.testing import CliRunner
 
 from ragops.adapters.localfs import LocalFsObjectStore
 from ragops.bootstrap import build_container
 from ragops.domain.metrics import percentile
-from ragops.entrypoints.cli import app
 from ragops.services.answering import answer_question
 from ragops.services.costs import answer_record_key, record_answer_cost
-from ragops.services.documents import ingest_document
 from ragops.services.feedback import ab_report, prompt_report, record_feedback
+from ragops.services.ingestion import ingest_document
 from ragops.services.tracking import EXPERIMENT, track_eval
 from ragops.settings import Settings
-from tests.fakes import GENERATIVE, FakeClock, ScriptedChatModel
+from tests.fakes import GENERATIVE, FakeClock, RecordingTracker, ScriptedChatModel
 
 GUIDE = (
     b"# Operations guide\n\nPausing the tier destroys the EKS cluster with Terraform.\n\n"
@@ -183,19 +181,17 @@ def test_no_feedback_on_one_side_is_stated_plainly(tmp_path):
     assert "not enough feedback" in comparison.statement
 
 
-def test_the_report_is_logged_to_mlflow_with_its_scope_and_figures(tmp_path):
-    container = build_container(Settings(data_dir=tmp_path))
+def test_the_report_is_logged_with_its_scope_and_figures(tmp_path):
+    tracker = RecordingTracker()
+    container = build_container(Settings(data_dir=tmp_path), tracker=tracker)
     _experiment(container.store)
     report = ab_report(container.store, tenant="acme", experiment="exp", since="2025-03-01")
     tracked = track_eval(
         container.tracker, container.settings, "prompts-ab", report.params(), report.to_dict()
     )
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracked["tracking_uri"])
-    run = client.get_run(tracked["mlflow_run_id"])
-    assert client.get_experiment(run.info.experiment_id).name == EXPERIMENT
-    params = run.data.params
+    run = tracker.run(tracked["mlflow_run_id"])
+    assert run["experiment"] == EXPERIMENT
+    params = run["params"]
     assert params["eval"] == "prompts-ab" and params["experiment"] == "exp"
     assert params["variants"] == f"exp/{PLAIN},exp/{QUOTE}"
     assert (params["since"], params["first_day"], params["last_day"]) == (
@@ -203,50 +199,12 @@ def test_the_report_is_logged_to_mlflow_with_its_scope_and_figures(tmp_path):
         "2025-03-01",
         "2025-03-01",
     )
-    metrics = run.data.metrics
+    metrics = run["metrics"]
     assert metrics[f"variants.exp/{QUOTE}.thumbs_up_rate"] == 0.75
     assert metrics[f"variants.exp/{PLAIN}.latency_ms_p95"] == 118.0
     assert metrics[f"variants.exp/{QUOTE}.total_cost_usd"] == pytest.approx(0.06)
     assert metrics[f"comparisons.exp/{QUOTE}.difference_points"] == 50.0
     assert metrics[f"comparisons.exp/{QUOTE}.p_value"] < 0.01
-    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["report.json"]
-
-
-def test_cli_report_json_carries_the_mlflow_run_and_the_table_states_the_result(
-    tmp_path, monkeypatch
-):
-    for name in ("MLFLOW_TRACKING_URI", "RAGOPS_MLFLOW_TRACKING_URI", "RAGOPS_TRACKING"):
-        monkeypatch.delenv(name, raising=False)
-    data = tmp_path / "data"
-    _experiment(LocalFsObjectStore(Settings(data_dir=data).object_store_dir))
-    runner = CliRunner()
-    result = runner.invoke(app, ["prompts", "report", "--data-dir", str(data), "--json"])
-    assert result.exit_code == 0, result.output
-    body = json.loads(result.stdout)
-    assert body["mlflow_run_id"] and body["tracking_uri"].startswith("sqlite:///")
-    assert body["variants"][f"exp/{QUOTE}"]["total_cost_usd"] == pytest.approx(0.06)
-    assert body["comparisons"][f"exp/{QUOTE}"]["significant"] is True
-    from mlflow.tracking import MlflowClient
-
-    run = MlflowClient(body["tracking_uri"]).get_run(body["mlflow_run_id"])
-    assert run.data.params["eval"] == "prompts-ab"
-
-    untracked = runner.invoke(
-        app, ["prompts", "report", "--data-dir", str(data), "--json", "--no-track"]
-    )
-    assert untracked.exit_code == 0 and "mlflow_run_id" not in json.loads(untracked.stdout)
-
-    table = runner.invoke(
-        app, ["prompts", "report", "--data-dir", str(data), "--no-track", "--experiment", "exp"]
-    )
-    assert table.exit_code == 0, table.output
-    assert f"exp: {QUOTE} vs {PLAIN}: +50.0 points (n=20 vs 20)" in table.stdout
-    assert "significant at 5%" in table.stdout and "not significant" not in table.stdout
-
-    empty = runner.invoke(
-        app, ["prompts", "report", "--data-dir", str(tmp_path / "none"), "--json"]
-    )
-    assert empty.exit_code == 0 and "mlflow_run_id" not in json.loads(empty.stdout)
 
 
 def test_load_squad_keeps_the_gold_answers_of_answerable_questions(tmp_path):

@@ -14,13 +14,13 @@ from ragops.entrypoints.api import create_app
 from ragops.errors import AnswerNotFound, ConfigurationError, InvalidInput
 from ragops.services.answering import answer_question
 from ragops.services.costs import record_answer_cost
-from ragops.services.documents import ingest_document
 from ragops.services.feedback import (
     prompt_report,
     record_feedback,
     two_proportion_p_value,
     wilson_interval,
 )
+from ragops.services.ingestion import ingest_document
 from ragops.settings import Settings
 from tests.fakes import GENERATIVE
 

@@ -16,12 +16,8 @@ from ragops.domain.quality import (
 )
 from ragops.entrypoints.api import create_app
 from ragops.errors import NoTextExtracted
-from ragops.services.documents import (
-    UploadedFile,
-    delete_document,
-    ingest_files,
-    list_documents,
-)
+from ragops.services.documents import delete_document, list_documents
+from ragops.services.ingestion import UploadedFile, ingest_files
 from tests.samples import make_pdf
 
 LIGHTHOUSES = (

@@ -7,7 +7,7 @@ import pytest
 
 from ragops.domain.artifacts import artifact_key
 from ragops.errors import TierUnavailable
-from ragops.services.documents import UploadedFile, ingest_files
+from ragops.services.ingestion import UploadedFile, ingest_files
 from ragops.services.rehydrate import rehydrate_tier
 
 TOPICS = [

@@ -13,7 +13,7 @@ from ragops.domain.routing import ModelTier, QueryRouter, complexity_score, ques
 from ragops.entrypoints.api import create_app
 from ragops.errors import InvalidInput
 from ragops.services.answering import answer_question
-from ragops.services.documents import UploadedFile, ingest_files
+from ragops.services.ingestion import UploadedFile, ingest_files
 from ragops.services.routing_report import load_questions, routing_report
 from tests.fakes import ScriptedChatModel
 

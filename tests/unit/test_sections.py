@@ -38,7 +38,7 @@ from ragops.domain.parsing import parse_document
 from ragops.domain.tier_wire import decode_chunks, decode_hits, encode_chunks
 from ragops.entrypoints.tier_service import create_tier_app
 from ragops.services.data_sync import SourceFile, SyncAction, sync_documents
-from ragops.services.documents import IngestOutcome, ingest_document
+from ragops.services.ingestion import IngestOutcome, ingest_document
 
 LIMIT = 1_000_000
 TENANT = "docs"
@@ -431,7 +431,7 @@ def test_sync_rechunks_a_document_with_an_older_chunking_version_then_skips_it(
 
 def test_async_sync_stores_an_outdated_document_for_the_ingest_function(container, tmp_path):
     from ragops.domain.artifacts import raw_key
-    from ragops.services.documents import handle_object_event
+    from ragops.services.object_events import handle_object_event
 
     folder = tmp_path / "documents"
     folder.mkdir()

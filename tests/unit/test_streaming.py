@@ -13,7 +13,7 @@ from ragops.domain.models import Answer
 from ragops.domain.tier import TierState
 from ragops.entrypoints.api import create_app
 from ragops.services.answering import AnswerDelta, answer_question, stream_answer
-from ragops.services.documents import ingest_document
+from ragops.services.ingestion import ingest_document
 from ragops.settings import Settings
 from tests.fakes import GENERATIVE, ScriptedChatModel
 

@@ -1,15 +1,17 @@
-"""Evaluation runs recorded in MLflow: a local SQLite store by default, the pipeline's
-parameters with each run, and a clear error when the store fails."""
+"""Evaluation runs recorded for MLflow: the pipeline's parameters with each run (over the
+tracker's fake; a real store in the integration contract suite), nothing when tracking is
+off, and a clear error when the store fails."""
 
 from __future__ import annotations
 
 import pytest
 
-from ragops.adapters.mlflow_tracker import MlflowTracker, local_tracking_uri, metric_name
+from ragops.adapters.mlflow_tracker import MlflowTracker, metric_name
 from ragops.bootstrap import build_container
 from ragops.errors import TrackingUnavailable
 from ragops.services.tracking import EXPERIMENT, numeric, track_eval
 from ragops.settings import Settings
+from tests.fakes import RecordingTracker
 
 
 def test_metric_names_follow_mlflow_rules():
@@ -18,23 +20,19 @@ def test_metric_names_follow_mlflow_rules():
     assert numeric({"a": 1, "b": {"c": 0.5, "d": "x"}, "e": True}) == {"a": 1.0, "b.c": 0.5}
 
 
-def test_a_run_holds_params_metrics_and_the_report(tmp_path):
-    container = build_container(Settings(data_dir=tmp_path, top_k=7))
+def test_a_run_holds_the_pipelines_params_and_numeric_metrics(tmp_path):
+    tracker = RecordingTracker()
+    container = build_container(Settings(data_dir=tmp_path, top_k=7), tracker=tracker)
     report = {"ndcg@10": 0.71, "queries": 5, "mode": "hybrid"}
     tracked = track_eval(
         container.tracker, container.settings, "retrieval", {"split": "train"}, report
     )
-    assert tracked["tracking_uri"] == local_tracking_uri(tmp_path)
-    from mlflow.tracking import MlflowClient
-
-    client = MlflowClient(tracked["tracking_uri"])
-    run = client.get_run(tracked["mlflow_run_id"])
-    assert run.data.params["split"] == "train" and run.data.params["top_k"] == "7"
-    assert run.data.metrics == {"ndcg_at_10": 0.71, "queries": 5.0}
-    assert client.get_experiment(run.info.experiment_id).name == EXPERIMENT
-    assert [a.path for a in client.list_artifacts(run.info.run_id)] == ["report.json"]
-    artifacts = tmp_path / "mlartifacts"
-    assert any(p.name == "report.json" for p in artifacts.rglob("*"))
+    assert tracked["tracking_uri"] == tracker.tracking_uri
+    run = tracker.run(tracked["mlflow_run_id"])
+    assert run["experiment"] == EXPERIMENT and run["run_name"] == "retrieval"
+    assert run["params"]["split"] == "train" and run["params"]["top_k"] == "7"
+    assert run["metrics"] == {"ndcg_at_10": 0.71, "queries": 5.0}
+    assert run["report"]["mode"] == "hybrid"
 
 
 def test_runs_that_differ_in_any_pipeline_setting_differ_in_their_params(tmp_path):

@@ -39,9 +39,10 @@ from ragops.ports import (
 )
 from ragops.services.answer_cache import CacheInvalidatingTier, SemanticCache
 from ragops.services.answering import AnswerContext, SentenceEmbeddings
-from ragops.services.documents import IngestContext, TenantQuota
+from ragops.services.ingestion import IngestContext
 from ragops.services.pipeline import ChampionReader, ServedPipeline, served_settings
 from ragops.services.queries import QueryContext
+from ragops.services.quotas import TenantQuota
 from ragops.services.tier import tier_status
 from ragops.services.uploads import UploadContext
 from ragops.settings import Settings

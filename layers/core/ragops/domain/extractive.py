@@ -70,12 +70,27 @@ def _is_prose(cell: str) -> bool:
     return worded >= PROSE_CELL_WORDS and bool(_PROSE_END.search(cell))
 
 
-def _line_units(text: str) -> list[tuple[str, str]]:
-    """The text's lines as ``(kind, text)``: ``text`` (prose), ``item`` (a list item or
-    quote, its marker stripped), ``row`` (a table row, as "a | b | c") or ``cell`` (a
-    cell of a row that holds prose). Markdown headings, fenced code and table rules are
-    dropped, and bold markers removed."""
-    units: list[tuple[str, str]] = []
+_LEAD = re.compile(r"^(?:\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__)")
+MAX_LEAD_WORDS = 12
+"""A bold opening this short is the line's lead: the term a list item defines
+("**Fusion**: ...") or the claim a paragraph explains ("**The tenant comes from ...**")."""
+
+
+def _lead(line: str) -> str:
+    match = _LEAD.match(line)
+    if not match:
+        return ""
+    lead = (match.group(1) or match.group(2)).strip(" :.")
+    return lead if len(lead.split()) <= MAX_LEAD_WORDS else ""
+
+
+def _line_units(text: str) -> list[tuple[str, str, str]]:
+    """The text's lines as ``(kind, text, lead)``: ``text`` (prose), ``item`` (a list item
+    or quote, its marker stripped), ``row`` (a table row, as "a | b | c") or ``cell`` (a
+    cell of a row that holds prose); ``lead`` is the line's bold opening, if any (see
+    ``MAX_LEAD_WORDS``). Markdown headings, fenced code and table rules are dropped, and
+    bold markers removed."""
+    units: list[tuple[str, str, str]] = []
     fenced = False
     for raw in text.splitlines():
         if _FENCE.match(raw):
@@ -84,6 +99,7 @@ def _line_units(text: str) -> list[tuple[str, str]]:
         line = raw.strip()
         if fenced or not line or line.startswith("#") or _TABLE_RULE.match(line):
             continue
+        lead = _lead(_LIST_ITEM.sub("", line))
         line = _EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
         if line.startswith("|"):
             cells = [c.strip() for c in line.strip("|").split("|")]
@@ -92,7 +108,7 @@ def _line_units(text: str) -> list[tuple[str, str]]:
                 # A table of sentences or questions (a question and its answer, a term
                 # and its explanation): each cell reads on its own, the row as one would
                 # not, and a question's row would answer the question with itself.
-                units.extend(("cell", " ".join(c.split())) for c in cells if _LETTER.search(c))
+                units.extend(("cell", " ".join(c.split()), "") for c in cells if _LETTER.search(c))
                 continue
             line, kind = " | ".join(cells), "row"
             worded = sum(1 for c in cells if _LETTER.search(c))
@@ -106,32 +122,38 @@ def _line_units(text: str) -> list[tuple[str, str]]:
         else:
             kind = "text"
         if _LETTER.search(line):
-            units.append((kind, " ".join(line.split())))
+            units.append((kind, " ".join(line.split()), lead if kind != "row" else ""))
     return units
 
 
-def _joins_lines(text: str) -> list[str]:
-    """Lines with the prose wrapped over several lines joined back: a line goes on the
-    one before when that one ends no sentence and either was wrapped (long) or the line
-    goes on in lower case."""
-    merged: list[tuple[str, str]] = []
-    for kind, line in _line_units(text):
+def _joins_lines(text: str) -> list[tuple[str, str]]:
+    """Lines, with their leads, with the prose wrapped over several lines joined back: a
+    line goes on the one before when that one ends no sentence and either was wrapped
+    (long) or the line goes on in lower case."""
+    merged: list[tuple[str, str, str]] = []
+    for kind, line, lead in _line_units(text):
         if merged and kind == "text" and merged[-1][0] not in ("row", "cell"):
-            before = merged[-1][1]
+            before_kind, before, before_lead = merged[-1]
             ends = before.endswith((".", "!", "?", ":"))
             if not ends and (len(before) >= WRAPPED_LINE_CHARS or line[:1].islower()):
-                merged[-1] = (merged[-1][0], f"{before} {line}")
+                merged[-1] = (before_kind, f"{before} {line}", before_lead)
                 continue
-        merged.append((kind, line))
-    return [line for _, line in merged]
+        merged.append((kind, line, lead))
+    return [(line, lead) for _, line, lead in merged]
 
 
 def split_sentences(text: str) -> list[str]:
     """The sentences of a passage, in reading order. A boundary is ``.``, ``!`` or ``?``
     (closing quotes and brackets included) before a capital or a digit, except after an
     abbreviation or an initial; lines are never joined across a sentence end."""
-    sentences: list[str] = []
-    for line in _joins_lines(text):
+    return [sentence for sentence, _ in led_sentences(text)]
+
+
+def led_sentences(text: str) -> list[tuple[str, str]]:
+    """``split_sentences`` with each sentence's lead: the bold opening of the line (list
+    item, paragraph) that the sentence opens, or ``""``."""
+    sentences: list[tuple[str, str]] = []
+    for line, lead in _joins_lines(text):
         start = 0
         for match in _BOUNDARY.finditer(line):
             before = line[start : match.start()].rstrip()
@@ -141,10 +163,10 @@ def split_sentences(text: str) -> list[str]:
             initial = len(word) == 1 and last.rstrip(".")[-1:].isupper()
             if word in _ABBREVIATIONS or numbered or initial:
                 continue
-            sentences.append(before)
+            sentences.append((before, "" if start else lead))
             start = match.end()
-        sentences.append(line[start:].strip())
-    return [s for s in sentences if s]
+        sentences.append((line[start:].strip(), "" if start else lead))
+    return [(s, lead) for s, lead in sentences if s]
 
 
 # -- words -----------------------------------------------------------------------------
@@ -290,6 +312,8 @@ class SentenceCandidate:
     position: int
     count: int
     text: str
+    lead: str = ""
+    """The bold opening of the list item or paragraph that the sentence opens, if any."""
 
 
 _OPENS = re.compile(r"^[\"'\u201c\u2018(\[`*]?[A-Z0-9]")
@@ -312,7 +336,8 @@ def sentence_candidates(passages: Sequence[str]) -> list[SentenceCandidate]:
     nothing else)."""
     found = []
     for number, passage in enumerate(passages):
-        sentences = split_sentences(passage)
+        led = led_sentences(passage)
+        sentences = [sentence for sentence, _ in led]
         long_enough = [
             position
             for position, sentence in enumerate(sentences)
@@ -321,7 +346,7 @@ def sentence_candidates(passages: Sequence[str]) -> list[SentenceCandidate]:
         ]
         whole = [p for p in long_enough if not _cut(sentences, p)] or long_enough
         found.extend(
-            SentenceCandidate(number, position, len(sentences), sentences[position])
+            SentenceCandidate(number, position, len(sentences), *led[position])
             for position in whole
         )
     return found
@@ -360,6 +385,8 @@ class Evidence:
     score: float = 0.0
     missing_terms: tuple[str, ...] = ()
     """Question terms found in neither this sentence's passage nor its neighbours."""
+    lead_match: bool = False
+    """The sentence's lead (``SentenceCandidate.lead``) names one of the question's terms."""
 
 
 def _has_answer_type(kind: str, sentence: str, tokens: list[str], asked: frozenset[str]) -> float:
@@ -446,7 +473,8 @@ def sentence_evidence(
             float(cosines[index]) * overlap,
         )
         missing = tuple(sorted(asked - passage_terms[candidate.passage]))
-        evidence.append(Evidence(candidate, features, missing_terms=missing))
+        lead_match = bool(candidate.lead) and bool(asked & set(terms(candidate.lead)))
+        evidence.append(Evidence(candidate, features, missing_terms=missing, lead_match=lead_match))
     return evidence
 
 
@@ -601,6 +629,14 @@ class AnswerModel:
 
 # -- deciding and composing ------------------------------------------------------------
 
+LEAD_MATCH_BONUS = 3.0
+"""Log-odds added, in both models, for a sentence that opens with a lead naming one of the
+question's terms ("**Fusion**: z-score ..." for "How is hybrid fusion done?"): in technical
+Markdown the answer to "what is X" or "how is X done" is often the item that X leads, whose
+words the question does not otherwise share. Set by hand, not fitted: SQuAD, which fitted
+the rest, has no leads (so its figures do not move); docs/evaluation.md shows the effect on
+the product's own docs, with questions it was not set on."""
+
 
 @dataclass(frozen=True)
 class Extraction:
@@ -628,10 +664,16 @@ def extract(
     if not candidates:
         return Extraction([], 0.0, model.threshold)
     evidence = sentence_evidence(profile, candidates, cosines, passage_scores, passage_cosines)
-    scored = [replace(e, score=model.sentences.logit(e.features)) for e in evidence]
+    scored = [
+        replace(e, score=model.sentences.logit(e.features) + LEAD_MATCH_BONUS * e.lead_match)
+        for e in evidence
+    ]
     # Ties (the same sentence twice, from overlapping chunks) go to the better passage.
     scored.sort(key=lambda e: (-e.score, e.candidate.passage, e.candidate.position))
-    probability = sigmoid(model.answerability.logit(answerability_features(profile, scored)))
+    logit = model.answerability.logit(answerability_features(profile, scored))
+    if scored and scored[0].lead_match:
+        logit += LEAD_MATCH_BONUS
+    probability = sigmoid(logit)
     return Extraction(scored, round(probability, 4), model.threshold)
 
 
@@ -689,18 +731,18 @@ def compose(
     best = ranked[0]
     chosen = [best]
     used = len(best.candidate.text.split())
-    seen = {best.candidate.text}
     for other in ranked[1:]:
         if len(chosen) >= max_sentences or other.score < model.second_sentence_min_score:
             break
-        if other.candidate.text in seen:
+        text = other.candidate.text
+        # Overlapping chunks hold a sentence twice, one copy perhaps cut by the boundary.
+        if any(text in c.candidate.text or c.candidate.text in text for c in chosen):
             continue
         length = len(other.candidate.text.split())
         if used + length > max_words:
             continue
         chosen.append(other)
         used += length
-        seen.add(other.candidate.text)
     if len(chosen) == 2 and chosen[0].candidate.passage == chosen[1].candidate.passage:
         chosen.sort(key=lambda e: e.candidate.position)
     # Only a lone sentence can be over the limit: a second joins only within it.

@@ -10,6 +10,7 @@ allows what the function does with it (``s3:ListBucket`` included: without it S3
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 RAW = "raw/"
@@ -75,8 +76,39 @@ def usage_key(tenant: str, day: str, name: str) -> str:
     return f"{USAGE}{tenant}/{day}/{name}"
 
 
+def usage_prefix(tenant: str, day: str | None = None) -> str:
+    """Where ``tenant``'s answer records lie (those of ``day`` only, given one). The
+    trailing slash keeps one tenant's listing off another whose id it begins
+    (``t1`` and ``t10``)."""
+    return f"{USAGE}{tenant}/" + (f"{day}/" if day else "")
+
+
+ANSWER_ID = re.compile(r"[0-9]{20}[0-9a-f]{8}")
+"""An answer id, whole (``fullmatch``): its UTC time (``YYYYMMDDHHMMSSffffff``) and 8 hex
+digits (``services/answering.py``'s ``new_answer_id``)."""
+
+
+def answer_day(answer_id: str) -> str:
+    """The day (``YYYY-MM-DD``) an answer id begins with: its record's day in the key.
+    ``ValueError`` for anything but an answer id, so no id shapes a key it should not."""
+    if not isinstance(answer_id, str) or not ANSWER_ID.fullmatch(answer_id):
+        raise ValueError(f"{answer_id!r} is not an answer id")
+    return f"{answer_id[:4]}-{answer_id[4:6]}-{answer_id[6:8]}"
+
+
+def answer_key(tenant: str, answer_id: str) -> str:
+    """``usage/{tenant}/{day}/{answer_id}.json``, the day from the id (``answer_day``:
+    ``ValueError`` for a malformed id)."""
+    return usage_key(tenant, answer_day(answer_id), f"{answer_id}.json")
+
+
 def feedback_key(tenant: str, answer_id: str) -> str:
     return f"{FEEDBACK}{tenant}/{answer_id}.json"
+
+
+def feedback_prefix(tenant: str) -> str:
+    """Where ``tenant``'s votes lie (trailing slash: ``t1`` never lists ``t10``'s)."""
+    return f"{FEEDBACK}{tenant}/"
 
 
 def api_key_key(key_id: str) -> str:

@@ -85,7 +85,7 @@ def ingest_record(record: DocumentEventRecord) -> None:
     """One SQS message carrying an S3 event from EventBridge: index or remove the document.
     An exception fails only this message (partial batch response); SQS retries it."""
     from ragops.entrypoints.ingest_events import OBJECT_DELETED
-    from ragops.services.documents import handle_object_event
+    from ragops.services.object_events import handle_object_event
 
     c = container()
     event = record.body

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ragops.errors import InvalidInput, RequestBlocked
 from ragops.services.answering import AnswerContext, prepare_question
-from ragops.services.documents import IngestContext, UploadedFile, ingest_files
+from ragops.services.ingestion import IngestContext, UploadedFile, ingest_files
 
 
 @dataclass(frozen=True)

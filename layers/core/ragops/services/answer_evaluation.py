@@ -39,7 +39,7 @@ from ragops.domain.metrics import percentile
 from ragops.errors import InvalidInput, RequestBlocked
 from ragops.services.abstention import SquadQuestion, load_squad, squad_tenant
 from ragops.services.answering import AnswerContext, answer_question, prepare_question
-from ragops.services.documents import IngestContext, UploadedFile, ingest_files
+from ragops.services.ingestion import IngestContext, UploadedFile, ingest_files
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)``."""

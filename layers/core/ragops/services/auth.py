@@ -9,10 +9,8 @@ working at once, on every function instance. Nothing here logs a key or a token.
 
 from __future__ import annotations
 
-import json
 import logging
 
-from ragops.domain import keys
 from ragops.domain.auth import (
     ApiKeyRecord,
     Principal,
@@ -25,25 +23,19 @@ from ragops.domain.models import utc_now
 from ragops.domain.tenants import validate_tenant
 from ragops.errors import InvalidInput, ObjectNotFound, Unauthenticated
 from ragops.ports import ObjectStore
+from ragops.repositories.api_keys import ApiKeyRepository, is_key_id
 
 logger = logging.getLogger(__name__)
 
-KEYS_PREFIX = keys.KEY_RECORDS
 
-
-def _key_object(key_id: str) -> str:
-    return keys.api_key_key(key_id)
-
-
-def _load(store: ObjectStore, key_id: str) -> ApiKeyRecord | None:
+def _load(repository: ApiKeyRepository, key_id: str) -> ApiKeyRecord | None:
+    """The record of ``key_id``, or None for an id that names none (or cannot)."""
+    if not is_key_id(key_id):
+        return None
     try:
-        return ApiKeyRecord.from_dict(json.loads(store.get(_key_object(key_id))))
+        return repository.get(key_id)
     except ObjectNotFound:
         return None
-
-
-def _save(store: ObjectStore, record: ApiKeyRecord) -> None:
-    store.put(_key_object(record.key_id), json.dumps(record.to_dict()).encode(), "application/json")
 
 
 def create_api_key(store: ObjectStore, tenant: str, name: str = "") -> tuple[ApiKeyRecord, str]:
@@ -60,32 +52,26 @@ def create_api_key(store: ObjectStore, tenant: str, name: str = "") -> tuple[Api
         secret_hash=issued.secret_hash,
         created_at=utc_now(),
     )
-    _save(store, record)
+    ApiKeyRepository(store).save(record)
     logger.info("api key created", extra={"key_id": record.key_id, "tenant": tenant})
     return record, issued.key
 
 
 def list_api_keys(store: ObjectStore, tenant: str | None = None) -> list[ApiKeyRecord]:
     """Every key (of ``tenant``), oldest first."""
-    records = []
-    for key in store.list(KEYS_PREFIX):
-        try:
-            record = ApiKeyRecord.from_dict(json.loads(store.get(key)))
-        except ObjectNotFound:
-            continue
-        if tenant is None or record.tenant == tenant:
-            records.append(record)
+    records = ApiKeyRepository(store).records(tenant)
     return sorted(records, key=lambda r: (r.created_at, r.key_id))
 
 
 def revoke_api_key(store: ObjectStore, key_id: str) -> ApiKeyRecord:
     """Revoke a key from its next request on; revoking twice keeps the first time."""
-    record = _load(store, key_id) if key_id.isalnum() else None
+    repository = ApiKeyRepository(store)
+    record = _load(repository, key_id)
     if record is None:
         raise InvalidInput(f"no API key {key_id!r}: see `ragops keys list`")
     if record.revoked_at is None:
         record.revoked_at = utc_now()
-        _save(store, record)
+        repository.save(record)
         logger.info("api key revoked", extra={"key_id": key_id, "tenant": record.tenant})
     return record
 
@@ -97,7 +83,7 @@ def authenticate_api_key(store: ObjectStore, presented: str) -> Principal:
     if parsed is None:
         raise Unauthenticated("invalid API key")
     key_id, secret = parsed
-    record = _load(store, key_id)
+    record = _load(ApiKeyRepository(store), key_id)
     if record is None or not record.active:
         raise Unauthenticated("invalid API key")
     if not secret_matches(secret, record.salt, record.secret_hash):

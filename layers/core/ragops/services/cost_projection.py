@@ -37,7 +37,7 @@ from ragops.domain.cost_model import (
 from ragops.domain.costs import FREE, ModelPrice, price_of
 from ragops.errors import InvalidInput, RagopsError
 from ragops.ports import ExperimentTracker, ObjectStore
-from ragops.services.costs import answer_records
+from ragops.repositories.answer_log import AnswerLog
 from ragops.services.tracking import EXPERIMENT
 
 MEASURED, OVERRIDE, ASSUMPTION = "measured", "override", "assumption"
@@ -169,18 +169,19 @@ def measured_tokens(
     input_tokens = output_tokens = embedding_tokens = 0
     models: set[str] = set()
     try:
-        for _, _, record in answer_records(store, since=since):
-            if int(record.get("embedding_tokens") or 0) > 0:
+        for record in AnswerLog(store).records(since=since):
+            cost = record.cost
+            if cost.embedding_tokens > 0:
                 embedded += 1
-                embedding_tokens += int(record["embedding_tokens"])
-            if record.get("cache_hit") or record.get("abstained"):
+                embedding_tokens += cost.embedding_tokens
+            if record.cache_hit or record.abstained:
                 continue
-            if int(record.get("input_tokens") or 0) <= 0:
+            if cost.input_tokens <= 0:
                 continue
             generated += 1
-            input_tokens += int(record["input_tokens"])
-            output_tokens += int(record.get("output_tokens") or 0)
-            models.add(str(record.get("model")))
+            input_tokens += cost.input_tokens
+            output_tokens += cost.output_tokens
+            models.add(record.model)
     except (RagopsError, ValueError, TypeError) as exc:
         notes.append(f"could not read the answer records: {exc}")
         return {}

@@ -30,23 +30,21 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from ragops.domain.artifacts import raw_key
 from ragops.domain.chunking import CHUNKING_VERSION
 from ragops.domain.models import DocumentRecord, document_id_for
 from ragops.domain.tenants import validate_tenant
 from ragops.domain.tier import TierState, TierStatus
 from ragops.errors import DocumentNotFound, DocumentRejected, InvalidInput, TierUnavailable
-from ragops.services.documents import (
+from ragops.repositories.documents import DocumentCatalogue, OriginalFiles
+from ragops.services.documents import delete_document
+from ragops.services.ingestion import (
     IngestContext,
     IngestOutcome,
-    TenantQuota,
     UploadedFile,
-    check_quota,
-    delete_document,
-    iter_manifests,
     needs_rechunking,
     receive_uploads,
 )
+from ragops.services.quotas import TenantQuota, check_quota
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +159,7 @@ def sync_documents(
             f"no documents to sync: refusing to prune, which would delete every document of "
             f"tenant {tenant!r}"
         )
-    before = {record.doc_id: record for record in iter_manifests(ctx.store, tenant)}
+    before = {record.doc_id: record for record in DocumentCatalogue(ctx.store).records(tenant)}
     report = SyncReport(tenant=tenant, indexed_now=index_now, pruned=prune)
     wanted = {document_id_for(name) for name in names}
     leaving = {doc_id for doc_id in before if doc_id not in wanted} if prune else set()
@@ -245,7 +243,7 @@ def _prune(
         if not index_now:
             # The bucket's Object Deleted event brings the ingest function, which removes
             # the chunks from the tier, the chunk artifacts and the manifest.
-            ctx.store.delete(raw_key(tenant, record.doc_id))
+            OriginalFiles(ctx.store).delete(tenant, record.doc_id)
             done.append(SyncedDocument(record.source, record.doc_id, SyncAction.DELETED))
             continue
         try:

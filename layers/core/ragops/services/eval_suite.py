@@ -24,8 +24,9 @@ from ragops.domain.metrics import percentile
 from ragops.errors import InvalidInput, RequestBlocked
 from ragops.services.abstention import evaluate_abstention, load_squad, squad_tenant
 from ragops.services.answer_evaluation import contains_gold, paragraph_source
-from ragops.services.answering import answer_question
+from ragops.services.answering import AnswerContext, answer_question
 from ragops.services.evaluation import StageProgress, run_retrieval_eval
+from ragops.services.ingestion import IngestContext
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,11 @@ class SuiteSample:
         return digest.hexdigest()[:16]
 
 
-def _answer_sample(container: Any, sample: SuiteSample) -> dict[str, Any]:
+def _answer_sample(
+    ingest: IngestContext, answers: AnswerContext, sample: SuiteSample
+) -> dict[str, Any]:
     """Answer the first ``answers`` answerable questions in full (no cache)."""
-    ingest = container.ingest_context()
-    ctx = replace(container.answer_context(), cache=None)
+    ctx = replace(answers, cache=None)
     tenant = squad_tenant(sample.squad, ingest)
     _, questions = load_squad(sample.squad)
     answerable = [q for q in questions if q.answerable][: sample.answers]
@@ -125,12 +127,16 @@ def _answer_sample(container: Any, sample: SuiteSample) -> dict[str, Any]:
 
 
 def run_suite(
-    container: Any, sample: SuiteSample, progress: StageProgress | None = None
+    ingest: IngestContext,
+    answers: AnswerContext,
+    sample: SuiteSample,
+    progress: StageProgress | None = None,
 ) -> dict[str, Any]:
-    """Run the whole suite with ``container``'s pipeline; returns the report, whose
-    ``metrics`` hold the flat measures (the gated ones among them)."""
+    """Run the whole suite with the pipeline of the contexts (the container's
+    ``ingest_context()`` and ``answer_context()``); returns the report, whose ``metrics``
+    hold the flat measures (the gated ones among them)."""
     retrieval = run_retrieval_eval(
-        container,
+        ingest,
         sample.dataset,
         split=sample.split,
         max_queries=sample.queries,
@@ -139,12 +145,10 @@ def run_suite(
     )
     if progress:
         progress("abstention", 0, 1)
-    abstention = evaluate_abstention(
-        container.ingest_context(), container.answer_context(), sample.squad
-    )
+    abstention = evaluate_abstention(ingest, answers, sample.squad)
     if progress:
         progress("answering", 0, sample.answers)
-    answers = _answer_sample(container, sample)
+    answered = _answer_sample(ingest, answers, sample)
     metrics = {
         "ndcg_at_10": retrieval["ndcg@10"],
         "recall_at_10": retrieval["recall@10"],
@@ -152,12 +156,12 @@ def run_suite(
         "mrr_at_10": retrieval["mrr@10"],
         "unanswerable_answered_rate": abstention.unanswerable_answered_rate,
         "answerable_declined_rate": abstention.answerable_declined_rate,
-        "groundedness_share": answers["groundedness_share"],
-        "answer_contains_gold": answers["answer_contains_gold"],
-        "first_citation_gold": answers["first_citation_gold"],
-        "latency_ms_p50": answers["latency_ms_p50"],
-        "latency_ms_p95": answers["latency_ms_p95"],
-        "cost_per_query_usd": answers["cost_per_query_usd"],
+        "groundedness_share": answered["groundedness_share"],
+        "answer_contains_gold": answered["answer_contains_gold"],
+        "first_citation_gold": answered["first_citation_gold"],
+        "latency_ms_p50": answered["latency_ms_p50"],
+        "latency_ms_p95": answered["latency_ms_p95"],
+        "cost_per_query_usd": answered["cost_per_query_usd"],
     }
     return {
         "sample": sample.fingerprint(),
@@ -172,5 +176,5 @@ def run_suite(
             "answerable_declined": abstention.answerable_declined,
             "unanswerable_answered": abstention.unanswerable_answered,
         },
-        "answers": answers,
+        "answers": answered,
     }

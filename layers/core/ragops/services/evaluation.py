@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +23,7 @@ from ragops.domain import keys
 from ragops.domain.metrics import retrieval_report
 from ragops.domain.models import SearchMode
 from ragops.errors import InvalidInput, ObjectNotFound
-from ragops.services.documents import (
+from ragops.services.ingestion import (
     IngestContext,
     IngestResult,
     UploadedFile,
@@ -38,10 +38,6 @@ INGEST_GROUP_DOCUMENTS = 256
 # Chunks fetched per query: enough that the best chunks of 100 distinct documents survive.
 EVAL_CANDIDATES = 300
 EVAL_DOCUMENTS = 100
-
-
-class EvalContainer(Protocol):
-    def ingest_context(self) -> IngestContext: ...
 
 
 @dataclass(frozen=True)
@@ -172,7 +168,7 @@ def sample_corpus(dataset: BeirDataset, query_ids: list[str], distractors: int) 
 
 
 def run_retrieval_eval(
-    container: EvalContainer,
+    ctx: IngestContext,
     dataset_dir: Path,
     *,
     split: str = "test",
@@ -191,7 +187,6 @@ def run_retrieval_eval(
         query_ids = query_ids[:max_queries]
     if distractors is not None:
         dataset = sample_corpus(dataset, query_ids, distractors)
-    ctx = container.ingest_context()
     started = time.perf_counter()
     tenant, reused = index_corpus(ctx, dataset, progress)
     index_seconds = time.perf_counter() - started

@@ -9,7 +9,6 @@ record exists under the tenant), so an id from another tenant is simply not foun
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,9 +20,9 @@ from ragops.domain.pii import mask_pii
 from ragops.domain.tenants import validate_tenant
 from ragops.errors import AnswerNotFound, InvalidInput, ObjectNotFound
 from ragops.ports import ObjectStore
-from ragops.services.costs import answer_record_key, answer_records
+from ragops.repositories.answer_log import AnswerLog
+from ragops.repositories.feedback import FeedbackLog, FeedbackRecord
 
-FEEDBACK_PREFIX = keys.FEEDBACK
 RATINGS = ("up", "down")
 MAX_COMMENT_CHARS = 2000
 
@@ -52,21 +51,25 @@ def record_feedback(
     if comment is not None and len(comment) > MAX_COMMENT_CHARS:
         raise InvalidInput(f"the comment is over {MAX_COMMENT_CHARS} characters")
     try:
-        key = answer_record_key(tenant, answer_id)
+        keys.answer_day(answer_id)
     except ValueError as exc:
         raise AnswerNotFound(answer_id) from exc
     try:
-        record = json.loads(store.get(key))
+        answer = AnswerLog(store).get(tenant, answer_id)
     except ObjectNotFound as exc:
         raise AnswerNotFound(answer_id) from exc
-    feedback = Feedback(answer_id, rating, record.get("prompt_version"), record.get("experiment"))
-    body = {
-        **feedback.__dict__,
-        "tenant": tenant,
-        "at": datetime.now(UTC).isoformat(),
-        "comment": mask_pii(comment)[0] if comment else None,
-    }
-    store.put(keys.feedback_key(tenant, answer_id), json.dumps(body).encode(), "application/json")
+    feedback = Feedback(answer_id, rating, answer.prompt_version, answer.experiment)
+    FeedbackLog(store).put(
+        FeedbackRecord(
+            answer_id=answer_id,
+            rating=rating,
+            prompt_version=answer.prompt_version,
+            experiment=answer.experiment,
+            tenant=tenant,
+            at=datetime.now(UTC).isoformat(),
+            comment=mask_pii(comment)[0] if comment else None,
+        )
+    )
     return feedback
 
 
@@ -238,29 +241,25 @@ def ab_report(
 ) -> PromptReport:
     """``prompt_report`` with each variant compared with its experiment's first variant
     (two-proportion z-test of the thumbs-up rates) and the days it covers."""
-    scope = f"{validate_tenant(tenant)}/" if tenant else ""
-    votes: dict[str, str] = {}
-    for key in store.list(FEEDBACK_PREFIX + scope):
-        record = json.loads(store.get(key))
-        votes[str(record.get("answer_id"))] = str(record.get("rating"))
+    votes = {(v.tenant, v.answer_id): v.rating for v in FeedbackLog(store).records(tenant)}
     reports: dict[tuple[str | None, str], VariantReport] = {}
     days: set[str] = set()
-    for _, day, record in answer_records(store, tenant=tenant, since=since):
-        version = record.get("prompt_version")
+    for record in AnswerLog(store).records(tenant=tenant, since=since):
+        version = record.prompt_version
         if not version:
             continue  # a query recorded before prompt versions
-        if experiment is not None and record.get("experiment") != experiment:
+        if experiment is not None and record.experiment != experiment:
             continue
-        days.add(day)
-        group = (record.get("experiment"), version)
+        days.add(record.day)
+        group = (record.experiment, version)
         report = reports.setdefault(group, VariantReport(*group))
         report.answers += 1
-        report.cache_hits += record.get("cache_hit") is not None
-        report.abstained += bool(record.get("abstained"))
-        report.grounded += bool(record.get("grounded"))
-        report._latencies.append(float(record.get("latency_ms", 0.0)))
-        report._cost += float(record.get("total_usd", 0.0))
-        vote = votes.get(str(record.get("answer_id")))
+        report.cache_hits += record.cache_hit is not None
+        report.abstained += record.abstained
+        report.grounded += record.grounded
+        report._latencies.append(record.latency_ms)
+        report._cost += record.cost.total_usd
+        vote = votes.get((record.tenant, record.answer_id or ""))
         report.thumbs_up += vote == "up"
         report.thumbs_down += vote == "down"
     ordered = [reports[k] for k in sorted(reports, key=lambda k: (k[0] or "", k[1]))]

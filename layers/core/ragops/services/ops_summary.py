@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from ragops.domain.models import DocumentStatus
 from ragops.ports import ObjectStore
-from ragops.services.costs import answer_records
+from ragops.repositories.answer_log import AnswerLog
 from ragops.services.documents import list_documents
 
 
@@ -61,10 +61,10 @@ def ops_summary(
     for offset in range(days - 1, -1, -1):
         day = (today - timedelta(days=offset)).isoformat()
         totals = DaySummary(day)
-        for _, _, answer in answer_records(store, tenant=tenant, day=day):
+        for answer in AnswerLog(store).records(tenant=tenant, day=day):
             totals.queries += 1
-            totals.cache_hits += answer.get("cache_hit") is not None
-            totals.grounded += bool(answer.get("grounded"))
-            totals.cost_usd = round(totals.cost_usd + float(answer.get("total_usd", 0.0)), 10)
+            totals.cache_hits += answer.cache_hit is not None
+            totals.grounded += answer.grounded
+            totals.cost_usd = round(totals.cost_usd + answer.cost.total_usd, 10)
         summary.days.append(totals)
     return summary

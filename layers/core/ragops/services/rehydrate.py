@@ -17,12 +17,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ragops.domain.artifacts import artifact_key, artifact_prefix, decode_artifact
 from ragops.domain.models import DocumentRecord, DocumentStatus
 from ragops.domain.tenants import validate_tenant
 from ragops.errors import ObjectNotFound
 from ragops.ports import ObjectStore, VectorTier
-from ragops.services.documents import iter_manifests
+from ragops.repositories.documents import ChunkArtifacts, DocumentCatalogue
 
 logger = logging.getLogger(__name__)
 
@@ -45,13 +44,13 @@ class RehydrateReport:
     tenants: list[str] = field(default_factory=list)
 
 
-def _live_artifact(store: ObjectStore, record: DocumentRecord) -> str | None:
+def _live_artifact(artifacts: ChunkArtifacts, record: DocumentRecord) -> str | None:
     """The key of the artifact that is searchable for ``record``: its own version once
     indexed; while a new version is pending or failed, the previous one, if any."""
     if record.status is DocumentStatus.INDEXED:
-        return artifact_key(record.tenant, record.doc_id, record.version)
-    keys = sorted(store.list(artifact_prefix(record.tenant, record.doc_id)))
-    return keys[-1] if keys else None
+        return artifacts.key(record.tenant, record.doc_id, record.version)
+    stored = artifacts.keys(record.tenant, record.doc_id)
+    return stored[-1] if stored else None
 
 
 def rehydrate_tier(
@@ -75,9 +74,10 @@ def rehydrate_tier(
     report = RehydrateReport()
     work: list[tuple[DocumentRecord, str]] = []
     tenants = {tenant} if tenant is not None else set()
-    for record in iter_manifests(store, tenant):
+    artifacts = ChunkArtifacts(store)
+    for record in DocumentCatalogue(store).records(tenant):
         tenants.add(record.tenant)
-        key = _live_artifact(store, record)
+        key = _live_artifact(artifacts, record)
         if key is None:
             if record.status is DocumentStatus.INDEXED:
                 report.missing.append(f"{record.tenant}/{record.doc_id}")
@@ -112,7 +112,7 @@ def rehydrate_tier(
             report.skipped += 1
         else:
             try:
-                artifact = decode_artifact(store.get(key))
+                artifact = artifacts.get_key(key)
             except ObjectNotFound:
                 report.missing.append(f"{record.tenant}/{record.doc_id}")
             else:

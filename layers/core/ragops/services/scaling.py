@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from ragops.domain.tier import NodeGroup, TierState
 from ragops.ports import NodeGroupScaler, TierStateStore
-from ragops.services.documents import IngestContext, IngestResult
+from ragops.services.ingestion import IngestContext, IngestResult
 from ragops.services.tier import resume_tier
 
 logger = logging.getLogger(__name__)

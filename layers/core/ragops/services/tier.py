@@ -7,7 +7,7 @@ import logging
 from ragops.domain.tier import RETRY_AFTER_SECONDS, CircuitBreaker, TierState, TierStatus
 from ragops.errors import DocumentRejected, ServicePaused
 from ragops.ports import TierStateStore
-from ragops.services.documents import IngestContext, IngestResult, index_pending_documents
+from ragops.services.ingestion import IngestContext, IngestResult, index_pending_documents
 
 logger = logging.getLogger(__name__)
 

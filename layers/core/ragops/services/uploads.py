@@ -12,16 +12,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ragops.domain.tier import TierStatus
-from ragops.services.documents import (
-    DocumentRejected,
-    IngestContext,
-    IngestResult,
-    TenantQuota,
-    UploadedFile,
-    check_quota,
-    delete_document,
-    receive_uploads,
-)
+from ragops.errors import DocumentRejected
+from ragops.services.documents import delete_document
+from ragops.services.ingestion import IngestContext, IngestResult, UploadedFile, receive_uploads
+from ragops.services.quotas import TenantQuota, check_quota
 from ragops.services.tier import require_usable
 
 

@@ -55,7 +55,7 @@ def ingest(
     json_output: JsonFlag = False,
 ) -> None:
     """Ingest documents: PDF, DOCX, HTML, Markdown and text files, or folders of them."""
-    from ragops.services.documents import IngestResult, UploadedFile
+    from ragops.services.ingestion import IngestResult, UploadedFile
     from ragops.services.uploads import upload_documents
 
     tenant = _tenant(tenant)

@@ -53,7 +53,12 @@ def eval_retrieval(
     container = _container(data_dir)
     with _stage_progress() as report:
         result = run_retrieval_eval(
-            container, dataset, split=split, mode=mode, max_queries=max_queries, progress=report
+            container.ingest_context(),
+            dataset,
+            split=split,
+            mode=mode,
+            max_queries=max_queries,
+            progress=report,
         )
     params = {
         "dataset": str(dataset),

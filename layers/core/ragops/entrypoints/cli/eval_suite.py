@@ -86,7 +86,12 @@ def eval_suite(
         version = served.version
     container = build_container(evaluated)
     with _stage_progress() as report_progress:
-        report = run_suite(container, sample, progress=report_progress)
+        report = run_suite(
+            container.ingest_context(),
+            container.answer_context(),
+            sample,
+            progress=report_progress,
+        )
     chosen = GateBaseline.choose(saved, baseline_file, champion)
     baseline = chosen.evaluation
     gate = gate_verdict(report, chosen, margins_of(settings))

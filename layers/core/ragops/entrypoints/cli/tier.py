@@ -51,7 +51,7 @@ def tier_pause(data_dir: DataDir = None) -> None:
 @tier_app.command("resume")
 def tier_resume(data_dir: DataDir = None) -> None:
     """Declare the tier back and index every document uploaded while it was paused."""
-    from ragops.services.documents import IngestResult
+    from ragops.services.ingestion import IngestResult
     from ragops.services.tier import resume_tier
 
     container = _container(data_dir)

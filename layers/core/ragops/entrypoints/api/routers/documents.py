@@ -18,13 +18,8 @@ from ragops.entrypoints.api.schemas import (
 )
 from ragops.errors import DocumentRejected, InvalidInput
 from ragops.services import uploads
-from ragops.services.documents import (
-    IngestOutcome,
-    IngestResult,
-    UploadedFile,
-    get_document,
-    list_documents,
-)
+from ragops.services.documents import get_document, list_documents
+from ragops.services.ingestion import IngestOutcome, IngestResult, UploadedFile
 
 MAX_FILES_PER_UPLOAD = 20
 
