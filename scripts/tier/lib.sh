@@ -12,8 +12,10 @@
 #   TIER_ADMIN_CIDRS          comma-separated CIDRs allowed to reach the cluster's public API
 #                             endpoint (default: this machine's public IPv4 address /32, from
 #                             checkip.amazonaws.com); ignored when the Terraform variable is
-#                             already set as TF_VAR_cluster_endpoint_public_access_cidrs
+#                             already set as TF_VAR_cluster_endpoint_public_access_cidrs.
+#                             pause.sh adds them to a live cluster's endpoint before kubectl
 #   TIER_STATE_PARAMETER      SSM parameter of the tier state (default /ragops/<stage>/tier/state)
+#   TIER_POLL_SECONDS         seconds between two polls of AWS while waiting (default 15)
 #   TF_VAR_<name>             any other variable of terraform/tier (Terraform reads these
 #                             itself), e.g. TF_VAR_node_desired_size=3, TF_VAR_private_nodes=true
 
@@ -33,6 +35,7 @@ TF_PERSISTENT="terraform/persistent"
 TF_TIER="terraform/tier"
 TIER_STATE_PARAMETER="${TIER_STATE_PARAMETER:-/ragops/${STAGE}/tier/state}"
 K8S_NAMESPACE="${K8S_NAMESPACE:-ragops}"
+TIER_POLL_SECONDS="${TIER_POLL_SECONDS:-15}"
 
 step() {
   printf '\n==> [%s] %s\n' "$(date -u +%H:%M:%S)" "$*" >&2
@@ -44,6 +47,46 @@ note() {
 
 die() {
   printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+# A GitHub Actions annotation (error or warning) when run there, so that the line shows on
+# the run's page and not only deep in the log. Workflow commands are read from stdout.
+annotate() {
+  [[ "${GITHUB_ACTIONS:-}" == true ]] || return 0
+  local message="${2//%/%25}"
+  printf '::%s title=%s::%s\n' "$1" "${0##*/}" "${message//$'\n'/%0A}"
+}
+
+warn() {
+  note "warning: $*"
+  annotate warning "$*"
+}
+
+# A failure that must not stop the script (pause goes on destroying what bills): printed at
+# once, listed again by exit_on_problems, and the script then exits 1.
+PROBLEMS=()
+problem() {
+  PROBLEMS+=("$*")
+  printf 'error: %s\n' "$*" >&2
+}
+
+# Exit 1 if problem() was called: each problem once more, as an error annotation and in the
+# job summary when run by GitHub Actions.
+exit_on_problems() {
+  ((${#PROBLEMS[@]} > 0)) || return 0
+  local item
+  step "$1, with ${#PROBLEMS[@]} problem(s); fix them, then run $0 again:"
+  for item in "${PROBLEMS[@]}"; do
+    note "- $item"
+    annotate error "$item"
+  done
+  if [[ -n "${GITHUB_STEP_SUMMARY:-}" ]]; then
+    {
+      printf '### %s, with problems\n\n' "$1"
+      printf -- '- %s\n' "${PROBLEMS[@]}"
+    } >>"$GITHUB_STEP_SUMMARY"
+  fi
   exit 1
 }
 
@@ -129,20 +172,142 @@ tier_tf_args() {
     -var "documents_bucket_name=$documents_bucket_name"
   )
   if [[ -z "${TF_VAR_cluster_endpoint_public_access_cidrs:-}" ]]; then
-    local cidrs="${TIER_ADMIN_CIDRS:-}"
-    if [[ -z "$cidrs" ]]; then
-      local ip
-      ip="$(curl -fsS --max-time 10 https://checkip.amazonaws.com | tr -d '[:space:]')" ||
-        die "cannot find this machine's public IP: set TIER_ADMIN_CIDRS"
-      cidrs="$ip/32"
-    fi
+    resolve_admin_cidrs
+    local cidrs="$TIER_ADMIN_CIDRS"
     note "public API endpoint open to: $cidrs"
     TIER_TF_ARGS+=(-var "cluster_endpoint_public_access_cidrs=$(hcl_list "$cidrs")")
   fi
 }
 
+# TIER_ADMIN_CIDRS, by default this machine's public IPv4 address /32 (looked up once).
+resolve_admin_cidrs() {
+  [[ -z "${TIER_ADMIN_CIDRS:-}" ]] || return 0
+  local ip
+  ip="$(curl -fsS --max-time 10 https://checkip.amazonaws.com | tr -d '[:space:]')" ||
+    die "cannot find this machine's public IP: set TIER_ADMIN_CIDRS"
+  TIER_ADMIN_CIDRS="$ip/32"
+}
+
+# The CIDRs the public API endpoint must admit, comma-separated: those Terraform gives the
+# cluster (TF_VAR_cluster_endpoint_public_access_cidrs, else TIER_ADMIN_CIDRS, else this
+# machine's address). The workflow puts the runner's /32 into TIER_ADMIN_CIDRS.
+endpoint_cidrs() {
+  local list
+  if [[ -n "${TF_VAR_cluster_endpoint_public_access_cidrs:-}" ]]; then
+    list="${TF_VAR_cluster_endpoint_public_access_cidrs//[\[\]\"[:space:]]/}"
+  else
+    resolve_admin_cidrs
+    list="${TIER_ADMIN_CIDRS//[[:space:]]/}"
+  fi
+  printf '%s' "$list"
+}
+
 cluster_exists() {
   aws eks describe-cluster --name "$1" --region "$AWS_REGION" >/dev/null 2>&1
+}
+
+# Whether the comma-separated list $1 holds the item $2.
+in_list() {
+  [[ ",$1," == *",$2,"* ]]
+}
+
+# Let this run reach the live cluster's Kubernetes API. The public endpoint admits only the
+# CIDRs Terraform last applied (cluster_endpoint_public_access_cidrs), and a GitHub runner
+# has a new address on every run, so kubectl would time out. This adds the missing CIDRs of
+# endpoint_cidrs to those the endpoint admits (keeping them all: the operators' too), with
+# `aws eks update-cluster-config`, and waits until EKS reports the update Successful; only
+# then does kubectl get through. Terraform's state does not know of the change: the next
+# terraform apply sets the list back (pause destroys the cluster anyway). Returns 1 (after
+# problem) when the endpoint could not be opened.
+open_cluster_endpoint() {
+  local cluster="$1" described status public private current wanted merged absent="" cidr
+  step "opening the public API endpoint of $cluster to this run"
+  [[ -n "${TF_VAR_cluster_endpoint_public_access_cidrs:-}" ]] || resolve_admin_cidrs
+  wanted="$(endpoint_cidrs)"
+  [[ -n "$wanted" ]] || {
+    problem "no CIDR to admit to the API endpoint of $cluster (TIER_ADMIN_CIDRS is empty)"
+    return 1
+  }
+  local query="cluster.[status, resourcesVpcConfig.endpointPublicAccess, resourcesVpcConfig.endpointPrivateAccess, join(',', resourcesVpcConfig.publicAccessCidrs || \`[]\`)]"
+  described="$(aws eks describe-cluster --name "$cluster" --region "$AWS_REGION" \
+    --query "$query" --output text)" || {
+    problem "cannot describe cluster $cluster"
+    return 1
+  }
+  read -r status public private current <<<"$described"
+  case "$status" in
+    ACTIVE) ;;
+    CREATING | UPDATING)
+      note "cluster $cluster is $status: waiting for it to be ACTIVE"
+      run aws eks wait cluster-active --name "$cluster" --region "$AWS_REGION" || {
+        problem "cluster $cluster did not become ACTIVE"
+        return 1
+      }
+      described="$(aws eks describe-cluster --name "$cluster" --region "$AWS_REGION" \
+        --query "$query" --output text)" || {
+        problem "cannot describe cluster $cluster"
+        return 1
+      }
+      read -r status public private current <<<"$described"
+      ;;
+    *)
+      problem "cluster $cluster is $status: its Kubernetes API cannot be used"
+      return 1
+      ;;
+  esac
+  [[ "$public" == True ]] || current=""
+  local -a items
+  IFS=, read -r -a items <<<"$wanted"
+  for cidr in "${items[@]}"; do
+    [[ -n "$cidr" ]] || continue
+    in_list "$current" "$cidr" || in_list "$current" 0.0.0.0/0 || in_list "$absent" "$cidr" ||
+      absent+="${absent:+,}$cidr"
+  done
+  if [[ -z "$absent" ]]; then
+    note "it already admits $wanted"
+    return 0
+  fi
+  merged="${current:+$current,}$absent"
+  note "admitted now: ${current:-none}; adding: $absent"
+  local config update_id
+  # JSON, not the shorthand syntax, for a list of CIDRs. Private access is passed unchanged.
+  config="$(printf '{"endpointPublicAccess":true,"endpointPrivateAccess":%s,"publicAccessCidrs":["%s"]}' \
+    "$([[ "$private" == True ]] && echo true || echo false)" "${merged//,/\",\"}")"
+  update_id="$(run aws eks update-cluster-config --name "$cluster" --region "$AWS_REGION" \
+    --resources-vpc-config "$config" --query update.id --output text)" || {
+    problem "could not open the API endpoint of $cluster to $absent (aws eks update-cluster-config)"
+    return 1
+  }
+  wait_for_cluster_update "$cluster" "$update_id"
+}
+
+# Poll an EKS update until it is Successful (20 minutes at most; an endpoint change usually
+# takes a few). Returns 1 (after problem) when it failed, was cancelled or timed out.
+wait_for_cluster_update() {
+  local cluster="$1" update_id="$2" status deadline=$((SECONDS + 1200))
+  step "waiting for update $update_id of $cluster"
+  while :; do
+    status="$(aws eks describe-update --name "$cluster" --update-id "$update_id" \
+      --region "$AWS_REGION" --query update.status --output text)" || status=unknown
+    case "$status" in
+      Successful)
+        note "update $update_id: Successful"
+        return 0
+        ;;
+      Failed | Cancelled)
+        problem "update $update_id of $cluster: $status: $(aws eks describe-update --name "$cluster" \
+          --update-id "$update_id" --region "$AWS_REGION" \
+          --query 'update.errors[].errorMessage' --output text 2>&1)"
+        return 1
+        ;;
+    esac
+    ((SECONDS < deadline)) || {
+      problem "update $update_id of $cluster still $status after 20 minutes"
+      return 1
+    }
+    note "update $update_id: $status"
+    sleep "$TIER_POLL_SECONDS"
+  done
 }
 
 # kubeconfig entry for the tier cluster; sets KUBE_CONTEXT.
@@ -221,55 +386,253 @@ YAML
   printf '%s\n' "$wrapper"
 }
 
-# Load balancers (and their target groups and security groups) that Kubernetes' service
-# controller created for the cluster: they live in the tier VPC but outside Terraform's
-# state, so they would block its destruction. Deleting the Service normally removes them;
-# this sweep catches what is left when the cluster could not be reached.
+# --- what Kubernetes created in AWS, outside Terraform's state -----------------------------
+# Deleting the namespace makes Kubernetes delete the Service's load balancer and the volumes
+# of its claims. When that could not happen (the API unreachable, the deletion failed or
+# timed out) they stay and bill, and the load balancer (its network interfaces, its security
+# groups) keeps terraform destroy from deleting the VPC's subnets. pause.sh sweeps them once
+# the cluster is gone, so that no controller recreates what it deletes, and before the VPC
+# goes. Each function records what it could not do with problem and returns 1.
+
+# The words of "$@" (space, tab or newline separated), one a line, once each, without the
+# "None" that `--output text` prints for an empty result.
+unique_words() {
+  local -a all=()
+  IFS=$' \t\n' read -r -d '' -a all <<<"$*" || true
+  ((${#all[@]} > 0)) || return 0
+  printf '%s\n' "${all[@]}" | awk '$0 != "None" && !seen[$0]++'
+}
+
+# IDs from an EC2 describe call: ec2_ids OPERATION QUERY FILTER...
+ec2_ids() {
+  local operation="$1" query="$2"
+  shift 2
+  aws ec2 "$operation" --region "$AWS_REGION" --filters "$@" --query "$query" --output text
+}
+
+# The ARNs among "$@" (load balancers or target groups) that Kubernetes tagged for cluster
+# $1: kubernetes.io/cluster/<name> (the in-tree service controller) or
+# elbv2.k8s.aws/cluster=<name> (the AWS Load Balancer Controller). 20 ARNs per call.
+elbv2_tagged_for() {
+  local cluster="$1" query
+  shift
+  query="TagDescriptions[?Tags[?Key=='kubernetes.io/cluster/$cluster' || (Key=='elbv2.k8s.aws/cluster' && Value=='$cluster')]].ResourceArn"
+  while (($# > 0)); do
+    aws elbv2 describe-tags --region "$AWS_REGION" --resource-arns "${@:1:20}" \
+      --query "$query" --output text || return 1
+    if (($# > 20)); then shift 20; else shift $#; fi
+  done
+}
+
+# The ARNs of an elbv2 listing (lines "ARN VPC") that are in the VPC $3 or tagged for
+# cluster $2.
+elbv2_chosen() {
+  local listing="$1" cluster="$2" vpc="$3" arn arn_vpc chosen="" tagged
+  local -a all=()
+  while read -r arn arn_vpc; do
+    [[ -n "$arn" && "$arn" != None ]] || continue
+    all+=("$arn")
+    if [[ -n "$vpc" && "$arn_vpc" == "$vpc" ]]; then
+      chosen+=" $arn"
+    fi
+  done <<<"$listing"
+  ((${#all[@]} > 0)) || return 0
+  tagged="$(elbv2_tagged_for "$cluster" "${all[@]}")" || return 1
+  unique_words "$chosen" "$tagged"
+}
+
+# Load balancers (and their target groups) of the cluster: tagged for it, or in its VPC
+# (only Kubernetes puts load balancers there).
 sweep_load_balancers() {
-  local cluster="$1" tag="kubernetes.io/cluster/$1" arns arn groups group
-  step "load balancers the service controller left for $cluster"
-  arns="$(aws resourcegroupstaggingapi get-resources --region "$AWS_REGION" \
-    --resource-type-filters elasticloadbalancing:loadbalancer \
-    --tag-filters "Key=$tag,Values=owned" \
-    --query 'ResourceTagMappingList[].ResourceARN' --output text)"
-  if [[ -z "$arns" || "$arns" == "None" ]]; then
+  local cluster="$1" vpc="$2" listing arns arn name names status=0
+  local -a deleted=()
+  step "load balancers left for $cluster"
+  if ! listing="$(aws elbv2 describe-load-balancers --region "$AWS_REGION" \
+    --query 'LoadBalancers[].[LoadBalancerArn, VpcId]' --output text)" ||
+    ! arns="$(elbv2_chosen "$listing" "$cluster" "$vpc")"; then
+    problem "cannot list the load balancers of $cluster (elbv2 describe-load-balancers, describe-tags)"
+    return 1
+  fi
+  while read -r arn; do
+    [[ -n "$arn" ]] || continue
+    if run aws elbv2 delete-load-balancer --region "$AWS_REGION" --load-balancer-arn "$arn"; then
+      deleted+=("$arn")
+    else
+      problem "could not delete load balancer $arn"
+      status=1
+    fi
+  done <<<"$arns"
+  if ((${#deleted[@]} > 0)); then
+    run aws elbv2 wait load-balancers-deleted --region "$AWS_REGION" \
+      --load-balancer-arns "${deleted[@]}" || warn "load balancers still being deleted: ${deleted[*]}"
+  else
     note "none"
   fi
-  for arn in $arns; do
-    [[ "$arn" == "None" ]] && continue
-    case "$arn" in
-      */loadbalancer/net/* | */loadbalancer/app/*)
-        run aws elbv2 delete-load-balancer --region "$AWS_REGION" --load-balancer-arn "$arn"
-        run aws elbv2 wait load-balancers-deleted --region "$AWS_REGION" --load-balancer-arns "$arn"
-        ;;
-      *)
-        run aws elb delete-load-balancer --region "$AWS_REGION" --load-balancer-name "${arn##*/}"
-        ;;
-    esac
-  done
-  arns="$(aws resourcegroupstaggingapi get-resources --region "$AWS_REGION" \
-    --resource-type-filters elasticloadbalancing:targetgroup \
-    --tag-filters "Key=$tag,Values=owned" \
-    --query 'ResourceTagMappingList[].ResourceARN' --output text)"
-  for arn in $arns; do
-    [[ "$arn" == "None" ]] && continue
-    run aws elbv2 delete-target-group --region "$AWS_REGION" --target-group-arn "$arn" ||
-      note "warning: could not delete target group $arn"
-  done
-  # Classic load balancers get a k8s-elb-* security group; NLBs edit the nodes' group instead
-  # (the EKS cluster security group, which goes with the cluster).
-  groups="$(aws ec2 describe-security-groups --region "$AWS_REGION" \
-    --filters "Name=tag:$tag,Values=owned" "Name=group-name,Values=k8s-elb-*" \
-    --query 'SecurityGroups[].GroupId' --output text)"
-  for group in $groups; do
-    [[ "$group" == "None" ]] && continue
-    local attempt
-    for attempt in 1 2 3 4 5 6; do
+  # Classic load balancers: only if a Service ever lacked the NLB annotation.
+  if [[ -n "$vpc" ]]; then
+    if names="$(aws elb describe-load-balancers --region "$AWS_REGION" \
+      --query "LoadBalancerDescriptions[?VPCId=='$vpc'].LoadBalancerName" --output text)"; then
+      while read -r name; do
+        [[ -n "$name" ]] || continue
+        run aws elb delete-load-balancer --region "$AWS_REGION" --load-balancer-name "$name" || {
+          problem "could not delete classic load balancer $name"
+          status=1
+        }
+      done < <(unique_words "$names")
+    else
+      problem "cannot list the classic load balancers of VPC $vpc"
+      status=1
+    fi
+  fi
+  # Free once their load balancer is gone, but they name the VPC.
+  if ! listing="$(aws elbv2 describe-target-groups --region "$AWS_REGION" \
+    --query 'TargetGroups[].[TargetGroupArn, VpcId]' --output text)" ||
+    ! arns="$(elbv2_chosen "$listing" "$cluster" "$vpc")"; then
+    problem "cannot list the target groups of $cluster"
+    return 1
+  fi
+  while read -r arn; do
+    [[ -n "$arn" ]] || continue
+    run aws elbv2 delete-target-group --region "$AWS_REGION" --target-group-arn "$arn" || {
+      problem "could not delete target group $arn"
+      status=1
+    }
+  done <<<"$arns"
+  return "$status"
+}
+
+# Network interfaces left "available" (attached to nothing): the VPC CNI's, when a node went
+# before it could release them. They block the deletion of their subnet.
+sweep_network_interfaces() {
+  local cluster="$1" vpc="$2" found eni status=0
+  step "unattached network interfaces left for $cluster"
+  if ! found="$(ec2_ids describe-network-interfaces 'NetworkInterfaces[].NetworkInterfaceId' \
+    Name=status,Values=available "Name=tag:cluster.k8s.amazonaws.com/name,Values=$cluster")" ||
+    ! found+=" $(ec2_ids describe-network-interfaces 'NetworkInterfaces[].NetworkInterfaceId' \
+      Name=status,Values=available "Name=tag-key,Values=kubernetes.io/cluster/$cluster")"; then
+    problem "cannot list the network interfaces of $cluster"
+    return 1
+  fi
+  if [[ -n "$vpc" ]]; then
+    found+=" $(ec2_ids describe-network-interfaces 'NetworkInterfaces[].NetworkInterfaceId' \
+      Name=status,Values=available "Name=vpc-id,Values=$vpc" \
+      Name=tag-key,Values=node.k8s.amazonaws.com/instance_id)" || {
+      problem "cannot list the network interfaces of VPC $vpc"
+      return 1
+    }
+  fi
+  [[ -n "$(unique_words "$found")" ]] || note "none"
+  while read -r eni; do
+    [[ -n "$eni" ]] || continue
+    run aws ec2 delete-network-interface --region "$AWS_REGION" --network-interface-id "$eni" || {
+      problem "could not delete network interface $eni"
+      status=1
+    }
+  done < <(unique_words "$found")
+  return "$status"
+}
+
+# Security groups the load balancer controllers made in the VPC (and the EKS cluster group,
+# should it outlive the cluster). One in use by a network interface that is still going
+# away is retried for two minutes.
+sweep_security_groups() {
+  local cluster="$1" vpc="$2" found group attempt status=0
+  [[ -n "$vpc" ]] || return 0
+  step "security groups left for $cluster in $vpc"
+  if ! found="$(ec2_ids describe-security-groups "SecurityGroups[?GroupName!='default'].GroupId" \
+    "Name=vpc-id,Values=$vpc" "Name=tag-key,Values=kubernetes.io/cluster/$cluster")" ||
+    ! found+=" $(ec2_ids describe-security-groups "SecurityGroups[?GroupName!='default'].GroupId" \
+      "Name=vpc-id,Values=$vpc" "Name=tag:elbv2.k8s.aws/cluster,Values=$cluster")"; then
+    problem "cannot list the security groups of VPC $vpc"
+    return 1
+  fi
+  [[ -n "$(unique_words "$found")" ]] || note "none"
+  while read -r group; do
+    [[ -n "$group" ]] || continue
+    for attempt in 1 2 3 4 5 6 7 8 9; do
       if run aws ec2 delete-security-group --region "$AWS_REGION" --group-id "$group"; then
         break
       fi
-      note "security group $group still in use (attempt $attempt); retrying in 20 s"
-      sleep 20
+      if ((attempt == 9)); then
+        problem "could not delete security group $group"
+        status=1
+        break
+      fi
+      note "security group $group still in use (attempt $attempt); retrying"
+      sleep "$TIER_POLL_SECONDS"
     done
-  done
+  done < <(unique_words "$found")
+  return "$status"
+}
+
+# EBS volumes left "available" by the cluster's claims. The only claim is Chroma's
+# (StatefulSet chroma, StorageClass gp3), and its volume holds no data of record: Chroma's
+# index is a cache of the object store, rebuilt from the chunk artifacts in S3 by
+# `ragops tier rehydrate` on every resume (docs/operations.md, "Known limits"), and a new
+# cluster provisions new volumes rather than reattach old ones. MLflow keeps its store on an
+# emptyDir, copied to S3. So deleting these loses nothing, while each left behind costs about
+# 1.60 USD a month. Chosen: volumes tagged kubernetes.io/cluster/<name> (the EBS CSI driver
+# adds it when given the cluster id), the volumes of the namespace's PersistentVolumes read
+# before the namespace went ($2, comma-separated), and volumes the EBS CSI driver made for
+# the namespace (tags ebs.csi.aws.com/cluster, kubernetes.io/created-for/pvc/namespace),
+# which name no cluster: those only when no EKS cluster is left in the region, since they
+# could belong to another one's claims.
+sweep_volumes() {
+  local cluster="$1" known="${2:-}" found candidates clusters volume rest="" status=0
+  step "unattached EBS volumes left for $cluster"
+  found="$(ec2_ids describe-volumes 'Volumes[].VolumeId' Name=status,Values=available \
+    "Name=tag-key,Values=kubernetes.io/cluster/$cluster")" || {
+    problem "cannot list the EBS volumes of $cluster"
+    return 1
+  }
+  if [[ -n "$known" ]]; then
+    found+=" $(ec2_ids describe-volumes 'Volumes[].VolumeId' Name=status,Values=available \
+      "Name=volume-id,Values=$known")" || {
+      problem "cannot list the EBS volumes $known"
+      return 1
+    }
+  fi
+  candidates="$(ec2_ids describe-volumes 'Volumes[].VolumeId' Name=status,Values=available \
+    "Name=tag:kubernetes.io/created-for/pvc/namespace,Values=$K8S_NAMESPACE" \
+    Name=tag-key,Values=ebs.csi.aws.com/cluster)" || {
+    problem "cannot list the EBS volumes of namespace $K8S_NAMESPACE"
+    return 1
+  }
+  while read -r volume; do
+    [[ -n "$volume" ]] || continue
+    in_list "$(unique_words "$found" | paste -sd, -)" "$volume" || rest+="${rest:+ }$volume"
+  done < <(unique_words "$candidates")
+  if [[ -n "$rest" ]]; then
+    clusters="$(aws eks list-clusters --region "$AWS_REGION" --query clusters --output text)" || {
+      problem "cannot list the EKS clusters of $AWS_REGION: volumes $rest not deleted"
+      return 1
+    }
+    clusters="$(unique_words "$clusters" | paste -sd' ' -)"
+    if [[ -z "$clusters" ]]; then
+      found+=" $rest"
+    else
+      warn "volumes $rest were made for a namespace $K8S_NAMESPACE, but EKS clusters remain in $AWS_REGION ($clusters): not deleted, as they may be theirs; delete them by hand if not (aws ec2 delete-volume --volume-id ...)"
+    fi
+  fi
+  [[ -n "$(unique_words "$found")" ]] || note "none"
+  while read -r volume; do
+    [[ -n "$volume" ]] || continue
+    run aws ec2 delete-volume --region "$AWS_REGION" --volume-id "$volume" || {
+      problem "could not delete EBS volume $volume"
+      status=1
+    }
+  done < <(unique_words "$found")
+  return "$status"
+}
+
+# Everything above, once the cluster is gone: load balancers first (their network interfaces
+# and security groups go with them), then network interfaces, security groups and volumes.
+# Returns 1 if any part failed (each failure was recorded with problem).
+sweep_cluster_leftovers() {
+  local cluster="$1" vpc="$2" known_volumes="${3:-}" status=0
+  sweep_load_balancers "$cluster" "$vpc" || status=1
+  sweep_network_interfaces "$cluster" "$vpc" || status=1
+  sweep_security_groups "$cluster" "$vpc" || status=1
+  sweep_volumes "$cluster" "$known_volumes" || status=1
+  return "$status"
 }

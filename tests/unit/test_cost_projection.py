@@ -195,6 +195,13 @@ def test_costs_report_table_names_the_levers(tmp_path):
     result = run("costs", "report", "--data-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
     assert "pause/resume" in result.stdout and "promised" in result.stdout
+    shown = " ".join(result.stdout.split())
+    assert "the tier a month, 10 h a day active: never paused" in shown
+    assert "destroy" in shown and "scale-to-zero" in shown
+    figures = json.loads(run("costs", "report", "--json", "--data-dir", str(tmp_path)).stdout)
+    by_pause = figures["tier_by_pause"]
+    assert by_pause["destroy"] < by_pause["scale-to-zero"] < by_pause["never paused"]
+    assert f"scale-to-zero {by_pause['scale-to-zero']:,.2f}" in shown
 
 
 @pytest.mark.parametrize(

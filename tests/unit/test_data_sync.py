@@ -230,6 +230,27 @@ def test_a_bad_file_is_rejected_with_its_reason_and_the_others_go_on(container, 
     assert "broken.pdf" not in {r.source for r in list_documents(container.store, TENANT)}
 
 
+def test_a_file_over_the_upload_limit_is_refused_unread(container, folder):
+    limit = container.ingest_context().max_bytes
+
+    def unreadable() -> bytes:
+        raise AssertionError("a file over the limit must not be read")
+
+    report = sync_documents(
+        container.ingest_context(),
+        tenant=TENANT,
+        files=[
+            SourceFile("disk.img", unreadable, limit + 1),
+            SourceFile("small.md", lambda: b"# Small\n\nA small note about tides.\n", 40),
+        ],
+        tier_status=container.tier_status,
+    )
+    refused, kept = report.documents
+    assert refused.action is SyncAction.REJECTED and "over the limit" in refused.reason
+    assert kept.action is SyncAction.CREATED
+    assert [r.source for r in list_documents(container.store, TENANT)] == ["small.md"]
+
+
 def test_prune_with_no_files_is_refused(container, folder):
     sync(container, folder)
     with pytest.raises(InvalidInput, match="refusing to prune"):

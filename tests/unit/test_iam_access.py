@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from ragops.domain import keys
@@ -137,6 +138,10 @@ class Recorder:
         self.calls: dict[str, set[tuple[str, str]]] = {name: set() for name in FUNCTIONS}
 
     def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        if model.name == "CreateBucket":
+            # botocore builds a presigned POST's URL with CreateBucket's model; nothing is
+            # sent (``direct_upload`` records the upload the POST allows instead).
+            return
         if self.function and params.get("Bucket") == BUCKET:
             where = params.get("Key", params.get("Prefix", ""))
             self.calls[self.function].add((model.name, where))
@@ -177,6 +182,43 @@ def _body(response: dict[str, Any]) -> dict[str, Any]:
     return json.loads(response["body"]) if response.get("body") else {}
 
 
+def direct_upload(cloud, key: str, filename: str, data: bytes) -> str:
+    """A file too large for the API, through the real handlers: ``POST /v1/uploads`` (API),
+    the browser's POST straight to the bucket, then the bucket's event (ingest). Returns
+    the document id. The presigned POST acts with the API role's permissions, so its key
+    counts as the API function's ``PutObject``."""
+    asked = invoke(
+        cloud,
+        "api",
+        "api_query.json",
+        key=key,
+        path="/v1/uploads",
+        pathParameters={"proxy": "v1/uploads"},
+        body=json.dumps({"filename": filename, "size": len(data)}),
+    )
+    assert asked["statusCode"] == 201, asked["body"]
+    ticket = _body(asked)
+    cloud.recorder.calls["api"].add(("PutObject", ticket["key"]))
+    posted = requests.post(
+        ticket["url"], data=ticket["fields"], files={"file": (filename, data)}, timeout=10
+    )
+    assert posted.status_code == 204, posted.text
+    event = json.loads((EVENTS / "s3_object_created_eventbridge_sqs.json").read_text())
+    message = json.loads(event["Records"][0]["body"])
+    message["detail"]["object"]["key"] = ticket["key"]
+    message["detail"]["object"]["size"] = len(data)
+    event["Records"][0]["body"] = json.dumps(message)
+    cloud.recorder.function = "ingest"
+    try:
+        handler = load_function(ROOT / "functions", "ingest")
+        assert handler(event, LocalLambdaContext(function_name="ingest")) == {
+            "batchItemFailures": []
+        }
+    finally:
+        cloud.recorder.function = ""
+    return ticket["doc_id"]
+
+
 def test_every_s3_call_of_every_function_is_allowed_by_its_role(cloud, template):
     _, key = create_api_key(cloud.store, "acme", "test")  # the operator's `ragops keys create`
     unknown = "rgk_" + "0" * 16 + "_" + "A" * 43
@@ -188,6 +230,17 @@ def test_every_s3_call_of_every_function_is_allowed_by_its_role(cloud, template)
     ingested = invoke(cloud, "ingest", "s3_object_created_eventbridge_sqs.json")
     assert ingested == {"batchItemFailures": []}
     assert invoke(cloud, "api", "api_list_documents.json", key=key)["statusCode"] == 200
+    # A file too large for the API goes straight to the bucket (POST /v1/uploads).
+    doc_id = direct_upload(cloud, key, "moraines.md", b"# Moraines\n\nGlaciers leave moraines.\n")
+    shown = invoke(
+        cloud,
+        "api",
+        "api_list_documents.json",
+        key=key,
+        path=f"/v1/documents/{doc_id}",
+        pathParameters={"proxy": f"v1/documents/{doc_id}"},
+    )
+    assert _body(shown)["status"] == "indexed", shown["body"]
     answer = invoke(cloud, "api", "api_query.json", key=key)
     assert answer["statusCode"] == 200, answer["body"]
     vote = {"answer_id": _body(answer)["answer_id"], "rating": "up"}
@@ -244,4 +297,33 @@ def test_a_role_without_the_listing_is_caught(template):
     assert problems(Role("ApiFunction", template), {("PutObject", "stray/x.json")}) == [
         "PutObject stray/x.json: no layout of ragops.domain.keys holds it",
         "PutObject stray/x.json: needs s3:PutObject",
+    ]
+
+
+def test_the_direct_upload_grants_are_each_needed(template):
+    """Without its upload-intent statements (or the listing of uploads/), each role fails
+    what the direct-upload path makes it do."""
+    intent = "uploads/acme/0123456789abcdef.json"
+    api = {("PutObject", intent), ("PutObject", "raw/acme/0123456789abcdef")}
+    ingest = {("GetObject", intent), ("DeleteObject", intent)}
+    assert problems(Role("ApiFunction", template), api) == []
+    assert problems(Role("IngestFunction", template), ingest) == []
+    before = copy.deepcopy(template)
+    for function in ("ApiFunction", "IngestFunction"):
+        for policy in before["Resources"][function]["Properties"]["Policies"]:
+            if isinstance(policy, dict) and "Statement" in policy:
+                policy["Statement"] = [
+                    s
+                    for s in policy["Statement"]
+                    if not s.get("Sid", "").startswith("UploadIntents")
+                ]
+            for statement in _statements(policy):
+                like = statement.get("Condition", {}).get("StringLike", {})
+                if "s3:prefix" in like:
+                    like["s3:prefix"] = [p for p in like["s3:prefix"] if p != "uploads/*"]
+    assert problems(Role("ApiFunction", before), api) == [f"PutObject {intent}: needs s3:PutObject"]
+    assert problems(Role("IngestFunction", before), ingest) == [
+        f"DeleteObject {intent}: needs s3:DeleteObject",
+        f"GetObject {intent}: needs s3:GetObject",
+        f"GetObject {intent}: needs s3:ListBucket for its prefix (403 if missing)",
     ]

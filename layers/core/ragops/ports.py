@@ -423,3 +423,18 @@ class RendersMetrics(Protocol):
     def render(self) -> tuple[bytes, str]:
         """The body and its content type."""
         ...
+
+
+@runtime_checkable
+class PresignsUploads(Protocol):
+    """An object store a client can upload to directly, without the API carrying the bytes
+    (S3's presigned POST). The local folder cannot: locally the API takes any upload."""
+
+    def presign_upload(
+        self, key: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> tuple[str, dict[str, str]]:
+        """The URL and form fields of a POST that stores one object of 1 to ``max_bytes``
+        bytes under exactly ``key`` with ``content_type``, accepted for ``expires_in``
+        seconds. The client sends the fields, then the file, as ``multipart/form-data``.
+        Signed offline; ``StoreUnavailable`` when it cannot be signed."""
+        ...

@@ -360,6 +360,15 @@ class Settings(BaseSettings):
 
     # --- ingestion ---------------------------------------------------------------------
     max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
+    max_request_body_bytes: int | None = Field(
+        default=None,
+        ge=1,
+        description="The largest request body the API reads (POST /v1/documents); a larger "
+        "one answers 413. Unset: about 4.5 MB where the object store presigns uploads (S3: "
+        "on Lambda, whose synchronous invoke takes 6 MB and the body arrives base64-encoded; "
+        "larger files go through POST /v1/uploads), else every file of an upload at the "
+        "upload limit.",
+    )
     chunk_tokens: int = Field(
         default=200,
         ge=32,

@@ -10,7 +10,20 @@ from ragops.errors import ObjectNotFound, StoreUnavailable
 
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _DENIED_CODES = frozenset({"AccessDenied", "403", "Forbidden"})
-_PERMISSIONS = {"read": "s3:GetObject", "write": "s3:PutObject", "delete": "s3:DeleteObject"}
+_PERMISSIONS = {
+    "read": "s3:GetObject",
+    "write": "s3:PutObject",
+    "presign": "s3:PutObject",
+    "delete": "s3:DeleteObject",
+}
+_SIGV4_HANDLER = "ragops-sigv4-presigned-post"
+
+
+def _sigv4_for_presigned_post(signature_version: str, **_: Any) -> str | None:
+    """botocore presigns POSTs with SigV2 in the older regions unless the client was built
+    with ``signature_version="s3v4"``; S3 refuses SigV2 for objects encrypted with KMS (the
+    documents bucket's default), and new regions take SigV4 only."""
+    return "s3v4" if signature_version.endswith("-presign-post") else None
 
 
 def _denied(action: str, bucket: str, key: str) -> str:
@@ -97,6 +110,34 @@ class S3ObjectStore:
     def delete(self, key: str) -> None:
         with self._errors("delete", key):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+
+    def presign_upload(
+        self, key: str, *, content_type: str, max_bytes: int, expires_in: int
+    ) -> tuple[str, dict[str, str]]:
+        """A presigned POST (``PresignsUploads``): the policy names the bucket and exactly
+        this key, the content type, and a ``content-length-range`` of 1 to ``max_bytes``;
+        S3 refuses a form that differs in any of them, or that arrives after ``expires_in``
+        seconds (or after the signing credentials expire, whichever is first). Signed
+        offline with the client's credentials (SigV4), so S3 checks the upload against the
+        signer's permissions: ``s3:PutObject`` on the key (and KMS for the bucket key)."""
+        if max_bytes < 1 or expires_in < 1:
+            raise ValueError("a presigned upload needs max_bytes and expires_in of at least 1")
+        client = self.client
+        client.meta.events.register_first(
+            "choose-signer.s3.PutObject", _sigv4_for_presigned_post, unique_id=_SIGV4_HANDLER
+        )
+        with self._errors("presign", key):
+            post = client.generate_presigned_post(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                Fields={"Content-Type": content_type},
+                Conditions=[
+                    {"Content-Type": content_type},
+                    ["content-length-range", 1, max_bytes],
+                ],
+                ExpiresIn=expires_in,
+            )
+        return str(post["url"]), {name: str(value) for name, value in post["fields"].items()}
 
     def list(self, prefix: str) -> Iterator[str]:
         with self._errors("list", prefix):

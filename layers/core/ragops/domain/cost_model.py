@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ragops.domain.costs import ModelPrice
@@ -269,6 +269,9 @@ class CostProjection:
     total: LineItem
     levers: tuple[Lever, ...]
     quantities: dict[str, float]
+    tier_by_pause: dict[str, float] = field(default_factory=dict)
+    """The tier's month at the profile's active hours in each way of pausing it
+    (``never paused``, ``destroy``, ``scale-to-zero``): what the docs quote per mode."""
 
 
 def tier_hourly(prices: InfraPrices, deployment: Deployment, assumptions: Assumptions) -> dict:
@@ -482,4 +485,7 @@ def project_costs(
         "pro_answer_usd": pro_answer,
         "lite_answer_usd": lite_answer,
     }
-    return CostProjection(lines, total, levers, quantities)
+    by_pause = {"never paused": tier_month(parts, 24, PauseMode.DESTROY)} | {
+        str(mode): tier_month(parts, profile.hours_active_per_day, mode) for mode in PauseMode
+    }
+    return CostProjection(lines, total, levers, quantities, by_pause)

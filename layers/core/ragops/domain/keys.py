@@ -21,6 +21,7 @@ USAGE = "usage/"
 FEEDBACK = "feedback/"
 KEY_RECORDS = "auth/keys/"
 EVAL = "eval/"
+UPLOADS = "uploads/"
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,11 @@ LAYOUTS = (
     KeyLayout(FEEDBACK, "feedback/{tenant}/{answer_id}.json: a vote on an answer"),
     KeyLayout(KEY_RECORDS, "auth/keys/{key_id}.json: an API key's tenant and salted hash"),
     KeyLayout(EVAL, "eval/{tenant}.json: what an evaluation tenant has indexed (CLI only)"),
+    KeyLayout(
+        UPLOADS,
+        "uploads/{tenant}/{doc_id}.json: an upload intent (a presigned POST was issued; "
+        "the file's name and title until its bytes arrive under raw/)",
+    ),
 )
 
 
@@ -117,3 +123,8 @@ def api_key_key(key_id: str) -> str:
 
 def eval_marker_key(tenant: str) -> str:
     return f"{EVAL}{tenant}.json"
+
+
+def upload_intent_key(tenant: str, doc_id: str) -> str:
+    """Where a direct upload's intent waits for its file (``POST /v1/uploads``)."""
+    return f"{UPLOADS}{tenant}/{doc_id}.json"

@@ -31,11 +31,17 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
 
-from ragops.domain.models import SearchMode
 from ragops.domain.tenants import validate_tenant
 from ragops.domain.tier_wire import API_PREFIX, decode_chunks, decode_matrix, encode_hits
+from ragops.entrypoints.tier_schemas import (
+    CacheEntryRequest,
+    CacheNearestRequest,
+    CacheQuestionRequest,
+    DeleteChunksRequest,
+    SearchRequest,
+    UpsertRequest,
+)
 from ragops.errors import CacheUnavailable, ConfigurationError, RagopsError, TierUnavailable
 from ragops.ports import (
     CacheStore,
@@ -53,49 +59,6 @@ logger = logging.getLogger(__name__)
 _bearer = HTTPBearer(auto_error=False)
 MAX_BODY_BYTES = 64 * 1024 * 1024
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-class Matrix(BaseModel):
-    rows: int = Field(ge=0)
-    dimensions: int = Field(ge=0)
-    float32_b64: str
-
-
-class UpsertRequest(BaseModel):
-    chunks: list[dict[str, Any]] = Field(max_length=10_000)
-    embeddings: Matrix
-
-
-class DeleteChunksRequest(BaseModel):
-    ids: list[str] = Field(max_length=100_000)
-
-
-class SearchRequest(BaseModel):
-    query: str = Field(max_length=10_000)
-    query_embedding: list[float] | None = Field(default=None, max_length=8192)
-    top_k: int = Field(ge=1, le=1000)
-    mode: SearchMode = SearchMode.HYBRID
-    candidates: int | None = Field(default=None, ge=1, le=10_000)
-
-
-class CacheEntryRequest(BaseModel):
-    partition: str = Field(max_length=300)
-    key: str = Field(max_length=128)
-    entry: dict[str, Any]
-    ttl_seconds: int = Field(ge=1, le=30 * 86_400)
-
-
-class CacheQuestionRequest(BaseModel):
-    partition: str = Field(max_length=300)
-    entry_id: str = Field(max_length=128)
-    question: str = Field(max_length=10_000)
-    embedding: list[float] = Field(max_length=8192)
-
-
-class CacheNearestRequest(BaseModel):
-    partition: str = Field(max_length=300)
-    embedding: list[float] = Field(max_length=8192)
-    k: int = Field(default=5, ge=1, le=50)
 
 
 class TierMetrics:

@@ -96,6 +96,7 @@ class CostReport:
                 for lever in p.levers
             ],
             "quantities": {k: round(v, 6) for k, v in p.quantities.items()},
+            "tier_by_pause": {k: round(v, 2) for k, v in p.tier_by_pause.items()},
             "models": self.models,
             "infra_prices": self.infra_prices,
             "deployment": self.deployment,

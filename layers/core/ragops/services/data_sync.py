@@ -56,6 +56,9 @@ class SourceFile:
 
     name: str
     read: Callable[[], bytes]
+    size: int | None = None
+    """Its size in bytes when known without reading it: a file over the upload limit is
+    refused unread (a stray disk image in the folder costs nothing)."""
 
 
 class SyncAction(StrEnum):
@@ -165,20 +168,32 @@ def sync_documents(
     leaving = {doc_id for doc_id in before if doc_id not in wanted} if prune else set()
     for start in range(0, len(files), group_size):
         group = files[start : start + group_size]
-        uploads = [UploadedFile(filename=f.name, data=f.read()) for f in group]
+        readable = [f for f in group if f.size is None or f.size <= ctx.max_bytes]
+        uploads = [UploadedFile(filename=f.name, data=f.read()) for f in readable]
         if quota is not None:
             check_quota(ctx.store, tenant, uploads, quota, leaving=leaving)
-        status = tier_status()
-        results = receive_uploads(
-            ctx,
-            tenant=tenant,
-            files=uploads,
-            tier_usable=status.usable,
-            tier_reason=status.reason,
-            index_now=index_now,
-        )
-        for item, result in zip(group, results, strict=True):
-            report.documents.append(_synced(item.name, result, before))
+        results: list[Any] = []
+        if uploads:
+            status = tier_status()
+            results = receive_uploads(
+                ctx,
+                tenant=tenant,
+                files=uploads,
+                tier_usable=status.usable,
+                tier_reason=status.reason,
+                index_now=index_now,
+            )
+        outcomes = dict(zip((f.name for f in readable), results, strict=True))
+        for item in group:
+            if item.name in outcomes:
+                report.documents.append(_synced(item.name, outcomes[item.name], before))
+                continue
+            reason = f"the file is {item.size:,} bytes, over the limit of {ctx.max_bytes:,} bytes"
+            report.documents.append(
+                SyncedDocument(
+                    item.name, document_id_for(item.name), SyncAction.REJECTED, reason=reason
+                )
+            )
     if prune:
         stale = [record for doc_id, record in before.items() if doc_id in leaving]
         report.documents.extend(_prune(ctx, tenant, stale, tier_status, index_now))

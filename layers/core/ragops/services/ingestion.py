@@ -272,12 +272,30 @@ def _keep_without_text(
         return
     source = _source(item)
     content_type = SUPPORTED_TYPES.get(PurePath(source).suffix.lower(), "application/octet-stream")
-    now = utc_now()
-    record = DocumentRecord(
-        doc_id=doc_id,
+    record = failed_record(
+        ctx,
+        UploadedFile(source, item.data, doc_id, item.title),
         tenant=tenant,
-        title=(item.title or PurePath(source).name).strip(),
-        source=source,
+        content_type=content_type,
+        reason=rejected.reason,
+    )
+    record.quality = [empty_text_finding(rejected.reason).to_dict()]
+    if not item.raw_stored:
+        ctx.originals.put(tenant, doc_id, item.data, content_type)
+    ctx.catalogue.save(record)
+
+
+def failed_record(
+    ctx: IngestContext, item: UploadedFile, *, tenant: str, content_type: str, reason: str
+) -> DocumentRecord:
+    """The manifest of a new file kept although it cannot be indexed (``failed``, with
+    ``reason``): it is listed, and whoever polls it learns why. ``item.doc_id`` is set."""
+    now = utc_now()
+    return DocumentRecord(
+        doc_id=item.doc_id or document_id_of(item),
+        tenant=tenant,
+        title=(item.title or PurePath(item.filename).name).strip(),
+        source=item.filename,
         content_type=content_type,
         content_hash=content_hash(item.data),
         size_bytes=len(item.data),
@@ -287,12 +305,8 @@ def _keep_without_text(
         status=DocumentStatus.FAILED,
         created_at=now,
         updated_at=now,
-        status_reason=rejected.reason,
-        quality=[empty_text_finding(rejected.reason).to_dict()],
+        status_reason=reason,
     )
-    if not item.raw_stored:
-        ctx.originals.put(tenant, doc_id, item.data, content_type)
-    ctx.catalogue.save(record)
 
 
 def _commit(

@@ -93,8 +93,22 @@ async function deleteDocument(doc) {
   refreshDocuments();
 }
 
-function uploadOne(file) {
-  // XMLHttpRequest, not fetch: it reports upload progress.
+// Which way a file goes (GET /v1/uploads/limits, asked once): through the API, or, when it
+// is too large for the API's request limit (on AWS Lambda about 4.5 MB), straight to the
+// bucket with a presigned POST (POST /v1/uploads).
+let uploadLimits = null;
+async function getUploadLimits() {
+  if (uploadLimits === null) {
+    try {
+      uploadLimits = await api("GET", "/v1/uploads/limits");
+    } catch {
+      return {}; // asked again next time; meanwhile every file goes through the API
+    }
+  }
+  return uploadLimits;
+}
+
+function uploadRow(file) {
   const item = document.createElement("li");
   const name = document.createElement("span");
   name.textContent = file.name;
@@ -106,42 +120,99 @@ function uploadOne(file) {
   result.className = "upload-result";
   item.append(name, progress, result);
   $("uploads").append(item);
+  return {
+    progress,
+    done(ok, text) {
+      progress.value = 100;
+      item.classList.add(ok ? "ok" : "error");
+      result.textContent = text;
+    },
+    say(text) { result.textContent = text; },
+  };
+}
+
+// POST a form with upload progress (XMLHttpRequest, not fetch: it reports progress).
+// Resolves with the request once answered, or null when nothing came back.
+function postForm(url, form, progress, headers) {
   return new Promise((resolve) => {
     const request = new XMLHttpRequest();
-    request.open("POST", "/v1/documents");
-    for (const [name, value] of Object.entries(authHeaders())) request.setRequestHeader(name, value);
+    request.open("POST", url);
+    for (const [name, value] of Object.entries(headers || {})) request.setRequestHeader(name, value);
     request.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) progress.value = (100 * event.loaded) / event.total;
     });
-    request.addEventListener("load", () => {
-      progress.value = 100;
-      let data = null;
-      try { data = JSON.parse(request.responseText); } catch { data = null; }
-      if (request.status >= 400) {
-        item.classList.add("error");
-        result.textContent = data && data.error ? data.error.message : `failed (${request.status})`;
-      } else {
-        const first = data && data.results ? data.results[0] : null;
-        if (first && first.error) {
-          item.classList.add("error");
-          result.textContent = first.error;
-        } else {
-          item.classList.add("ok");
-          const outcome = first ? first.outcome : "stored";
-          result.textContent = outcome === "accepted" ? "stored; indexed when the search tier resumes" : outcome;
-        }
-      }
-      resolve();
-    });
-    request.addEventListener("error", () => {
-      item.classList.add("error");
-      result.textContent = "the upload did not reach the server";
-      resolve();
-    });
-    const form = new FormData();
-    form.append("file", file, file.name);
+    request.addEventListener("load", () => resolve(request));
+    request.addEventListener("error", () => resolve(null));
     request.send(form);
   });
+}
+
+async function uploadOne(file) {
+  const row = uploadRow(file);
+  const limits = await getUploadLimits();
+  if (limits.direct_uploads && limits.direct_upload_above_bytes !== null &&
+      file.size > limits.direct_upload_above_bytes) {
+    return uploadDirect(file, row);
+  }
+  const form = new FormData();
+  form.append("file", file, file.name);
+  const request = await postForm("/v1/documents", form, row.progress, authHeaders());
+  if (request === null) return row.done(false, "the upload did not reach the server");
+  let data = null;
+  try { data = JSON.parse(request.responseText); } catch { data = null; }
+  if (request.status >= 400) {
+    return row.done(false, data && data.error ? data.error.message : `failed (${request.status})`);
+  }
+  const first = data && data.results ? data.results[0] : null;
+  if (first && first.error) return row.done(false, first.error);
+  const outcome = first ? first.outcome : "stored";
+  row.done(true, outcome === "accepted" ? "stored; indexed when the search tier resumes" : outcome);
+}
+
+// S3 answers a refused POST with XML: <Error><Code>..</Code><Message>..</Message></Error>.
+function bucketError(request) {
+  const xml = new DOMParser().parseFromString(request.responseText || "", "application/xml");
+  const message = xml.querySelector("Message");
+  return message ? message.textContent : `the bucket refused the upload (${request.status})`;
+}
+
+const POLL_MS = 3000;
+const POLL_LIMIT_MS = 15 * 60 * 1000;
+
+// A large file: ask the API for a presigned POST, send the form's fields and then the file
+// to the bucket (never the credential: the signed policy is the permission), then poll the
+// document until the ingest function has taken it.
+async function uploadDirect(file, row) {
+  let ticket;
+  try {
+    ticket = await api("POST", "/v1/uploads", { filename: file.name, size: file.size });
+  } catch (error) {
+    return row.done(false, error.message);
+  }
+  const form = new FormData();
+  for (const [name, value] of Object.entries(ticket.fields)) form.append(name, value);
+  form.append("file", file, file.name); // last: S3 ignores fields after the file
+  const request = await postForm(ticket.url, form, row.progress);
+  if (request === null) return row.done(false, "the upload did not reach the bucket");
+  if (request.status >= 300) return row.done(false, bucketError(request));
+  row.say("uploaded; indexing…");
+  refreshDocuments();
+  const started = Date.now();
+  while (Date.now() - started < POLL_LIMIT_MS) {
+    await new Promise((wake) => setTimeout(wake, POLL_MS));
+    let doc;
+    try {
+      doc = await api("GET", ticket.poll);
+    } catch (error) {
+      if (error.status === 404) continue; // the ingest function has not taken it yet
+      return row.done(false, error.message);
+    }
+    refreshDocuments();
+    if (doc.status === "indexed") return row.done(true, "created");
+    if (doc.status === "failed") return row.done(false, statusText(doc));
+    if (doc.status === "pending") return row.done(true, "stored; indexed when the search tier resumes");
+  }
+  row.done(true, "uploaded; not indexed yet (the document list shows it once it is)");
 }
 
 async function uploadFiles(files) {

@@ -13,8 +13,8 @@ from fastapi.staticfiles import StaticFiles
 from ragops import __version__
 from ragops.bootstrap import Container, build_container
 from ragops.entrypoints.api.errors import error_response, install_error_handlers
-from ragops.entrypoints.api.routers import documents, operations, query
-from ragops.entrypoints.api.routers.documents import MAX_FILES_PER_UPLOAD
+from ragops.entrypoints.api.routers import documents, operations, query, uploads
+from ragops.entrypoints.api.routers.uploads import request_body_limit, too_large_message
 
 WEB = Path(__file__).resolve().parent.parent.parent / "web"
 
@@ -31,17 +31,15 @@ def create_app(container: Container | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def _body_limit(request: Request, call_next: Any) -> Response:
-        # Refuse an over-size body before reading it: the largest upload is every file at
-        # the size limit, plus room for the multipart framing.
-        limit = app.state.container.settings.max_upload_bytes * MAX_FILES_PER_UPLOAD + 1_048_576
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            return error_response(
-                413, "payload_too_large", f"the request body is over {limit:,} bytes"
-            )
+        # Refuse an over-size body before reading it (``request_body_limit``): every file
+        # at the size limit plus the multipart framing; on Lambda, what fits an invocation.
+        container = app.state.container
+        size = _body_size(request)
+        if size is not None and size > request_body_limit(container):
+            return error_response(413, "payload_too_large", too_large_message(container, size))
         return await call_next(request)
 
-    for module in (operations, documents, query):
+    for module in (operations, documents, uploads, query):
         app.include_router(module.router)
     app.mount("/ui", StaticFiles(directory=WEB), name="ui")
 
@@ -55,3 +53,18 @@ def create_app(container: Container | None = None) -> FastAPI:
         return FileResponse(WEB / "ops.html", media_type="text/html")
 
     return app
+
+
+def _body_size(request: Request) -> int | None:
+    """The body's size as declared (``Content-Length``), else, on Lambda, as it came in
+    the event (a base64 body is 3 bytes for every 4 characters); None if unknown."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        return int(declared)
+    event = request.scope.get("aws.event")
+    body = event.get("body") if isinstance(event, dict) else None
+    if not isinstance(body, str):
+        return None
+    if event.get("isBase64Encoded"):
+        return len(body) // 4 * 3
+    return len(body.encode("utf-8"))

@@ -28,6 +28,7 @@ from ragops.errors import (
     TierUnavailable,
     Unauthenticated,
 )
+from ragops.services.uploads import DirectUploadsUnavailable
 
 logger = logging.getLogger("ragops.entrypoints.api")
 
@@ -42,6 +43,9 @@ _STATUS: dict[type[RagopsError], int] = {
     ModelUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,
     CacheUnavailable: status.HTTP_503_SERVICE_UNAVAILABLE,  # a write that cannot end cached answers
     ConfigurationError: status.HTTP_500_INTERNAL_SERVER_ERROR,
+    # The deployment's store cannot presign (the local folder), and the caller has another
+    # way (POST /v1/documents, no platform limit there): a 4xx it can act on, not a 5xx.
+    DirectUploadsUnavailable: status.HTTP_409_CONFLICT,
 }
 
 ERRORS: dict[int | str, dict[str, Any]] = {

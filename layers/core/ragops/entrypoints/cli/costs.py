@@ -210,6 +210,8 @@ def costs_report(
     out.print(levers)
     for lever in p.levers:
         out.print(f"{lever.lever}: {lever.note}", highlight=False)
+    modes = ", ".join(f"{mode} {usd:,.2f}" for mode, usd in p.tier_by_pause.items())
+    out.print(f"the tier a month, {hours_active:g} h a day active: {modes} USD", highlight=False)
     out.print(
         f"{queries_per_day:g} queries a day, {documents} documents, tier {hours_active:g} h a "
         f"day ({mode}); lite {report.models['lite']}, pro {report.models['pro']}, "

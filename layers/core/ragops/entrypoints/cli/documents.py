@@ -129,7 +129,9 @@ def sync(
     from ragops.services.data_sync import SourceFile, SyncAction, sync_documents
 
     tenant = _tenant(tenant)
-    files = [SourceFile(name, path.read_bytes) for path, name in _expand([folder])]
+    files = [
+        SourceFile(name, path.read_bytes, path.stat().st_size) for path, name in _expand([folder])
+    ]
     container = _container(data_dir)
     report = sync_documents(
         container.ingest_context(),
