@@ -120,6 +120,14 @@ fi
 
 # The cluster first, on its own: once it is gone no controller recreates a load balancer
 # that the sweep deletes, and the VPC still stands for the sweep to empty.
+# The load balancer controller's Helm release dies with the cluster, but destroying it
+# through Terraform needs the Kubernetes API, which may be out of reach now: forget it
+# instead, so that an unreachable API never keeps the cluster (and its bill) alive.
+if terraform -chdir="$TF_TIER" state list 2>/dev/null | grep -qx 'helm_release.aws_load_balancer_controller'; then
+  run terraform -chdir="$TF_TIER" state rm helm_release.aws_load_balancer_controller >/dev/null ||
+    problem "could not forget the load balancer controller's Helm release"
+fi
+
 step "terraform destroy of the cluster (terraform/tier, -target=aws_eks_cluster.tier)"
 run terraform -chdir="$TF_TIER" destroy -auto-approve -input=false \
   -target=aws_eks_cluster.tier "${TIER_TF_ARGS[@]}" ||

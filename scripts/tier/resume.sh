@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Resume the vector tier: declare it resuming (the API stays in maintenance mode), create
-# terraform/tier (VPC, EKS cluster, node group, add-ons, IRSA roles), apply k8s/overlays/aws
-# with this environment's values, wait for the tier, rebuild its index from the chunk
-# artifacts in S3 (ragops tier rehydrate), then activate it. Safe to run again: Terraform
-# and kubectl apply converge, and rehydration skips what the index already holds.
+# terraform/tier (VPC, EKS cluster, node group, add-ons, the AWS Load Balancer Controller,
+# IRSA roles), apply k8s/overlays/aws with this environment's values, wait for the tier,
+# rebuild its index from the chunk artifacts in S3 (ragops tier rehydrate), then activate
+# it. Safe to run again: Terraform and kubectl apply converge, and rehydration skips what
+# the index already holds.
 #
 #   STAGE=dev AWS_REGION=us-east-1 RAGOPS_TF_STATE_BUCKET=my-tf-state \
 #   TIER_HOSTNAME=tier.dev.example.com TIER_ROUTE53_ZONE_ID=Z0123456789 \
@@ -162,6 +163,14 @@ TIER_SECRET_ARN="$(persistent_output tier_secret_arn)"
 ECR_URL="$(persistent_output ecr_repository_url)"
 TIER_IMAGE="$ECR_URL:${TIER_IMAGE_TAG:-$(latest_image_tag "${ECR_URL##*/}")}"
 note "tier image: $TIER_IMAGE"
+
+# On a tier that is up already (resume run again), Terraform reads the AWS Load Balancer
+# Controller's Helm release from the cluster before it applies anything: the cluster's API
+# endpoint must admit this machine first (a GitHub runner has a new address on every run).
+if cluster_exists "${TF_VAR_cluster_name:-ragops-tier}"; then
+  open_cluster_endpoint "${TF_VAR_cluster_name:-ragops-tier}" ||
+    die "cannot open the API endpoint of the running cluster to this machine (above); terraform apply would fail to read the controller's Helm release"
+fi
 
 step "terraform apply (terraform/tier)"
 run terraform -chdir="$TF_TIER" apply -auto-approve -input=false "${TIER_TF_ARGS[@]}"

@@ -100,8 +100,19 @@ variable "tier_cluster_name" {
   default     = "ragops-tier"
 }
 
+variable "control_plane_log_retention_days" {
+  description = "Retention of the EKS control-plane logs (the audit log is most of their volume)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.control_plane_log_retention_days)
+    error_message = "control_plane_log_retention_days must be a retention CloudWatch Logs accepts."
+  }
+}
+
 variable "log_retention_days" {
-  description = "Retention of the tier's CloudWatch log groups (EKS control plane, VPC flow logs)."
+  description = "Retention of the tier's VPC flow logs (the control plane's: control_plane_log_retention_days)."
   type        = number
   default     = 365
 

@@ -12,6 +12,9 @@ locals {
     mlflow  = { namespace = var.k8s_namespace, name = var.mlflow_service_account }
     ebs_csi = { namespace = "kube-system", name = "ebs-csi-controller-sa" }
     vpc_cni = { namespace = "kube-system", name = "aws-node" }
+    # The AWS Load Balancer Controller (load_balancer_controller.tf): the chart creates this
+    # service account with the role's annotation.
+    load_balancer_controller = { namespace = "kube-system", name = "aws-load-balancer-controller" }
   }
 
   # MLflow's part of the documents bucket: the copy of its SQLite store (mlflow/mlflow.db)

@@ -7,16 +7,15 @@
 # for the 12 endpoint-AZs here). So by default
 # the nodes run in the public subnets with public IPv4 addresses (0.005 USD an hour each) and
 # reach AWS APIs directly. Their only security group is the EKS-managed cluster group, which
-# admits its own members (control plane and nodes) and whatever Kubernetes' service
-# controller adds for a LoadBalancer Service.
+# admits its own members (control plane and nodes) and, on the tier pods' port 8080 only, the
+# AWS Load Balancer Controller's backend group (load_balancer_controller.tf).
 #
-# The catch: for the tier's Network Load Balancer (instance targets, client IP preserved),
-# the service controller opens the Service's NodePort on that group to the load balancer's
-# source ranges, 0.0.0.0/0 by default. With public nodes that NodePort (plain HTTP to the tier,
-# which still demands its bearer token on every /v1 route) is reachable from the internet,
-# bypassing the NLB's TLS listener. var.private_nodes = true moves the nodes to the private
-# subnets behind a single NAT gateway (one AZ: if that AZ fails, the nodes lose egress) and
-# closes that path, for about 0.05 USD an hour more while the tier runs.
+# Public nodes expose no port of the tier: its Service allocates no NodePort (IP targets,
+# spec.allocateLoadBalancerNodePorts: false, k8s/overlays/aws), so nothing opens a node port
+# to 0.0.0.0/0, as Kubernetes' built-in service controller did for an NLB with instance
+# targets. var.private_nodes = true still moves the nodes to the private subnets behind a
+# single NAT gateway (one AZ: if that AZ fails, the nodes lose egress), for about 0.05 USD an
+# hour more while the tier runs, for those who want no public address on a node at all.
 #
 # The private subnets always hold the EKS control plane's network interfaces.
 resource "aws_vpc" "tier" {

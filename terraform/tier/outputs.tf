@@ -67,3 +67,13 @@ output "k8s_service_account" {
   description = "Service account bound to tier_role_arn."
   value       = var.k8s_service_account
 }
+
+output "load_balancer_controller_role_arn" {
+  description = "IRSA role of the AWS Load Balancer Controller (kube-system/aws-load-balancer-controller)."
+  value       = aws_iam_role.load_balancer_controller.arn
+}
+
+output "nlb_security_group_id" {
+  description = "Frontend security group of the tier's NLB (named by its Name tag in k8s/overlays/aws)."
+  value       = aws_security_group.nlb.id
+}

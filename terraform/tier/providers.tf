@@ -26,3 +26,20 @@ locals {
   # IRSA: the OIDC issuer without its scheme, the prefix of the trust policy's condition keys.
   oidc_issuer = replace(aws_eks_cluster.tier.identity[0].oidc[0].issuer, "https://", "")
 }
+
+# Installs the AWS Load Balancer Controller's chart into the cluster this root creates
+# (load_balancer_controller.tf), as the principal that runs Terraform (the cluster's
+# creator, or one of cluster_admin_principal_arns). The token comes from `aws eks get-token`
+# on every call: one read at plan time would expire during a resume's 15 to 20 minutes.
+provider "helm" {
+  kubernetes {
+    host                   = aws_eks_cluster.tier.endpoint
+    cluster_ca_certificate = base64decode(aws_eks_cluster.tier.certificate_authority[0].data)
+
+    exec {
+      api_version = "client.authentication.k8s.io/v1beta1"
+      command     = "aws"
+      args        = ["eks", "get-token", "--cluster-name", aws_eks_cluster.tier.name, "--region", var.region]
+    }
+  }
+}

@@ -195,3 +195,9 @@ variable "mlflow_service_account" {
   type        = string
   default     = "mlflow"
 }
+
+variable "load_balancer_controller_chart_version" {
+  description = "Version of the aws-load-balancer-controller chart (https://aws.github.io/eks-charts; chart and controller versions are the same from 3.0). The IAM policy in load_balancer_controller.tf follows this version's: compare it with the new version's docs/install/iam_policy.json before raising this, and apply the new chart's CRDs on a live cluster (a new cluster gets them with the chart)."
+  type        = string
+  default     = "3.5.0"
+}

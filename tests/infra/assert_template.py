@@ -511,9 +511,13 @@ def check_api_requires_a_key_except_health(template: Template, cfn: Cfn) -> None
     problems = []
     for logical_id, api in template.find_resources("AWS::ApiGateway::RestApi").items():
         body = api["Properties"].get("Body", {})
+        # Swagger 2.0 keeps the schemes in securityDefinitions, OpenAPI 3 under components.
+        defined = body.get("securityDefinitions") or (body.get("components") or {}).get(
+            "securitySchemes", {}
+        )
         user_pools = {
             name
-            for name, scheme in (body.get("securityDefinitions") or {}).items()
+            for name, scheme in (defined or {}).items()
             if scheme.get("x-amazon-apigateway-authtype") == "cognito_user_pools"
         }
         for path, methods in body.get("paths", {}).items():
@@ -817,6 +821,64 @@ def check_api_gradual_deployment(template: Template, cfn: Cfn) -> None:
     _report(problems)
 
 
+API_GATEWAY_TIMEOUT_SECONDS = 29
+
+
+def check_api_function_answers_before_api_gateway_gives_up(template: Template, cfn: Cfn) -> None:
+    """The API function times out below API Gateway's 29 s integration timeout, so its own
+    503 (the app stops retrying before the function's end) reaches the caller, not a 504."""
+    timeout = Capture()
+    _only(cfn, API_FUNCTION, "AWS::Lambda::Function").has_resource_properties(
+        "AWS::Lambda::Function", {"Timeout": timeout}
+    )
+    if timeout.as_number() >= API_GATEWAY_TIMEOUT_SECONDS:
+        raise CheckFailed(
+            f"API function Timeout {timeout.as_number()} >= API Gateway's "
+            f"{API_GATEWAY_TIMEOUT_SECONDS} s"
+        )
+
+
+def check_apis_have_no_stray_stage(template: Template, cfn: Cfn) -> None:
+    """Without an OpenAPI version SAM gives every API's deployment ``StageName: Stage``,
+    which creates a stage named "Stage" beside the one StageName makes: a second copy of
+    the API without its stage settings."""
+    deployments = template.find_resources("AWS::ApiGateway::Deployment")
+    stray = sorted(
+        logical_id
+        for logical_id, deployment in deployments.items()
+        if deployment.get("Properties", {}).get("StageName") == "Stage"
+    )
+    if stray or not deployments:
+        raise CheckFailed(f"deployments making a 'Stage' stage: {stray}" if stray else "no API")
+
+
+def check_operational_alarms(template: Template, cfn: Cfn) -> None:
+    """Somebody hears of a document stuck in the dead-letter queue and of a failed scaler
+    run (the tier left paused, or billing)."""
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/SQS",
+            "MetricName": "ApproximateNumberOfMessagesVisible",
+            "Dimensions": [
+                {"Name": "QueueName", "Value": {"Fn::GetAtt": [DEAD_LETTER_QUEUE, "QueueName"]}}
+            ],
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+        },
+    )
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": SCALER_FUNCTION}}],
+            "Threshold": 0,
+            "ComparisonOperator": "GreaterThanThreshold",
+        },
+    )
+
+
 CHECKS: list[Callable[[Template, Cfn], None]] = [
     check_no_dependency_cycles,
     check_stack_owns_no_data,
@@ -842,6 +904,9 @@ CHECKS: list[Callable[[Template, Cfn], None]] = [
     check_ssm_statements_scoped_to_tier_state,
     check_scaler_schedules,
     check_api_gradual_deployment,
+    check_api_function_answers_before_api_gateway_gives_up,
+    check_apis_have_no_stray_stage,
+    check_operational_alarms,
 ]
 
 

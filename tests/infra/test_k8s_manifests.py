@@ -401,17 +401,119 @@ def test_services_select_their_pods_on_named_ports(rendered):
         assert [(p["port"], p["targetPort"]) for p in mlflow["spec"]["ports"]] == [(5000, "http")]
 
 
+# The AWS Load Balancer Controller's class (terraform/tier/load_balancer_controller.tf).
+LB_CLASS = "service.k8s.aws/nlb"
+LB_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-"
+
+
+def exposure_problems(docs: list[dict]) -> list[str]:
+    """Ways a Service could open a port on the nodes: a NodePort Service, a LoadBalancer left
+    to Kubernetes' built-in controller (which opens its NodePort to the load balancer's source
+    ranges, 0.0.0.0/0 by default, on the nodes' security group), node ports allocated or
+    named, a health-check node port."""
+    problems = []
+    for doc in docs:
+        if doc["kind"] != "Service":
+            continue
+        name, spec = doc["metadata"]["name"], doc["spec"]
+        kind = spec.get("type", "ClusterIP")
+        if kind not in ("ClusterIP", "LoadBalancer"):
+            problems.append(f"{name}: type {kind}")
+        if kind == "LoadBalancer":
+            if spec.get("loadBalancerClass") != LB_CLASS:
+                problems.append(f"{name}: a LoadBalancer without the class {LB_CLASS}")
+            if spec.get("allocateLoadBalancerNodePorts") is not False:
+                problems.append(f"{name}: allocates node ports")
+            if spec.get("externalTrafficPolicy") != "Cluster" or "healthCheckNodePort" in spec:
+                problems.append(f"{name}: a health-check node port")
+        for port in spec.get("ports", []):
+            if "nodePort" in port:
+                problems.append(f"{name}: nodePort {port['nodePort']}")
+    return problems
+
+
+def test_no_service_opens_a_node_port(rendered):
+    for name, docs in rendered.items():
+        assert exposure_problems(docs) == [], name
+
+
+def test_the_exposure_rules_catch_a_node_port_path(rendered):
+    docs = copy.deepcopy(rendered["aws"])
+    service = find(docs, "Service", "ragops-tier")
+    del service["spec"]["loadBalancerClass"]
+    service["spec"]["allocateLoadBalancerNodePorts"] = True
+    service["spec"]["externalTrafficPolicy"] = "Local"
+    redis = find(docs, "Service", "redis")
+    redis["spec"]["type"] = "NodePort"
+    redis["spec"]["ports"][0]["nodePort"] = 30079
+    problems = exposure_problems(docs)
+    assert f"ragops-tier: a LoadBalancer without the class {LB_CLASS}" in problems
+    assert "ragops-tier: allocates node ports" in problems
+    assert "ragops-tier: a health-check node port" in problems
+    assert "redis: type NodePort" in problems
+    assert "redis: nodePort 30079" in problems
+
+
 def test_aws_exposes_the_tier_through_a_tls_nlb_only(rendered):
+    """The tier's Service is the AWS Load Balancer Controller's: an internet-facing NLB with
+    IP targets, no node port, Terraform's security group in front, and one listener, TLS on
+    443 to the API port."""
     service = find(rendered["aws"], "Service", "ragops-tier")
-    annotations = service["metadata"]["annotations"]
-    assert service["spec"]["type"] == "LoadBalancer"
-    # Instance targets see node addresses only with the Cluster policy (see the NetworkPolicy).
-    assert service["spec"]["externalTrafficPolicy"] == "Cluster"
-    assert [(p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [(443, "http")]
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-type"] == "nlb"
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-ports"] == "443"
-    certificate = annotations["service.beta.kubernetes.io/aws-load-balancer-ssl-cert"]
-    assert certificate == params("aws")["certificateArn"]
+    spec = service["spec"]
+    annotations = {
+        key.removeprefix(LB_ANNOTATION): value
+        for key, value in service["metadata"]["annotations"].items()
+        if key.startswith(LB_ANNOTATION)
+    }
+    assert spec["type"] == "LoadBalancer"
+    assert spec["loadBalancerClass"] == LB_CLASS
+    assert spec["allocateLoadBalancerNodePorts"] is False
+    assert spec["externalTrafficPolicy"] == "Cluster"
+    assert "loadBalancerSourceRanges" not in spec  # the frontend security group decides
+    # One port: TLS on 443 to the container's `http` port, the API's (8080).
+    assert spec["ports"] == [
+        {"name": "https", "port": 443, "targetPort": "http", "protocol": "TCP"}
+    ]
+    (container,) = pod_spec(find(rendered["aws"], "Deployment", "ragops-tier"))["containers"]
+    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    expected = {
+        "type": "external",
+        "nlb-target-type": "ip",
+        "scheme": "internet-facing",
+        "ip-address-type": "ipv4",
+        "ssl-ports": "443",
+        "ssl-negotiation-policy": "ELBSecurityPolicy-TLS13-1-2-2021-06",
+        "backend-protocol": "tcp",
+        "healthcheck-protocol": "http",
+        "healthcheck-port": "traffic-port",
+        "healthcheck-path": "/healthz",
+        # Terraform's group (terraform/tier: aws_security_group.nlb, by its Name tag), and the
+        # controller adds the backend rule on the nodes' group (tests/infra/test_terraform.py).
+        "security-groups": "ragops-tier-nlb",
+        "manage-backend-security-group-rules": "true",
+    }
+    for key, value in expected.items():
+        assert annotations.get(key) == value, key
+    assert annotations["ssl-cert"] == params("aws")["certificateArn"]
+    # The NetworkPolicy admits the NLB through the VPC CIDR: client addresses must not be
+    # preserved, or the functions' addresses would arrive and be refused.
+    attributes = dict(a.split("=", 1) for a in annotations["target-group-attributes"].split(","))
+    assert attributes["preserve_client_ip.enabled"] == "false"
+    assert 0 < int(attributes["deregistration_delay.timeout_seconds"]) <= 60
+    assert "load_balancing.cross_zone.enabled=true" in annotations["attributes"].split(",")
+
+
+def test_aws_tier_pods_outlast_their_deregistration(rendered):
+    """With IP targets the NLB keeps sending to a pod for some seconds after it leaves the
+    endpoints: the pod waits (preStop) before it stops serving, within its grace period."""
+    spec = pod_spec(find(rendered["aws"], "Deployment", "ragops-tier"))
+    (container,) = spec["containers"]
+    pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert pause >= 10
+    assert spec["terminationGracePeriodSeconds"] >= pause + 15
+    for name in ("base", "local"):  # no load balancer there
+        (other,) = pod_spec(find(rendered[name], "Deployment", "ragops-tier"))["containers"]
+        assert "lifecycle" not in other, name
 
 
 def test_aws_params_reach_every_target_and_are_not_deployed(rendered):

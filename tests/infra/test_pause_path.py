@@ -229,6 +229,7 @@ def base_world() -> dict:
         "ssm": {},
         "terraform": {
             "tier_exists": True,
+            "helm_release": True,
             "persistent": {
                 "kms_key_arn": f"arn:aws:kms:{REGION}:{ACCOUNT}:key/abcd",
                 "tier_secret_arn": f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:t-AbCd",
@@ -555,10 +556,23 @@ def terraform():
             fail("Warning: No outputs found", 1)
         print(tf[root][name], end="")
         sys.exit(0)
+    if command == "state":
+        held = ["helm_release.aws_load_balancer_controller"] if tf.get("helm_release") else []
+        if words[1] == "list":
+            print("\n".join(held))
+            sys.exit(0)
+        if words[1] == "rm" and words[-1] in held:
+            tf["helm_release"] = False
+            save()
+            sys.exit(0)
+        fail(f"Error: Invalid target address {words[-1]}", 1)
     if command == "destroy":
         if "-target=aws_eks_cluster.tier" in words:
             if tf.get("fail_cluster_destroy"):
                 fail("Error: waiting for EKS Cluster (ragops-tier) delete: timeout", 1)
+            if tf.get("helm_release") and tf.get("kubernetes_api_unreachable"):
+                # Destroying the release first needs the Kubernetes API.
+                fail("Error: uninstall: Kubernetes cluster unreachable", 1)
             world["clusters"].pop(tf["tier"]["cluster_name"], None)
             save()
             sys.exit(0)
@@ -871,11 +885,16 @@ def test_a_failure_to_drain_fails_the_pause_visibly_but_destroys_and_sweeps(
         world["kubectl_fail"] = ["delete namespace"]
     else:
         world["fail_update"] = True
+        # The API out of reach: Terraform could not uninstall the controller's Helm release.
+        world["terraform"]["kubernetes_api_unreachable"] = True
     cloud = Cloud(tmp_path, world)
     result = cloud.run("pause.sh")
     calls = cloud.calls()
 
     assert result.returncode != 0, result.stderr[-6000:]
+    # The release is forgotten before the cluster's destroy, which then needs no API.
+    forget = first(calls, "terraform", "state", "rm")
+    assert forget < indexes(calls, "terraform", "destroy")[0], render(calls)
     # Said where the workflow shows it: an error annotation and the job summary.
     assert "::error title=pause.sh::" in result.stdout, result.stdout
     expected = {

@@ -218,6 +218,19 @@ MUTATIONS = {
         '  SchedulesEnabled:\n    Type: String\n    Default: "true"\n',
         "scaler_schedules",
     ),
+    "api-times-out-with-api-gateway": mutation(
+        "      Timeout: 25\n",
+        "      Timeout: 29\n",
+        "api_function_answers_before_api_gateway_gives_up",
+    ),
+    "stray-stage-stage": mutation(
+        '  Api:\n    OpenApiVersion: "3.0.1"\n', "", "apis_have_no_stray_stage"
+    ),
+    "no-dead-letter-alarm": mutation(
+        "          Value: !GetAtt IngestDeadLetterQueue.QueueName\n",
+        "          Value: !GetAtt IngestQueue.QueueName\n",
+        "operational_alarms",
+    ),
     "api-deploys-without-alarms": mutation(
         "        Alarms:\n"
         "          - !Ref ApiNewVersionErrorsAlarm\n"

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.slow
 
@@ -447,7 +448,7 @@ def test_cluster_and_nodes():
     assert attr(ebs, "encrypted") is True
 
     addons = {attr(body, "addon_name") for a, body in r.items() if a.startswith("aws_eks_addon.")}
-    assert addons == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver"}
+    assert addons == {"vpc-cni", "coredns", "kube-proxy", "aws-ebs-csi-driver", "metrics-server"}
     assert expr(attr(r["aws_eks_addon.ebs_csi"], "service_account_role_arn")) == (
         "aws_iam_role.ebs_csi.arn"
     )
@@ -487,7 +488,7 @@ def test_tier_service_account_reads_the_token_and_nothing_else():
         "data.aws_iam_policy_document.tier.json"
     )
     # Only these IRSA roles trust the cluster's OIDC provider.
-    assert set(accounts) == {"tier", "mlflow", "ebs_csi", "vpc_cni"}
+    assert set(accounts) == {"tier", "mlflow", "ebs_csi", "vpc_cni", "load_balancer_controller"}
 
 
 # The MLflow role's policy, with the locals it uses substituted, as IAM would read it.
@@ -622,6 +623,452 @@ def test_the_policy_evaluator_sees_a_widened_grant():
     assert allowed(widened, "s3:GetObject", f"{bucket}/raw/t1/doc")
 
 
+# --- the AWS Load Balancer Controller, its NLB and metrics-server ----------------------------
+# terraform/tier/load_balancer_controller.tf, with k8s/overlays/aws (the tier's Service) and
+# tests/infra/test_k8s_manifests.py (no Service opens a node port).
+
+LBC_NAMESPACE, LBC_ACCOUNT = "kube-system", "aws-load-balancer-controller"
+ACCOUNT_ID, REGION, TIER_VPC = "123456789012", "us-east-1", "vpc-0tier"
+AWS_OVERLAY = ROOT / "k8s" / "overlays" / "aws" / "kustomization.yaml"
+
+
+def resolver() -> Any:
+    """Substitutes the tier root's locals and variables (defaults) into a policy's strings,
+    as Terraform would for an account, a region and a VPC."""
+    locals_ = local_values("tier")
+    fixed = {
+        "${local.partition}": "aws",
+        "${local.account_id}": ACCOUNT_ID,
+        "${var.region}": REGION,
+        "${aws_vpc.tier.id}": TIER_VPC,
+        "${var.cluster_name}": variable_default("tier", "cluster_name"),
+    }
+
+    def local(match: re.Match) -> str:
+        value = locals_[match.group(1)]
+        assert isinstance(value, str), f"local.{match.group(1)} is not a string"
+        return value
+
+    def resolve(text: str) -> str:
+        for _ in range(10):
+            before = text
+            for name, value in fixed.items():
+                text = text.replace(name, value)
+            text = re.sub(r"\$\{local\.([a-z0-9_]+)\}", local, text)
+            if text == before:
+                break
+        assert "${" not in text, f"unresolved expression: {text}"
+        return text
+
+    return resolve
+
+
+def policy_statements(document: str) -> list[dict[str, Any]]:
+    resolve = resolver()
+    statements = []
+    for body in blocks(
+        labelled("tier", "data")[f"aws_iam_policy_document.{document}"], "statement"
+    ):
+        statements.append(
+            {
+                "sid": attr(body, "sid"),
+                "effect": attr(body, "effect", "Allow"),
+                "actions": attr(body, "actions"),
+                "resources": [resolve(r) for r in attr(body, "resources")],
+                "conditions": [
+                    (
+                        attr(c, "test"),
+                        resolve(attr(c, "variable")),
+                        [resolve(v) for v in attr(c, "values")],
+                    )
+                    for c in blocks(body, "condition")
+                ],
+            }
+        )
+    return statements
+
+
+def condition_met(test: str, variable: str, values: list[str], context: dict[str, str]) -> bool:
+    value = context.get(variable)
+    if test == "Null":  # "true": the key must be absent; "false": present
+        return (value is None) == (values == ["true"])
+    if value is None:
+        return False
+    if test in ("StringEquals", "ArnEquals"):
+        return value in values
+    if test in ("StringLike", "ArnLike"):
+        return any(fnmatch.fnmatchcase(value, v) for v in values)
+    raise AssertionError(f"condition {test} not modelled here")
+
+
+def permits(statements: list[dict[str, Any]], action: str, resource: str, **context: str) -> bool:
+    """Whether an Allow statement grants the request (these policies have no Deny)."""
+    for statement in statements:
+        assert statement["effect"] == "Allow"
+        if not any(fnmatch.fnmatchcase(action, a) for a in statement["actions"]):
+            continue
+        if not any(fnmatch.fnmatchcase(resource, r) for r in statement["resources"]):
+            continue
+        if all(condition_met(*c, context) for c in statement["conditions"]):
+            return True
+    return False
+
+
+def tag(kind: str, cluster: str) -> dict[str, str]:
+    return {f"aws:{kind}/elbv2.k8s.aws/cluster": cluster}
+
+
+def test_load_balancer_controller_trusts_only_its_service_account():
+    """IRSA: the role trusts the cluster's OIDC provider for
+    system:serviceaccount:kube-system:aws-load-balancer-controller alone, and the chart runs
+    the controller under that service account, annotated with that role."""
+    r = resources("tier")
+    accounts = local_values("tier")["irsa_service_accounts"]
+    assert accounts["load_balancer_controller"] == {"namespace": LBC_NAMESPACE, "name": LBC_ACCOUNT}
+    assert local_values("tier")["load_balancer_controller"] == (
+        "${local.irsa_service_accounts.load_balancer_controller}"
+    )
+    assert expr(attr(r["aws_iam_role.load_balancer_controller"], "assume_role_policy")) == (
+        'data.aws_iam_policy_document.irsa_trust["load_balancer_controller"].json'
+    )
+    trust = labelled("tier", "data")["aws_iam_policy_document.irsa_trust"]
+    assert expr(attr(trust, "for_each")) == "local.irsa_service_accounts"
+    (statement,) = blocks(trust, "statement")
+    assert attr(statement, "effect", "Allow") == "Allow"
+    assert attr(statement, "actions") == ["sts:AssumeRoleWithWebIdentity"]
+    principal = block(statement, "principals")
+    assert attr(principal, "type") == "Federated"
+    assert [expr(i) for i in attr(principal, "identifiers")] == [
+        "aws_iam_openid_connect_provider.eks.arn"
+    ]
+    assert local_values("tier")["oidc_issuer"] == (
+        '${replace(aws_eks_cluster.tier.identity[0].oidc[0].issuer,"https://","")}'
+    )
+    conditions = {
+        attr(c, "variable"): (attr(c, "test"), attr(c, "values"))
+        for c in blocks(statement, "condition")
+    }
+    assert set(conditions) == {"${local.oidc_issuer}:sub", "${local.oidc_issuer}:aud"}
+    test, (subject,) = conditions["${local.oidc_issuer}:sub"]
+    assert test == "StringEquals"  # not StringLike: no wildcard can widen it
+    subject = subject.replace("${each.value.namespace}", LBC_NAMESPACE)
+    assert subject.replace("${each.value.name}", LBC_ACCOUNT) == (
+        "system:serviceaccount:kube-system:aws-load-balancer-controller"
+    )
+    assert conditions["${local.oidc_issuer}:aud"] == ("StringEquals", ["sts.amazonaws.com"])
+
+    release = r["helm_release.aws_load_balancer_controller"]
+    assert expr(attr(release, "namespace")) == "local.load_balancer_controller.namespace"
+    cluster_values = attr(release, "values")[1]
+    for needle in (
+        "'name': '${local.load_balancer_controller.name}'",
+        "'eks.amazonaws.com/role-arn': '${aws_iam_role.load_balancer_controller.arn}'",
+    ):
+        assert needle in cluster_values, needle
+    assert expr(attr(r["aws_iam_role_policy.load_balancer_controller"], "policy")) == (
+        "data.aws_iam_policy_document.load_balancer_controller.json"
+    )
+    assert expr(attr(r["aws_iam_role_policy.load_balancer_controller"], "role")) == (
+        "aws_iam_role.load_balancer_controller.id"
+    )
+    assert "load_balancer_controller_role_arn" in labelled("tier", "output")
+
+
+def test_the_load_balancer_controller_is_installed_from_its_pinned_chart():
+    r = resources("tier")
+    (settings,) = [t for c in root_files("tier").values() for t in c.get("terraform", [])]
+    helm = attr(block(settings, "required_providers"), "helm")
+    assert helm["source"] == "hashicorp/helm"
+    # 2.x: the provider block below uses 2.x's syntax (3.x takes attributes, not blocks).
+    assert helm["version"] == ">= 2.17.0, < 3.0.0", helm
+    kubernetes = block(labelled("tier", "provider")["helm"], "kubernetes")
+    assert expr(attr(kubernetes, "host")) == "aws_eks_cluster.tier.endpoint"
+    run_ = block(kubernetes, "exec")
+    assert attr(run_, "command") == "aws"
+    assert attr(run_, "args")[:2] == ["eks", "get-token"]
+
+    release = r["helm_release.aws_load_balancer_controller"]
+    assert attr(release, "chart") == "aws-load-balancer-controller"
+    assert attr(release, "repository") == "https://aws.github.io/eks-charts"
+    assert expr(attr(release, "version")) == "var.load_balancer_controller_chart_version"
+    # Pinned, and of the line whose IAM policy load_balancer_controller.tf follows.
+    assert re.fullmatch(
+        r"3\.\d+\.\d+", variable_default("tier", "load_balancer_controller_chart_version")
+    )
+    # terraform apply returns once the controller is ready, before resume.sh applies the
+    # Service (its webhooks would otherwise refuse objects they watch).
+    assert attr(release, "wait") is True
+    needs = {expr(d) for d in attr(release, "depends_on")}
+    assert {"aws_eks_node_group.tier", "aws_eks_addon.coredns"} <= needs
+    assert "aws_iam_role_policy.load_balancer_controller" in needs
+
+    fixed, cluster = attr(release, "values")
+    assert fixed == '${file("${path.module}/values/aws-load-balancer-controller.yaml")}'
+    values = yaml.safe_load(
+        (TERRAFORM / "tier" / "values" / "aws-load-balancer-controller.yaml").read_text()
+    )
+    # No webhook rewriting (or, while the controller is down, refusing) other Services: the
+    # tier's Service names the class itself.
+    assert values["enableServiceMutatorWebhook"] is False
+    # The ALB add-ons whose IAM actions the role leaves out are off.
+    for add_on in ("enableShield", "enableWaf", "enableWafv2"):
+        assert values[add_on] is False, add_on
+    assert values["createIngressClassResource"] is False
+    assert values["resources"]["limits"]["memory"]
+    # The pods cannot read the region or the VPC from IMDS (hop limit 1): both are given.
+    for needle in (
+        "'clusterName': '${aws_eks_cluster.tier.name}'",
+        "'region': '${var.region}'",
+        "'vpcId': '${aws_vpc.tier.id}'",
+    ):
+        assert needle in cluster, needle
+    assert (
+        attr(
+            block(r["aws_launch_template.node"], "metadata_options"), "http_put_response_hop_limit"
+        )
+        == 1
+    )
+
+
+def test_load_balancer_controller_changes_only_what_it_made_for_this_cluster():
+    """Its role, evaluated: what an NLB Service with IP targets and a backend security group
+    needs, in this account, region and VPC, and only on what carries this cluster's tag."""
+    statements = policy_statements("load_balancer_controller")
+    elb = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}"
+    ec2 = f"arn:aws:ec2:{REGION}:{ACCOUNT_ID}"
+    nlb = f"{elb}:loadbalancer/net/k8s-ragops-ragopsti-0a1b2c3d4e/0123456789abcdef"
+    group = f"{elb}:targetgroup/k8s-ragops-ragopsti-5f6a7b8c9d/0123456789abcdef"
+    listener = (
+        f"{elb}:listener/net/k8s-ragops-ragopsti-0a1b2c3d4e/0123456789abcdef/fedcba9876543210"
+    )
+    ours, theirs = tag("ResourceTag", "ragops-tier"), tag("ResourceTag", "another-cluster")
+    new_ours = tag("RequestTag", "ragops-tier")
+    tier_vpc = {"ec2:Vpc": f"{ec2}:vpc/{TIER_VPC}"}
+    nodes_group = f"{ec2}:security-group/sg-0eksclustergroup"  # EKS's, untagged for elbv2
+    backend_group = f"{ec2}:security-group/sg-0backend"
+
+    # The NLB, its target group, listener and targets.
+    for action, resource in (
+        ("elasticloadbalancing:CreateLoadBalancer", nlb),
+        ("elasticloadbalancing:CreateTargetGroup", group),
+    ):
+        assert permits(statements, action, resource, **new_ours), action
+        assert not permits(statements, action, resource), f"{action} untagged"
+        assert not permits(statements, action, resource, **tag("RequestTag", "another")), action
+    for resource, create in ((nlb, "CreateLoadBalancer"), (group, "CreateTargetGroup")):
+        context = {**new_ours, "elasticloadbalancing:CreateAction": create}
+        assert permits(statements, "elasticloadbalancing:AddTags", resource, **context)
+    assert permits(statements, "elasticloadbalancing:CreateListener", nlb)
+    assert permits(statements, "elasticloadbalancing:ModifyListener", listener)
+    assert permits(statements, "elasticloadbalancing:ModifyListenerAttributes", listener, **ours)
+    for action in (
+        "elasticloadbalancing:ModifyLoadBalancerAttributes",
+        "elasticloadbalancing:SetSecurityGroups",
+        "elasticloadbalancing:DeleteLoadBalancer",
+    ):
+        assert permits(statements, action, nlb, **ours), action
+        assert not permits(statements, action, nlb, **theirs), action
+        assert not permits(statements, action, nlb), f"{action} on an untagged load balancer"
+        elsewhere = nlb.replace(REGION, "eu-west-1")
+        assert not permits(statements, action, elsewhere, **ours), f"{action} in another region"
+    for action in (
+        "elasticloadbalancing:RegisterTargets",
+        "elasticloadbalancing:DeregisterTargets",
+        "elasticloadbalancing:ModifyTargetGroupAttributes",
+        "elasticloadbalancing:DeleteTargetGroup",
+    ):
+        assert permits(statements, action, group, **ours), action
+        assert not permits(statements, action, group, **theirs), action
+    # Its tag stays: no removing or rewriting the cluster tag of what it manages.
+    assert permits(statements, "elasticloadbalancing:AddTags", nlb, **ours)
+    assert not permits(
+        statements, "elasticloadbalancing:AddTags", nlb, **ours, **tag("RequestTag", "x")
+    )
+
+    # Security groups: the backend group it creates in the tier VPC, and the rule on the
+    # nodes' group that admits it.
+    assert permits(statements, "ec2:CreateSecurityGroup", f"{ec2}:vpc/{TIER_VPC}")
+    assert not permits(statements, "ec2:CreateSecurityGroup", f"{ec2}:vpc/vpc-0other")
+    assert permits(statements, "ec2:CreateSecurityGroup", backend_group, **new_ours)
+    assert not permits(statements, "ec2:CreateSecurityGroup", backend_group)
+    created = {**new_ours, "ec2:CreateAction": "CreateSecurityGroup"}
+    assert permits(statements, "ec2:CreateTags", backend_group, **created)
+    assert not permits(statements, "ec2:CreateTags", nodes_group, **new_ours)
+    for action in ("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"):
+        assert permits(statements, action, nodes_group, **tier_vpc), action
+        assert not permits(statements, action, nodes_group, **{"ec2:Vpc": f"{ec2}:vpc/vpc-0other"})
+        assert not permits(statements, action, nodes_group), f"{action} outside a VPC condition"
+    assert permits(statements, "ec2:DeleteSecurityGroup", backend_group, **ours)
+    assert not permits(statements, "ec2:DeleteSecurityGroup", nodes_group, **tier_vpc)
+    assert permits(statements, "ec2:GetSecurityGroupsForVpc", f"{ec2}:vpc/{TIER_VPC}")
+    assert not permits(statements, "ec2:GetSecurityGroupsForVpc", f"{ec2}:vpc/vpc-0other")
+    for action in ("ec2:DescribeSubnets", "elasticloadbalancing:DescribeListenerAttributes"):
+        assert permits(statements, action, "*"), action
+
+    # The service-linked role of Elastic Load Balancing, and no other.
+    service = "elasticloadbalancing.amazonaws.com"
+    role = f"arn:aws:iam::{ACCOUNT_ID}:role/aws-service-role/{service}/AWSServiceRoleFor" + (
+        "ElasticLoadBalancing"
+    )
+    elb_service = {"iam:AWSServiceName": "elasticloadbalancing.amazonaws.com"}
+    assert permits(statements, "iam:CreateServiceLinkedRole", role, **elb_service)
+    assert not permits(
+        statements,
+        "iam:CreateServiceLinkedRole",
+        role,
+        **{"iam:AWSServiceName": "ec2.amazonaws.com"},
+    )
+
+    actions = {a for s in statements for a in s["actions"]}
+    assert not any("*" in a for a in actions), sorted(a for a in actions if "*" in a)
+    assert {a.split(":")[0] for a in actions} == {"ec2", "elasticloadbalancing", "acm", "iam"}
+    assert {a for a in actions if a.startswith("iam:")} == {
+        "iam:CreateServiceLinkedRole",
+        "iam:ListServerCertificates",
+        "iam:GetServerCertificate",
+    }
+    assert "elasticloadbalancing:SetWebAcl" not in actions  # WAF is off in the chart values
+    # Writes never on "*": every statement on "*" reads.
+    for statement in statements:
+        if "*" in statement["resources"]:
+            verbs = {a.split(":")[1] for a in statement["actions"]}
+            assert all(v.startswith(("Describe", "List")) for v in verbs), statement["sid"]
+
+    # As IAM counts it (no whitespace), within the 10,240 characters of a role's inline
+    # policies.
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": s["sid"],
+                "Effect": "Allow",
+                "Action": s["actions"],
+                "Resource": s["resources"],
+                **(
+                    {"Condition": {t: {v: vals} for t, v, vals in s["conditions"]}}
+                    if s["conditions"]
+                    else {}
+                ),
+            }
+            for s in statements
+        ],
+    }
+    assert len(json.dumps(document, separators=(",", ":"))) < 10240
+
+
+def test_the_evaluator_sees_a_dropped_cluster_condition():
+    """The checks above fail when a tag condition goes: another cluster's NLB comes in."""
+    statements = policy_statements("load_balancer_controller")
+    nlb = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT_ID}:loadbalancer/net/theirs/0123"
+    theirs = tag("ResourceTag", "another-cluster")
+    assert not permits(statements, "elasticloadbalancing:DeleteLoadBalancer", nlb, **theirs)
+    loosened = [dict(s, conditions=[]) for s in statements]
+    assert permits(loosened, "elasticloadbalancing:DeleteLoadBalancer", nlb, **theirs)
+
+
+def aws_service_annotations() -> dict[str, str]:
+    """The annotations k8s/overlays/aws puts on the tier's Service (its inline patch)."""
+    kustomization = yaml.safe_load(AWS_OVERLAY.read_text())
+    for entry in kustomization["patches"]:
+        patch = yaml.safe_load(entry["patch"])
+        if isinstance(patch, dict) and patch.get("kind") == "Service":
+            return patch["metadata"]["annotations"]
+    raise AssertionError("no Service patch in k8s/overlays/aws")
+
+
+def test_the_nlb_security_group_admits_tls_only_and_is_the_one_the_service_names():
+    r = resources("tier")
+    locals_ = local_values("tier")
+    group = r["aws_security_group.nlb"]
+    assert expr(attr(group, "vpc_id")) == "aws_vpc.tier.id"
+    assert expr(attr(group, "name")) == "local.nlb_security_group_name"
+    assert attr(group, "tags") == {"Name": "${local.nlb_security_group_name}"}
+    assert locals_["nlb_security_group_name"] == "${var.cluster_name}-nlb"
+    name = f"{variable_default('tier', 'cluster_name')}-nlb"
+    # The controller finds it by that Name tag in the cluster's VPC.
+    annotations = aws_service_annotations()
+    prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+    assert annotations[f"{prefix}security-groups"] == name
+    assert annotations[f"{prefix}manage-backend-security-group-rules"] == "true"
+    # Not tagged for the cluster: the controller would not own it, and pause.sh's sweep (which
+    # deletes the groups tagged so) leaves it to terraform destroy.
+    assert not blocks(group, "ingress") and not blocks(group, "egress")
+
+    def rules(kind: str) -> list[dict[str, Any]]:
+        return [
+            body
+            for address, body in r.items()
+            if address.startswith(f"aws_vpc_security_group_{kind}_rule.")
+            and expr(attr(body, "security_group_id")) == "aws_security_group.nlb.id"
+        ]
+
+    (inbound,) = rules("ingress")
+    assert (attr(inbound, "ip_protocol"), attr(inbound, "from_port"), attr(inbound, "to_port")) == (
+        "tcp",
+        443,
+        443,
+    )
+    assert attr(inbound, "cidr_ipv4") == "0.0.0.0/0"  # the functions have no fixed address
+    (outbound,) = rules("egress")
+    assert (
+        attr(outbound, "ip_protocol"),
+        attr(outbound, "from_port"),
+        attr(outbound, "to_port"),
+    ) == ("tcp", 8080, 8080)
+    assert expr(attr(outbound, "cidr_ipv4")) == "aws_vpc.tier.cidr_block"
+    assert "containerPort: 8080" in (ROOT / "k8s" / "base" / "tier.yaml").read_text()
+    # No other rule and no security group opens anything to the internet in this root.
+    openings = [
+        address
+        for address in r
+        if address.startswith(("aws_vpc_security_group_ingress_rule.", "aws_security_group_rule."))
+    ]
+    assert openings == ["aws_vpc_security_group_ingress_rule.nlb_tls"], openings
+    assert "nlb_security_group_id" in labelled("tier", "output")
+
+    # Internet-facing load balancers go into the public subnets, which the controller finds by
+    # their role tag (and the cluster tag, which must not name another cluster).
+    public = attr(r["aws_subnet.public"], "tags")
+    assert public["kubernetes.io/role/elb"] == "1"
+    assert public["kubernetes.io/cluster/${var.cluster_name}"] == "shared"
+
+
+def test_metrics_server_runs_for_the_hpa():
+    """The tier's HorizontalPodAutoscaler scales on CPU, which it reads from the resource
+    metrics API that metrics-server serves (an EKS community add-on)."""
+    addon = resources("tier")["aws_eks_addon.metrics_server"]
+    assert attr(addon, "addon_name") == "metrics-server"
+    assert expr(attr(addon, "cluster_name")) == "aws_eks_cluster.tier.name"
+    assert "aws_eks_node_group.tier" in {expr(d) for d in attr(addon, "depends_on")}
+    hpa = [
+        doc
+        for doc in yaml.safe_load_all((ROOT / "k8s" / "base" / "tier.yaml").read_text())
+        if doc and doc["kind"] == "HorizontalPodAutoscaler"
+    ]
+    assert [m["resource"]["name"] for d in hpa for m in d["spec"]["metrics"]] == ["cpu"]
+
+
+def test_resume_on_a_live_tier_opens_the_endpoint_before_terraform_reads_the_release(
+    tmp_path: Path,
+):
+    """terraform apply refreshes the controller's Helm release through the Kubernetes API
+    before it changes anything, so on a tier that is up (resume run again, from a runner with
+    a new address) resume.sh must open the endpoint to this machine first, as pause.sh does.
+    Run against the fake cloud of tests/infra/test_pause_path.py."""
+    from tests.infra.test_pause_path import RUNNER_CIDR, Cloud, base_world, first, render
+
+    world = base_world()
+    assert RUNNER_CIDR not in world["clusters"]["ragops-tier"]["publicAccessCidrs"]
+    cloud = Cloud(tmp_path, world)
+    result = cloud.run("resume.sh", ACTION="resume", RAGOPS_CLI="ragops")
+    calls = cloud.calls()
+    assert result.returncode == 0, result.stderr[-6000:] + "\n" + render(calls)
+    opened = first(calls, "aws", "update-cluster-config")
+    assert RUNNER_CIDR in " ".join(calls[opened][1])
+    waited = first(calls, "aws", "describe-update")
+    assert opened < waited < first(calls, "terraform", "apply")
+
+
 def test_every_variable_has_a_description_and_a_type():
     for root in ROOTS:
         for name, body in labelled(root, "variable").items():
@@ -749,3 +1196,14 @@ def test_the_pinned_kubectl_is_within_one_minor_version_of_the_cluster():
     assert wheel, "fetch_kubectl.py names no kubectl wheel"
     major, minor = variable_default("tier", "kubernetes_version").split(".")
     assert major == "1" and abs(int(minor) - int(wheel.group(1))) <= 1
+
+
+def test_the_control_planes_logs_are_kept_a_month_not_a_year():
+    """The EKS audit log is most of the tier's log volume: its group keeps 30 days; the flow
+    logs keep the general retention."""
+    r = resources("persistent")
+    cluster_logs = r["aws_cloudwatch_log_group.eks_cluster"]
+    assert expr(attr(cluster_logs, "retention_in_days")) == "var.control_plane_log_retention_days"
+    assert variable_default("persistent", "control_plane_log_retention_days") == 30
+    flow_logs = r["aws_cloudwatch_log_group.vpc_flow_logs"]
+    assert expr(attr(flow_logs, "retention_in_days")) == "var.log_retention_days"

@@ -274,6 +274,24 @@ def test_the_scheduled_sync_runs_while_the_default_schedules_keep_the_tier_up():
         assert days == "1-5", entry["cron"]
 
 
+def test_the_persistent_resources_and_the_arm64_tier_image_have_a_workflow():
+    """tier-image.yml replaces the first deployment's hand steps: terraform/persistent is
+    applied with the stage's state, and the tier image is built for the ARM nodes and
+    pushed to the repository that apply made, under the commit as an immutable tag."""
+    spec = load("tier-image.yml")
+    assert set(triggers(spec)) == {"workflow_dispatch"}
+    job = spec["jobs"]["image"]
+    assert spec["concurrency"]["group"] == load("pause-resume.yml")["concurrency"]["group"]
+    script = runs(spec, "image")
+    assert "terraform -chdir=terraform/persistent apply" in script
+    assert "key=ragops/$STAGE/persistent.tfstate" in script
+    assert "output -raw ecr_repository_url" in script
+    assert "--platform linux/arm64 -f vector_tier/Dockerfile" in script
+    assert '-t "$ECR:$tag" --push' in script and 'tag="${GITHUB_SHA::12}"' in script
+    assert any(action.startswith("docker/setup-qemu-action@") for action in uses(spec, "image"))
+    assert job["environment"] == "${{ inputs.stage }}"
+
+
 def test_security_audits_every_lock_and_scans_for_secrets_on_every_change_and_weekly():
     """security.yml (docs/security.md, "Supply chain"): pip-audit over each dependency lock
     that a build installs, and the repository's secret scan over the tree and the new
