@@ -329,7 +329,13 @@ def test_tier_deployment_matches_the_service_contract(rendered):
         assert spec["serviceAccountName"] == "ragops-tier"
         assert spec["securityContext"]["runAsUser"] == 10001
         (container,) = spec["containers"]
-        assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+        assert container["ports"] == [
+            {"name": "http", "containerPort": 8080, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": 9090, "protocol": "TCP"},
+        ]
+        # /metrics on its own port: the Service and the load balancer forward 8080 alone.
+        env_ports = {e["name"]: e.get("value") for e in container["env"]}
+        assert env_ports["RAGOPS_TIER_METRICS_PORT"] == "9090"
         assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
         assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
         assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
@@ -348,7 +354,7 @@ def test_tier_deployment_matches_the_service_contract(rendered):
         assert {k for k in env if k.startswith("RAGOPS_")} <= read
         annotations = tier["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
-        assert annotations["prometheus.io/port"] == "8080"
+        assert annotations["prometheus.io/port"] == "9090"
         assert annotations["prometheus.io/path"] == "/metrics"
         spread = {c["topologyKey"]: c for c in spec["topologySpreadConstraints"]}
         assert selects(spread["kubernetes.io/hostname"]["labelSelector"], TIER_LABELS)
@@ -475,7 +481,7 @@ def test_aws_exposes_the_tier_through_a_tls_nlb_only(rendered):
         {"name": "https", "port": 443, "targetPort": "http", "protocol": "TCP"}
     ]
     (container,) = pod_spec(find(rendered["aws"], "Deployment", "ragops-tier"))["containers"]
-    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert [p["name"] for p in container["ports"]] == ["http", "metrics"]  # metrics: not here
     expected = {
         "type": "external",
         "nlb-target-type": "ip",
@@ -640,7 +646,15 @@ def test_network_policy_denies_by_default_and_admits_only_the_tier_path(rendered
         tier = policies["ragops-tier"]
         assert selects(tier["podSelector"], TIER_LABELS)
         peers = [peer for rule in tier["ingress"] for peer in rule["from"]]
-        assert {p["port"] for rule in tier["ingress"] for p in rule["ports"]} == {8080}
+        by_peer = {
+            "ipBlock" if "ipBlock" in peer else "namespaceSelector": {
+                p["port"] for p in rule["ports"]
+            }
+            for rule in tier["ingress"]
+            for peer in rule["from"]
+        }
+        # The VPC (the load balancer) reaches the API only; Prometheus the metrics only.
+        assert by_peer == {"ipBlock": {8080}, "namespaceSelector": {9090}}
         cidrs = [peer["ipBlock"]["cidr"] for peer in peers if "ipBlock" in peer]
         assert cidrs == [expected_cidr.get(name, "10.40.0.0/16")], name
         monitoring = {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
@@ -688,7 +702,7 @@ def test_prometheus_scrapes_the_tier_pods(rendered):
         if r.get("action", "replace") == "keep"
     }
     assert keeps[("__meta_kubernetes_pod_label_app_kubernetes_io_name",)] == "ragops-tier"
-    assert keeps[("__meta_kubernetes_pod_container_port_name",)] == "http"
+    assert keeps[("__meta_kubernetes_pod_container_port_name",)] == "metrics"
 
 
 def test_grafana_dashboard_charts_the_tier_and_the_api(rendered):

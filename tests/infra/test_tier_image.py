@@ -10,6 +10,8 @@ import re
 import subprocess
 import venv
 from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import urlopen
 
 import numpy as np
 import pytest
@@ -125,6 +127,8 @@ def test_the_image_environment_serves_every_backend_the_manifest_selects(image_e
         # Only the addresses change: the services beside the tier run on 127.0.0.1 here.
         env["RAGOPS_CACHE_REDIS_URL"] = redis.url
         env["RAGOPS_MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{free_port()}"
+        metrics_port = free_port()
+        env["RAGOPS_TIER_METRICS_PORT"] = str(metrics_port)
         service = TierServiceProcess(
             chroma.url,
             TOKEN,
@@ -138,6 +142,12 @@ def test_the_image_environment_serves_every_backend_the_manifest_selects(image_e
             cache.put("acme", "p", "k", "e1", {"answer": "cached"}, 60)
             assert cache.get_exact("acme", "p", "k") == "e1"
             assert cache.get_entry("acme", "e1") == {"answer": "cached"}
+            # /metrics on its own port only: the load balancer forwards the API port.
+            with urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+                assert b"ragops_tier_requests_total" in response.read()
+            with pytest.raises(HTTPError) as refused:
+                urlopen(f"{service.url}/metrics", timeout=10)
+            assert refused.value.code == 404
 
 
 def test_checkov_passes_on_the_dockerfile():

@@ -239,3 +239,26 @@ def test_a_function_with_a_tier_reads_the_champion_there(tmp_path):
     settings = Settings(data_dir=tmp_path, tier_url="http://127.0.0.1:9", tier_token=TOKEN)
     effective, served = served_settings(settings, champion_reader(settings))
     assert effective == settings and served.degraded and "did not answer" in served.note
+
+
+def test_metrics_on_a_port_of_their_own_are_off_the_api_port(index):
+    """As on EKS (RAGOPS_TIER_METRICS_PORT): the load balancer forwards the API port only,
+    and an NLB cannot filter by path, so /metrics must not be served there."""
+    from urllib.request import urlopen
+
+    from fastapi.testclient import TestClient
+
+    from ragops.entrypoints.tier_service import create_tier_app
+    from tests.servers import free_port
+
+    port = free_port()
+    app = create_tier_app(index, token=TOKEN, metrics_port=port)
+    with TestClient(app) as client:  # the lifespan starts the metrics server
+        assert client.get("/metrics").status_code == 404
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        assert client.get("/v1/tenants/acme/stats", headers=auth).status_code == 200
+        with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            served = response.read().decode()
+        assert 'ragops_tier_requests_total{operation="tenant_stats",status="200"} 1.0' in served
+    with pytest.raises(OSError):  # stopped with the app
+        urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)

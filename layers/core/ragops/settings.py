@@ -82,6 +82,14 @@ class Settings(BaseSettings):
         description="Embedding model id recorded on the index; defaults to the embedder's. "
         "The tier service, which embeds nothing, must set it.",
     )
+    tier_metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="The tier service serves /metrics on this port alone, not on its API "
+        "port, which the load balancer forwards (an NLB cannot filter by path); unset: "
+        "/metrics on the API port (local runs).",
+    )
     tier_refresh_seconds: float = Field(
         default=2.0,
         ge=0,

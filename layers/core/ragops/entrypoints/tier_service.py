@@ -16,7 +16,8 @@ Routes (all under ``/v1`` need ``Authorization: Bearer <token>``; anything else 
   nearest cached questions. Every index write moves the tenant's generation on.
 
 Open: ``GET /healthz`` (the process answers), ``GET /readyz`` (Chroma answers too),
-``GET /metrics`` (Prometheus). Run it with ``ragops tier serve`` or
+``GET /metrics`` (Prometheus; on ``RAGOPS_TIER_METRICS_PORT`` alone when set, as on
+EKS, so the load balancer cannot reach it). Run it with ``ragops tier serve`` or
 ``uvicorn ragops.entrypoints.tier_service:app_from_settings --factory``.
 """
 
@@ -25,7 +26,8 @@ from __future__ import annotations
 import hmac
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
@@ -34,6 +36,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ragops.domain.tenants import validate_tenant
 from ragops.domain.tier_wire import API_PREFIX, decode_chunks, decode_matrix, encode_hits
+from ragops.entrypoints.tier_metrics import TierMetrics
 from ragops.entrypoints.tier_schemas import (
     CacheEntryRequest,
     CacheNearestRequest,
@@ -58,41 +61,6 @@ logger = logging.getLogger(__name__)
 # Module level: route signatures are resolved from module globals (postponed annotations).
 _bearer = HTTPBearer(auto_error=False)
 MAX_BODY_BYTES = 64 * 1024 * 1024
-LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-
-class TierMetrics:
-    """Prometheus metrics of one service instance, in a registry of its own (so several
-    instances in one process, as in tests, do not collide)."""
-
-    def __init__(self, chunks_held: Callable[[], float]) -> None:
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
-        self.registry = CollectorRegistry()
-        self.latency = Histogram(
-            "ragops_tier_request_seconds",
-            "Time to serve a tier request, by operation.",
-            ["operation"],
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.requests = Counter(
-            "ragops_tier_requests",
-            "Tier requests served, by operation and HTTP status.",
-            ["operation", "status"],
-            registry=self.registry,
-        )
-        gauge = Gauge(
-            "ragops_tier_chunks",
-            "Chunks held in memory for the tenants this instance has loaded.",
-            registry=self.registry,
-        )
-        gauge.set_function(chunks_held)
-
-    def render(self) -> tuple[bytes, str]:
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
 
 def create_tier_app(
@@ -103,12 +71,16 @@ def create_tier_app(
     cache_store: CacheStore | None = None,
     cache_questions: QuestionIndex | None = None,
     champion: ChampionReader | None = None,
+    metrics_port: int | None = None,
 ) -> FastAPI:
     """The service over ``index``. ``token`` is the bearer token callers must present;
     ``ready`` raises when the backing store cannot serve (readiness probe). With
     ``cache_store`` (and ``cache_questions`` for the semantic layer) it serves the answer
     cache too; ``index`` should then move generations on (``CacheInvalidatingTier``).
-    ``champion`` reads the pipeline registry's champion, which the functions ask for."""
+    ``champion`` reads the pipeline registry's champion, which the functions ask for.
+    With ``metrics_port``, ``/metrics`` is served on that port alone while the app runs (its
+    lifespan), and not on the API's: the load balancer, which forwards only the API port,
+    cannot reach it (an NLB cannot filter by path)."""
     if len(token) < 16:
         raise ConfigurationError("the tier token must be at least 16 characters")
     expected = token.encode()
@@ -124,7 +96,15 @@ def create_tier_app(
         return float(index.loaded_chunk_count()) if isinstance(index, CountsLoadedChunks) else 0.0
 
     metrics = TierMetrics(chunks_held)
-    app = FastAPI(title="ragops vector tier", version="1", docs_url=None, redoc_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        with metrics.served_on(metrics_port):
+            yield
+
+    app = FastAPI(
+        title="ragops vector tier", version="1", docs_url=None, redoc_url=None, lifespan=lifespan
+    )
     app.state.metrics = metrics
     guarded = [Depends(authorised)]
 
@@ -187,10 +167,12 @@ def create_tier_app(
             return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
         return JSONResponse({"status": "ready"})
 
-    @app.get("/metrics", name="metrics")
-    def prometheus() -> Response:
-        body, content_type = metrics.render()
-        return Response(body, media_type=content_type)
+    if metrics_port is None:
+
+        @app.get("/metrics", name="metrics")
+        def prometheus() -> Response:
+            body, content_type = metrics.render()
+            return Response(body, media_type=content_type)
 
     tenant_routes = f"{API_PREFIX}/tenants/{{tenant}}"
 
@@ -356,7 +338,11 @@ def app_from_settings(settings: Settings | None = None) -> FastAPI:
     if settings.cache != "redis":
         # A per-replica cache would miss the other replicas' writes: serve none.
         return create_tier_app(
-            index, token=container.tier_token(), ready=index.ping, champion=champion
+            index,
+            token=container.tier_token(),
+            ready=index.ping,
+            champion=champion,
+            metrics_port=settings.tier_metrics_port,
         )
     from ragops.services.answer_cache import CacheInvalidatingTier
 
@@ -369,4 +355,5 @@ def app_from_settings(settings: Settings | None = None) -> FastAPI:
         cache_store=store,
         cache_questions=container.chroma_question_index(),
         champion=champion,
+        metrics_port=settings.tier_metrics_port,
     )
