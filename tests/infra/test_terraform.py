@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -510,43 +511,7 @@ def mlflow_statements() -> list[dict[str, Any]]:
         assert "${" not in text, f"unresolved expression in the MLflow policy: {text}"
         return text
 
-    document = labelled("tier", "data")["aws_iam_policy_document.mlflow"]
-    statements = []
-    for body in blocks(document, "statement"):
-        statements.append(
-            {
-                "effect": attr(body, "effect", "Allow"),
-                "actions": attr(body, "actions"),
-                "resources": [resolve(r) for r in attr(body, "resources")],
-                "conditions": [
-                    (attr(c, "test"), attr(c, "variable"), [resolve(v) for v in attr(c, "values")])
-                    for c in blocks(body, "condition")
-                ],
-            }
-        )
-    return statements
-
-
-def allowed(statements: list[dict[str, Any]], action: str, resource: str, **context: str) -> bool:
-    """Whether an Allow statement grants the request (no Deny statements exist here)."""
-    for statement in statements:
-        assert statement["effect"] == "Allow"
-        if not any(fnmatch.fnmatchcase(action, a) for a in statement["actions"]):
-            continue
-        if not any(fnmatch.fnmatchcase(resource, r) for r in statement["resources"]):
-            continue
-        met = True
-        for test, variable, values in statement["conditions"]:
-            value = context.get(variable)
-            if test == "StringLike":
-                met &= value is not None and any(fnmatch.fnmatchcase(value, v) for v in values)
-            elif test == "StringEquals":
-                met &= value in values
-            else:
-                raise AssertionError(f"condition {test} not modelled here")
-        if met:
-            return True
-    return False
+    return policy_statements("mlflow", resolve)
 
 
 def test_mlflow_role_reaches_its_prefix_of_the_documents_bucket_and_nothing_else():
@@ -581,27 +546,27 @@ def test_mlflow_role_reaches_its_prefix_of_the_documents_bucket_and_nothing_else
     db = f"{bucket}/mlflow/mlflow.db"
     artifact = f"{bucket}/mlflow/artifacts/1/abc/artifacts/report.json"
     # What the backup script and the server do (k8s/base/mlflow.yaml, mlflow/backup.py).
-    assert allowed(statements, "s3:ListBucket", bucket, **{"s3:prefix": "mlflow/mlflow.db"})
-    assert allowed(statements, "s3:ListBucket", bucket, **{"s3:prefix": "mlflow/artifacts/1/"})
+    assert permits(statements, "s3:ListBucket", bucket, **{"s3:prefix": "mlflow/mlflow.db"})
+    assert permits(statements, "s3:ListBucket", bucket, **{"s3:prefix": "mlflow/artifacts/1/"})
     for action in ("s3:GetObject", "s3:PutObject"):
-        assert allowed(statements, action, db), action
-        assert allowed(statements, action, artifact), action
-    assert allowed(statements, "s3:DeleteObject", artifact)
-    assert allowed(statements, "s3:AbortMultipartUpload", artifact)
+        assert permits(statements, action, db), action
+        assert permits(statements, action, artifact), action
+    assert permits(statements, "s3:DeleteObject", artifact)
+    assert permits(statements, "s3:AbortMultipartUpload", artifact)
     via_s3 = {"kms:ViaService": "s3.us-east-1.amazonaws.com"}
     kms = "arn:aws:kms:us-east-1:123456789012:key/k"
-    assert allowed(statements, "kms:GenerateDataKey", kms, **via_s3)
-    assert allowed(statements, "kms:Decrypt", kms, **via_s3)
+    assert permits(statements, "kms:GenerateDataKey", kms, **via_s3)
+    assert permits(statements, "kms:Decrypt", kms, **via_s3)
     # And nothing else: not the documents, not the chunks, not the store's deletion.
-    assert not allowed(statements, "s3:DeleteObject", db)
+    assert not permits(statements, "s3:DeleteObject", db)
     for key in ("raw/t1/doc", "chunks/t1/doc/1.json", "documents/t1/doc.json", "mlflow"):
         for action in ("s3:GetObject", "s3:PutObject", "s3:DeleteObject"):
-            assert not allowed(statements, action, f"{bucket}/{key}"), (action, key)
-    assert not allowed(statements, "s3:ListBucket", bucket, **{"s3:prefix": "raw/"})
-    assert not allowed(statements, "s3:ListBucket", bucket)  # listing the whole bucket
-    assert not allowed(statements, "s3:GetObject", "arn:aws:s3:::another-bucket/mlflow/x")
-    assert not allowed(statements, "kms:Decrypt", kms)  # directly, not through S3
-    assert not allowed(
+            assert not permits(statements, action, f"{bucket}/{key}"), (action, key)
+    assert not permits(statements, "s3:ListBucket", bucket, **{"s3:prefix": "raw/"})
+    assert not permits(statements, "s3:ListBucket", bucket)  # listing the whole bucket
+    assert not permits(statements, "s3:GetObject", "arn:aws:s3:::another-bucket/mlflow/x")
+    assert not permits(statements, "kms:Decrypt", kms)  # directly, not through S3
+    assert not permits(
         statements,
         "kms:Decrypt",
         kms,
@@ -619,8 +584,8 @@ def test_the_policy_evaluator_sees_a_widened_grant():
         for s in statements
     ]
     bucket = f"arn:aws:s3:::{MLFLOW_BUCKET}"
-    assert not allowed(statements, "s3:GetObject", f"{bucket}/raw/t1/doc")
-    assert allowed(widened, "s3:GetObject", f"{bucket}/raw/t1/doc")
+    assert not permits(statements, "s3:GetObject", f"{bucket}/raw/t1/doc")
+    assert permits(widened, "s3:GetObject", f"{bucket}/raw/t1/doc")
 
 
 # --- the AWS Load Balancer Controller, its NLB and metrics-server ----------------------------
@@ -663,8 +628,12 @@ def resolver() -> Any:
     return resolve
 
 
-def policy_statements(document: str) -> list[dict[str, Any]]:
-    resolve = resolver()
+def policy_statements(
+    document: str, resolve: Callable[[str], str] | None = None
+) -> list[dict[str, Any]]:
+    """The statements of ``aws_iam_policy_document.<document>`` in terraform/tier, with
+    every expression resolved (``resolver()`` unless ``resolve`` is given), for ``permits``."""
+    resolve = resolve or resolver()
     statements = []
     for body in blocks(
         labelled("tier", "data")[f"aws_iam_policy_document.{document}"], "statement"

@@ -75,15 +75,15 @@ def test_originals_and_artifacts_round_trip_and_old_versions_retire() -> None:
     )
     for version in (first, second):
         artifacts.put(ChunkArtifact(version, [chunk], np.ones((1, 3), np.float32)))
-    assert len(artifacts.keys("t1", "a")) == 2
+    assert len(artifacts.stored_keys("t1", "a")) == 2
     read = artifacts.get("t1", "a", second.version)
     assert read.record.content_hash == "h2" and read.embeddings.shape == (1, 3)
     artifacts.retire("t1", "a", keep=second.version)
-    assert artifacts.keys("t1", "a") == [artifacts.key("t1", "a", second.version)]
+    assert artifacts.stored_keys("t1", "a") == [artifacts.key("t1", "a", second.version)]
     with pytest.raises(ObjectNotFound):
         artifacts.get("t1", "a", first.version)
     artifacts.retire("t1", "a")
-    assert artifacts.keys("t1", "a") == []
+    assert artifacts.stored_keys("t1", "a") == []
 
 
 def test_quality_signatures_load_empty_save_and_forget() -> None:

@@ -119,18 +119,18 @@ class ChunkArtifacts:
         """The artifact; ``ObjectNotFound`` when that version is not stored."""
         return decode_artifact(self.store.get(self.key(tenant, doc_id, version)))
 
-    def keys(self, tenant: str, doc_id: str) -> list[str]:
+    def stored_keys(self, tenant: str, doc_id: str) -> list[str]:
         """The keys of every stored version, sorted."""
         return sorted(self.store.list(keys.artifact_prefix(tenant, doc_id)))
 
     def get_key(self, key: str) -> ChunkArtifact:
-        """The artifact under ``key`` (one of ``keys``)."""
+        """The artifact under ``key`` (one of ``stored_keys``)."""
         return decode_artifact(self.store.get(key))
 
     def retire(self, tenant: str, doc_id: str, *, keep: str | None = None) -> None:
         """Delete every version of the document's artifact but ``keep`` (a version)."""
         live = self.key(tenant, doc_id, keep) if keep is not None else None
-        for key in self.keys(tenant, doc_id):
+        for key in self.stored_keys(tenant, doc_id):
             if key != live:
                 self.store.delete(key)
 

@@ -3,7 +3,7 @@ before any file of an upload is written."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from ragops.errors import DocumentRejected, QuotaExceeded
@@ -32,6 +32,25 @@ def check_quota(
     (a file replacing a document of the same id counts once, at its new size; documents
     ``leaving``, by id, count as gone). Nothing is written; it runs before any file of the
     upload is."""
+    incoming: dict[str, int] = {}
+    for item in files:
+        try:
+            incoming[document_id_of(item)] = len(item.data)
+        except DocumentRejected:
+            continue  # refused on its own later, with its reason
+    check_quota_for(store, tenant, incoming, quota, leaving=leaving)
+
+
+def check_quota_for(
+    store: ObjectStore,
+    tenant: str,
+    incoming: Mapping[str, int],
+    quota: TenantQuota,
+    *,
+    leaving: Collection[str] = (),
+) -> None:
+    """``check_quota`` for documents known by id and size only (``incoming``: bytes per
+    document id), as a direct upload declares them before its bytes exist."""
     if quota.max_documents is None and quota.max_bytes is None:
         return
     held = {
@@ -39,12 +58,6 @@ def check_quota(
         for r in DocumentCatalogue(store).records(tenant)
         if r.doc_id not in leaving
     }
-    incoming: dict[str, int] = {}
-    for item in files:
-        try:
-            incoming[document_id_of(item)] = len(item.data)
-        except DocumentRejected:
-            continue  # refused on its own later, with its reason
     documents = len(held.keys() | incoming.keys())
     if quota.max_documents is not None and documents > quota.max_documents:
         raise QuotaExceeded(

@@ -49,7 +49,7 @@ def _live_artifact(artifacts: ChunkArtifacts, record: DocumentRecord) -> str | N
     indexed; while a new version is pending or failed, the previous one, if any."""
     if record.status is DocumentStatus.INDEXED:
         return artifacts.key(record.tenant, record.doc_id, record.version)
-    stored = artifacts.keys(record.tenant, record.doc_id)
+    stored = artifacts.stored_keys(record.tenant, record.doc_id)
     return stored[-1] if stored else None
 
 

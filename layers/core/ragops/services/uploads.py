@@ -29,7 +29,7 @@ from ragops.services.ingestion import (
     document_id_of,
     receive_uploads,
 )
-from ragops.services.quotas import TenantQuota, check_quota
+from ragops.services.quotas import TenantQuota, check_quota, check_quota_for
 from ragops.services.tier import require_usable
 
 DIRECT_UPLOAD_EXPIRES_SECONDS = 900
@@ -157,9 +157,7 @@ def request_direct_upload(
         raise DocumentRejected(name, "the file is empty")
     if size > limit:
         raise DocumentRejected(name, f"the file is over the limit of {limit:,} bytes", status=413)
-    # The quota counts the declared size; bytes(size) is zeroed memory the allocator maps
-    # lazily (calloc), so nothing of that size is written to count it.
-    check_quota(store, tenant, [UploadedFile(filename, bytes(size), doc_id=doc_id)], ctx.quota)
+    check_quota_for(store, tenant, {doc_id: size}, ctx.quota)  # the declared size
     key = keys.raw_key(tenant, doc_id)
     url, fields = store.presign_upload(
         key, content_type=kind, max_bytes=size, expires_in=expires_in
