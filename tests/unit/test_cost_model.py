@@ -146,6 +146,10 @@ def test_the_docs_quote_the_cost_models_figure_for_each_pause_mode():
     assert {mode: float(usd) for mode, usd in quoted} == {
         mode: round(usd, 2) for mode, usd in by_pause.items()
     }
+    # The sentence that says it in words quotes the same figures.
+    summary = " ".join(text[text.index("So on the default schedule") :].split()[:45])
+    for usd in by_pause.values():
+        assert f"{usd:.2f} USD a month" in summary, (usd, summary)
 
 
 def test_the_lifecycle_saves_on_old_originals_only():
