@@ -108,10 +108,11 @@ test-browser: $(STAMP) $(BROWSER_STAMP)
 test-infra: $(STAMP) $(TOOLS_STAMP) $(IAC_STAMP)
 	$(BIN)/pytest -q tests/infra
 
-## build: the Lambda functions and layers, as `sam deploy` takes them (.aws-sam/build)
+## build: the Lambda functions and layers, as `sam deploy` takes them (.aws-sam/build), with
+## the runtime's Python 3.13 first on PATH (scripts/tools/lambda_python.py finds it)
 build: $(TOOLS_STAMP)
 	$(TOOLS)/bin/sam validate --lint
-	$(TOOLS)/bin/sam build
+	PATH="$$($(PYTHON) scripts/tools/lambda_python.py):$$PATH" $(TOOLS)/bin/sam build
 
 ## pause / resume: destroy or recreate the vector tier on EKS (docs/operations.md; needs
 ## terraform, aws, kubectl and the STAGE/AWS_REGION/TIER_* variables the scripts list)

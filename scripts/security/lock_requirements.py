@@ -10,14 +10,14 @@ review and commit the diff):
     python3 scripts/security/lock_requirements.py        # or: make -C layers lock
 
 **The layers** are built on any machine for another one: ``layers/Makefile`` installs
-manylinux2014 arm64 wheels for CPython 3.11 with ``pip --platform``. A lock resolved for the
-machine that runs pip-compile (x86_64, its own patch release of Python) is not that set:
-soupsieve 3.0.2+ requires Python >= 3.11.5, which ``--python-version 3.11`` does not promise,
-and a release that ships arm64 wheels only for a newer glibc (numpy 2.3+) would be pinned and
-then fail the build. So the layers are resolved by pip itself with the Makefile's own target
-flags (``pip install --dry-run --report``), and each pin carries the sha256 of the one wheel
-that ``sam build`` installs for the runtime. boto3, botocore and s3transfer are left out: the
-Lambda runtime provides them (the Makefile has always deleted them from the layers).
+manylinux arm64 wheels (glibc up to 2.34) for CPython 3.13 with ``pip --platform``. A lock
+resolved for the machine that runs pip-compile (x86_64, its own Python) is not that set: a
+release may require a newer patch release than ``--python-version`` promises, or ship arm64
+wheels only for a newer glibc, and would be pinned and then fail the build. So the layers
+are resolved by pip itself with the Makefile's own target flags (``pip install --dry-run
+--report``), and each pin carries the sha256 of the one wheel that ``sam build`` installs for
+the runtime. What the Lambda runtime provides (the AWS SDK with its dependencies, SnapStart's
+hook library) is left out.
 
 **The tier image** is built natively (``docker build --platform linux/arm64``, or on x86_64 by
 tests/infra/test_tier_image.py), so it is locked with pip-compile: every file of each pinned
@@ -46,16 +46,30 @@ LAYERS = ROOT / "layers"
 
 # The Lambda runtime as layers/Makefile targets it (LAMBDA_TARGET there must say the same;
 # tests/infra/test_locks.py compares them).
+# The python3.13 runtime is Amazon Linux 2023 (glibc 2.34).
+LAMBDA_PLATFORMS = [f"manylinux_2_{minor}_aarch64" for minor in range(34, 23, -1)] + [
+    "manylinux_2_17_aarch64",
+    "manylinux2014_aarch64",
+]
 LAMBDA_TARGET = [
     "--only-binary=:all:",
-    "--platform",
-    "manylinux2014_aarch64",
+    *[arg for platform in LAMBDA_PLATFORMS for arg in ("--platform", platform)],
     "--implementation",
     "cp",
     "--python-version",
-    "3.11",
+    "3.13",
 ]
-RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
+# The runtime's AWS SDK with its dependencies, and SnapStart's hook library.
+RUNTIME_PROVIDED = {
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "urllib3",
+    "python-dateutil",
+    "six",
+    "snapshot-restore-py",
+}
 
 # Debian bookworm (the tier image's base) has glibc 2.36: every manylinux tag from 2.17 on.
 TIER_PLATFORMS = [f"manylinux_2_{minor}_aarch64" for minor in range(36, 16, -1)] + [
@@ -176,7 +190,7 @@ def lock_layers() -> None:
             f"Every package {layer} installs, resolved from",
             f"  {inputs}",
             "and pinned with the sha256 of the wheel `sam build` installs (layers/Makefile:",
-            "--require-hashes --no-deps) for the python3.11 arm64 runtime, as pip resolves",
+            "--require-hashes --no-deps) for the python3.13 arm64 runtime, as pip resolves",
             "it for:",
             f"  target: {' '.join(LAMBDA_TARGET)}",
             f"Left out, provided by the Lambda runtime: {', '.join(sorted(RUNTIME_PROVIDED))}.",

@@ -838,6 +838,24 @@ def check_api_function_answers_before_api_gateway_gives_up(template: Template, c
         )
 
 
+SUPPORTED_PYTHON = (3, 13)
+
+
+def check_functions_on_a_supported_python_and_api_snapstart(template: Template, cfn: Cfn) -> None:
+    """Every function runs Python 3.13 or newer (python3.11 is Amazon Linux 2, past its end
+    of life), and the API function restores from SnapStart snapshots of its published
+    versions (which API Gateway invokes through the alias)."""
+    problems = []
+    for runtime in sorted(_function_runtimes(template)):
+        version = tuple(int(part) for part in runtime.removeprefix("python").split("."))
+        if version < SUPPORTED_PYTHON:
+            problems.append(f"a function runs {runtime}, older than python3.13")
+    function = cfn["Resources"][API_FUNCTION]["Properties"]
+    if function.get("SnapStart", {}).get("ApplyOn") != "PublishedVersions":
+        problems.append(f"{API_FUNCTION} has no SnapStart on its published versions")
+    _report(problems)
+
+
 def check_apis_have_no_stray_stage(template: Template, cfn: Cfn) -> None:
     """Without an OpenAPI version SAM gives every API's deployment ``StageName: Stage``,
     which creates a stage named "Stage" beside the one StageName makes: a second copy of
@@ -906,6 +924,7 @@ CHECKS: list[Callable[[Template, Cfn], None]] = [
     check_api_gradual_deployment,
     check_api_function_answers_before_api_gateway_gives_up,
     check_apis_have_no_stray_stage,
+    check_functions_on_a_supported_python_and_api_snapstart,
     check_operational_alarms,
 ]
 

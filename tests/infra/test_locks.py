@@ -23,7 +23,18 @@ INGEST_LOCK = LAYERS / "ingest-deps" / "requirements.lock"
 TIER_LOCK = ROOT / "vector_tier" / "requirements.lock"
 DOCKERFILE = ROOT / "vector_tier" / "Dockerfile"
 LOCKS = [API_LOCK, INGEST_LOCK, TIER_LOCK]
-RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer"}
+# What the python3.13 Lambda runtime provides: its AWS SDK with the SDK's dependencies (a
+# layer's urllib3 would override the runtime's under botocore), and SnapStart's hooks.
+RUNTIME_PROVIDED = {
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "urllib3",
+    "python-dateutil",
+    "six",
+    "snapshot-restore-py",
+}
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s\\;]+)$")
 HASH = re.compile(r"^--hash=sha256:[0-9a-f]{64}$")
 
@@ -95,7 +106,17 @@ def test_the_layer_locks_were_resolved_for_the_flags_the_makefile_builds_with():
     target = re.search(r"^LAMBDA_TARGET = (.+)$", makefile, re.MULTILINE)
     assert target, "layers/Makefile has no LAMBDA_TARGET"
     flags = shlex.split(target.group(1))
-    assert "manylinux2014_aarch64" in flags and "3.11" in flags
+    assert flags[flags.index("--python-version") + 1] == "3.13"  # template.yaml's runtime
+    platforms = {flags[i + 1] for i, flag in enumerate(flags) if flag == "--platform"}
+    # Amazon Linux 2023's glibc is 2.34: no wheel for a newer one, and the older tags kept.
+    assert {
+        "manylinux_2_34_aarch64",
+        "manylinux_2_28_aarch64",
+        "manylinux2014_aarch64",
+    } <= platforms
+    assert not any(
+        p.startswith(("manylinux_2_35", "manylinux_2_36", "musllinux")) for p in platforms
+    )
     for lock in (API_LOCK, INGEST_LOCK):
         header = re.search(r"^#\s+target: (.+)$", lock.read_text(), re.MULTILINE)
         assert header, f"{lock.name} does not say what it was resolved for"

@@ -21,8 +21,17 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = Path(os.environ.get("RAGOPS_TOOLS_DIR", ROOT / ".tools"))
-# What the python3.11 Lambda runtime provides besides the standard library.
-RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"}
+# What the python3.13 Lambda runtime provides besides the standard library.
+RUNTIME_PROVIDED = {
+    "boto3",
+    "botocore",
+    "s3transfer",
+    "jmespath",
+    "dateutil",
+    "urllib3",
+    "six",
+    "snapshot_restore_py",
+}
 # Imported when present, with a fallback when not: loaded here only because the development
 # environment happens to have them.
 OPTIONAL_IMPORTS = {
@@ -40,7 +49,7 @@ def tool(name: str) -> str:
 
 
 def run_tool(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+    env = load_cold_start_bench().sam_environment()
     return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
 
@@ -78,8 +87,24 @@ def test_sam_build_builds_every_function_and_layer(build_dir):
     assert (build_dir / "ApiDepsLayer/python/mangum").is_dir()
     assert (build_dir / "IngestDepsLayer/python/numpy").is_dir()
     assert (build_dir / "IngestDepsLayer/python/pypdf").is_dir()
-    # Precompiled: a cold start does not compile what it imports.
-    assert list((build_dir / "CoreLayer/python/ragops/__pycache__").glob("*.cpython-311.pyc"))
+    # Precompiled by the runtime's Python: a cold start does not compile what it imports.
+    for layer, package in (("CoreLayer", "ragops"), ("ApiDepsLayer", "fastapi")):
+        cache = build_dir / layer / "python" / package / "__pycache__"
+        assert list(cache.glob("*.cpython-313.pyc")), layer
+        assert not list(cache.glob("*.cpython-311.pyc")), layer
+
+
+def test_the_layers_leave_out_what_the_runtime_provides_and_unused_stdnum(build_dir):
+    """The runtime's AWS SDK comes with jmespath, urllib3, dateutil and six: a layer's copy
+    would override it under botocore. python-stdnum keeps Luhn and IBAN only."""
+    for layer in ("ApiDepsLayer", "IngestDepsLayer"):
+        site = build_dir / layer / "python"
+        shipped = {entry.name.split(".")[0].split("-")[0] for entry in site.iterdir()}
+        assert not shipped & RUNTIME_PROVIDED, (layer, shipped & RUNTIME_PROVIDED)
+        stdnum = {entry.name for entry in (site / "stdnum").iterdir()} - {"__pycache__"}
+        assert {"luhn.py", "iban.py", "iban.dat"} <= stdnum
+        assert not {"isbn.py", "us", "de"} & stdnum
+        assert not (site / "langchain_text_splitters").exists()
 
 
 def test_the_api_function_is_small_and_carries_no_local_models(build_dir):

@@ -116,7 +116,7 @@ MUTATIONS = {
     ),
     "mixed-runtimes": mutation(
         "      FunctionName: !Sub ragops-${Stage}-scaler\n",
-        "      FunctionName: !Sub ragops-${Stage}-scaler\n      Runtime: python3.12\n",
+        "      FunctionName: !Sub ragops-${Stage}-scaler\n      Runtime: python3.14\n",
         "lambda_same_python_runtime",
         "layers_match_functions",
     ),
@@ -222,6 +222,17 @@ MUTATIONS = {
         "      Timeout: 25\n",
         "      Timeout: 29\n",
         "api_function_answers_before_api_gateway_gives_up",
+    ),
+    "api-without-snapstart": mutation(
+        "      SnapStart:\n        ApplyOn: PublishedVersions\n",
+        "",
+        "functions_on_a_supported_python_and_api_snapstart",
+    ),
+    "end-of-life-runtime": mutation(
+        "    Runtime: python3.13\n",
+        "    Runtime: python3.11\n",
+        "functions_on_a_supported_python_and_api_snapstart",
+        "layers_match_functions",
     ),
     "stray-stage-stage": mutation(
         '  Api:\n    OpenApiVersion: "3.0.1"\n', "", "apis_have_no_stray_stage"

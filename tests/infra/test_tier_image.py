@@ -65,7 +65,7 @@ def test_the_lock_covers_every_requirement_of_the_image_environment(image_env):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_image_environment_has_no_embedded_engine_or_model(image_env):
+def test_the_image_environment_has_no_embedded_engine_model_or_parser(image_env):
     listed = subprocess.run(
         [image_env / "bin" / "python", "-m", "pip", "list", "--format=freeze"],
         capture_output=True,
@@ -75,6 +75,10 @@ def test_the_image_environment_has_no_embedded_engine_or_model(image_env):
     names = {line.split("==")[0] for line in listed.splitlines()}
     assert "chromadb-client" in names and "ragops" in names
     assert not names & {"chromadb", "torch", "onnxruntime", "sentence-transformers"}
+    # The tier never reads a document: the parsers are the ingest extra, and chunking no
+    # longer drags LangChain (and langsmith) in.
+    assert not names & {"pypdf", "python-docx", "beautifulsoup4", "lxml", "py3langid"}
+    assert not {name for name in names if name.startswith(("langchain", "langsmith"))}
 
 
 def test_the_service_from_the_image_environment_serves_a_chroma_server(image_env, tmp_path):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from ragops.domain.parsing import parse_document
@@ -103,3 +105,13 @@ def test_oversize_file_is_rejected_before_parsing():
 def test_pdf_without_text_is_rejected():
     with pytest.raises(DocumentRejected, match="no extractable text"):
         parse_document("scan.pdf", make_pdf([""]), max_bytes=LIMIT)
+
+
+def test_a_parser_library_missing_is_a_configuration_error_naming_the_extra(monkeypatch):
+    """The tier image has no parsers (they are the ingest extra): a PDF reaching one there
+    says what to install, instead of an ImportError or a rejection of the file."""
+    from ragops.errors import ConfigurationError
+
+    monkeypatch.setitem(sys.modules, "pypdf", None)
+    with pytest.raises(ConfigurationError, match=r"'pypdf'.*ragops\[ingest\]"):
+        parse_document("report.pdf", b"%PDF-1.4 whatever", max_bytes=1_000_000)

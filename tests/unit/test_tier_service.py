@@ -184,6 +184,36 @@ def test_the_container_reaches_the_tier_with_the_token_from_secrets_manager(http
         build_container(Settings(tier_url="http://testserver")).raw_index()
 
 
+def test_a_rotated_tier_secret_takes_effect_without_a_new_container(index):
+    """The functions keep the token for its max age; once the tier serves the rotated
+    secret, the first refused request re-reads the secret and is sent again."""
+    import boto3
+    from moto import mock_aws
+
+    from ragops.bootstrap import build_container
+    from ragops.settings import Settings
+
+    rotated = "rotated-token-9876543210"
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name="us-east-1")
+        arn = secrets.create_secret(Name="ragops/dev/tier-token", SecretString=TOKEN)["ARN"]
+        settings = Settings(
+            tier_url="http://testserver", tier_secret_arn=arn, tier_token_max_age_seconds=3600
+        )
+        remote = build_container(settings, aws_clients={"secretsmanager": secrets}).raw_index()
+        remote._client = TestClient(create_tier_app(index, token=TOKEN, ready=lambda: None))
+        assert remote.count("acme") == 0
+
+        secrets.put_secret_value(SecretId=arn, SecretString=rotated)
+        assert remote.count("acme") == 0  # the old token, from the cache, still works
+        remote._client = TestClient(create_tier_app(index, token=rotated, ready=lambda: None))
+        assert remote.count("acme") == 0  # refused once, re-read, sent again
+
+        remote._client = TestClient(create_tier_app(index, token="a-third-token-000000"))
+        with pytest.raises(TierUnavailable, match="refused the credentials"):
+            remote.count("acme")  # the secret has not changed: no retry helps
+
+
 def test_a_tier_without_a_cache_answers_404_and_the_client_skips_it(index):
     from ragops.adapters.http_cache import HttpTierCache
     from ragops.errors import CacheUnavailable

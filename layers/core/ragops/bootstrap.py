@@ -48,6 +48,7 @@ from ragops.services.uploads import UploadContext
 from ragops.settings import Settings
 
 if TYPE_CHECKING:  # numpy: not in the API Lambda
+    from ragops.adapters.tier_auth import TokenSource
     from ragops.services.drift import DriftMonitor
 
 
@@ -372,7 +373,7 @@ class Container:
         s = self.settings
         if not s.tier_url:
             raise ConfigurationError("RAGOPS_CACHE=tier needs RAGOPS_TIER_URL")
-        return HttpTierCache(s.tier_url, token=self.tier_token())
+        return HttpTierCache(s.tier_url, token=self.tier_token_source)
 
     @cached_property
     def answer_cache(self) -> SemanticCache | None:
@@ -419,7 +420,7 @@ class Container:
             from ragops.adapters.http_tier import HttpVectorTier
 
             return HttpVectorTier(
-                s.tier_url, token=self.tier_token(), timeout=s.tier_timeout_seconds
+                s.tier_url, token=self.tier_token_source, timeout=s.tier_timeout_seconds
             )
         from ragops.adapters.chroma import ChromaVectorIndex
         from ragops.adapters.hybrid_index import FusionConfig, HybridIndex
@@ -469,19 +470,29 @@ class Container:
         return self.chroma_client
 
     def tier_token(self) -> str:
-        """The tier's bearer token: ``tier_token``, else the Secrets Manager secret (read
-        once per container: a cold start used to read it once per client it built)."""
-        return self._tier_token
+        """The tier's bearer token as it is now (the tier service's own, at its start)."""
+        return self.tier_token_source()
 
     @cached_property
-    def _tier_token(self) -> str:
+    def tier_token_source(self) -> TokenSource:
+        """Where the functions' tier clients read the bearer token on each request:
+        ``tier_token`` as set, else the Secrets Manager secret through Powertools, cached
+        for ``tier_token_max_age_seconds`` so a rotated secret takes effect without a
+        cold start (one source per container: a cold start used to read the secret once
+        per client it built)."""
+        from ragops.adapters.tier_auth import fixed_token
+
         s = self.settings
         if s.tier_token is not None:
-            return s.tier_token.get_secret_value()
+            return fixed_token(s.tier_token.get_secret_value())
         if s.tier_secret_arn:
-            from ragops.adapters.secrets import read_secret_string
+            from ragops.adapters.secrets import RotatingSecret
 
-            return read_secret_string(s.tier_secret_arn, self.aws_client("secretsmanager"))
+            return RotatingSecret(
+                s.tier_secret_arn,
+                self.aws_client("secretsmanager"),
+                max_age=s.tier_token_max_age_seconds,
+            )
         raise ConfigurationError(
             "the tier service needs a token: set RAGOPS_TIER_TOKEN or RAGOPS_TIER_SECRET_ARN"
         )
@@ -672,7 +683,7 @@ def champion_reader(settings: Settings) -> ChampionReader | None:
             container = Container(settings=settings)
             timeout = min(2.0, settings.tier_timeout_seconds)
             tier = HttpVectorTier(
-                settings.tier_url or "", token=container.tier_token(), timeout=timeout
+                settings.tier_url or "", token=container.tier_token_source, timeout=timeout
             )
             try:
                 return tier.champion_pipeline()

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         default=None,
         description="Secrets Manager secret holding the tier token, read when the token is unset.",
     )
+    tier_token_max_age_seconds: int = Field(
+        default=300,
+        ge=0,
+        description="How long the functions keep the tier token read from the secret before "
+        "reading it again (a rotated secret takes effect within this; a refusal re-reads it).",
+    )
     tier_timeout_seconds: float = Field(default=10.0, gt=0)
     chroma_url: str | None = Field(
         default=None,

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from ragops.adapters.tier_auth import TierBearerAuth, TokenSource
 from ragops.domain.cache import Candidate
 from ragops.domain.tier_wire import tenant_path, tier_base_url
 from ragops.errors import CacheUnavailable
@@ -23,21 +24,23 @@ class HttpTierCache:
         self,
         base_url: str,
         *,
-        token: str,
+        token: str | TokenSource,
         timeout: float = 2.0,
         client: httpx.Client | None = None,
     ) -> None:
         self.base_url, _ = tier_base_url(base_url)
+        self._auth = TierBearerAuth(token)
         self._client = client or httpx.Client(timeout=timeout)
-        self._headers = {"Authorization": f"Bearer {token}"}
 
     def _path(self, tenant: str, *rest: str) -> str:
         return tenant_path(tenant, "cache", *rest)
 
     def _call(self, method: str, path: str, body: Any = None, params: Any = None) -> Any:
         try:
-            response = self._client.request(
-                method, self.base_url + path, json=body, params=params, headers=self._headers
+            response = self._auth.send(
+                lambda headers: self._client.request(
+                    method, self.base_url + path, json=body, params=params, headers=headers
+                )
             )
         except httpx.HTTPError as exc:
             raise CacheUnavailable(f"the tier's cache did not answer: {exc}") from exc

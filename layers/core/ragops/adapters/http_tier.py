@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from ragops.adapters.tier_auth import TierBearerAuth, TokenSource
 from ragops.domain.models import Chunk, SearchHit, SearchMode
 from ragops.domain.pipeline import PipelineVersion
 from ragops.domain.tier_wire import (
@@ -42,17 +43,15 @@ class HttpVectorTier:
         self,
         base_url: str,
         *,
-        token: str,
+        token: str | TokenSource,
         timeout: float = 10.0,
         upsert_batch: int = DEFAULT_UPSERT_BATCH,
         client: httpx.Client | None = None,
     ) -> None:
         self.base_url, self._where = tier_base_url(base_url)
-        if not token:
-            raise ConfigurationError("the tier service needs a bearer token")
         self.upsert_batch = upsert_batch
+        self._auth = TierBearerAuth(token)
         self._client = client or httpx.Client(timeout=timeout)
-        self._headers = {"Authorization": f"Bearer {token}"}
 
     def close(self) -> None:
         self._client.close()
@@ -61,9 +60,8 @@ class HttpVectorTier:
         """The pipeline registry's champion, as the tier resolves it from the MLflow server
         beside it (which the functions cannot reach); None when there is none."""
         try:
-            response = self._client.get(
-                self.base_url + f"{API_PREFIX}/pipeline/champion", headers=self._headers
-            )
+            url = self.base_url + f"{API_PREFIX}/pipeline/champion"
+            response = self._auth.send(lambda headers: self._client.get(url, headers=headers))
         except httpx.HTTPError as exc:
             raise TierUnavailable(f"the tier at {self._where} did not answer: {exc}") from exc
         if response.status_code == 404:
@@ -81,8 +79,10 @@ class HttpVectorTier:
     # -- transport -------------------------------------------------------------------------
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         try:
-            response = self._client.request(
-                method, self.base_url + path, json=body, headers=self._headers
+            response = self._auth.send(
+                lambda headers: self._client.request(
+                    method, self.base_url + path, json=body, headers=headers
+                )
             )
         except httpx.HTTPError as exc:
             raise TierUnavailable(f"the tier at {self._where} did not answer: {exc}") from exc

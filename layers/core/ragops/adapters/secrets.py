@@ -7,18 +7,41 @@ from typing import Any
 from ragops.errors import ConfigurationError
 
 
-def read_secret_string(secret_id: str, client: Any) -> str:
-    """The ``SecretString`` of ``secret_id``. A missing, unreadable or binary secret is a
-    ``ConfigurationError`` naming the secret (never its value)."""
-    from botocore.exceptions import BotoCoreError, ClientError
+class RotatingSecret:
+    """The ``SecretString`` of ``secret_id``, read through Powertools' ``SecretsProvider``
+    and kept for ``max_age`` seconds: a rotated secret is picked up within ``max_age``
+    (or at once with ``refresh=True``, after the other side refused the old value),
+    without a cold start, and a warm function reads Secrets Manager at most once per
+    ``max_age``.
 
-    try:
-        value = client.get_secret_value(SecretId=secret_id).get("SecretString")
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "error")
-        raise ConfigurationError(f"cannot read secret {secret_id!r}: {code}") from exc
-    except BotoCoreError as exc:
-        raise ConfigurationError(f"cannot read secret {secret_id!r}: {exc}") from exc
-    if not value:
-        raise ConfigurationError(f"secret {secret_id!r} holds no string value")
-    return value.strip()
+    Call it for the current value. A missing, unreadable or binary secret is a
+    ``ConfigurationError`` naming the secret, never its value."""
+
+    def __init__(self, secret_id: str, client: Any, *, max_age: int) -> None:
+        from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+        self.secret_id = secret_id
+        self.max_age = max_age
+        self._provider = SecretsProvider(boto3_client=client)
+
+    def __call__(self, *, refresh: bool = False) -> str:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        try:
+            value = self._provider.get(self.secret_id, max_age=self.max_age, force_fetch=refresh)
+        except GetParameterError as exc:
+            raise ConfigurationError(
+                f"cannot read secret {self.secret_id!r}: {_reason(exc)}"
+            ) from exc
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigurationError(f"secret {self.secret_id!r} holds no string value")
+        return value.strip()
+
+
+def _reason(exc: Exception) -> str:
+    """The AWS error code behind Powertools' wrapper (its message may quote the request)."""
+    cause = exc.__cause__ or exc.__context__
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        return str(response.get("Error", {}).get("Code", "error"))
+    return type(cause or exc).__name__

@@ -6,8 +6,12 @@ from collections.abc import Callable
 from functools import cached_property, lru_cache
 
 from ragops.domain.models import Chunk, ParsedDocument
+from ragops.domain.text_splitting import RecursiveSplitter
 
 SECTION_SEPARATOR = "\n\n"
+
+SEPARATORS = ("\n\n", "\n", ". ", " ", "")
+"""Where a section is cut, coarsest first: paragraphs, lines, sentences, words, characters."""
 
 CHUNKING_VERSION = 2
 """What parsing and chunking make of a document, as a number: ingestion records it in the
@@ -73,18 +77,12 @@ class Chunker:
         self._count = lru_cache(maxsize=100_000)(count_tokens)
 
     @cached_property
-    def _splitter(self):
-        # Built on the first split: a process that never chunks (the API function storing
-        # uploads for asynchronous ingestion) never imports LangChain.
-        from langchain_text_splitters import RecursiveCharacterTextSplitter
-
-        return RecursiveCharacterTextSplitter(
+    def _splitter(self) -> RecursiveSplitter:
+        return RecursiveSplitter(
             chunk_size=self.chunk_tokens,
             chunk_overlap=self.overlap_tokens,
-            length_function=self._count,
-            separators=["\n\n", "\n", ". ", " ", ""],
-            keep_separator="end",
-            strip_whitespace=True,
+            length=self._count,
+            separators=SEPARATORS,
         )
 
     def split(
@@ -105,8 +103,7 @@ class Chunker:
         chunks: list[Chunk] = []
         base = 0
         for section in parsed.sections:
-            # Offsets are found here rather than by the splitter's add_start_index, which
-            # mixes units (it subtracts the overlap, counted in tokens, from characters).
+            # The splitter strips its pieces, so each one's offset is found in the section.
             cursor = 0
             for text in self._splitter.split_text(section.text):
                 if not text.strip():

@@ -16,7 +16,7 @@ from pathlib import PurePath
 from typing import Any
 
 from ragops.domain.models import ParsedDocument, Section
-from ragops.errors import DocumentRejected, NoTextExtracted
+from ragops.errors import ConfigurationError, DocumentRejected, NoTextExtracted
 
 SUPPORTED_TYPES: dict[str, str] = {
     ".pdf": "application/pdf",
@@ -83,7 +83,14 @@ def parse_document(filename: str, data: bytes, *, max_bytes: int) -> ParsedDocum
             status=413,
         )
     parser = _PARSERS[SUPPORTED_TYPES[suffix]]
-    parsed = parser(name, data)
+    try:
+        parsed = parser(name, data)
+    except ModuleNotFoundError as exc:
+        # The parsers' libraries are the ingest extra: a deployment without it (the tier
+        # image) is misconfigured if it ever parses, which no upload should be blamed for.
+        raise ConfigurationError(
+            f"reading {suffix} files needs the {exc.name!r} package: install ragops[ingest]"
+        ) from exc
     if not any(section.text.strip() for section in parsed.sections):
         raise NoTextExtracted(name, "no text could be extracted from the file")
     return parsed
