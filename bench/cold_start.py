@@ -185,6 +185,8 @@ def lambda_environment(endpoint: str, task_root: Path) -> dict[str, str]:
         "RAGOPS_TIER_STATE_SOURCE": "ssm",
         "RAGOPS_TIER_STATE_PARAMETER": TIER_PARAMETER,
         "RAGOPS_INGEST_MODE": "async",
+        # As template.yaml deploys it (the API function refuses auth off on Lambda).
+        "RAGOPS_AUTH": "jwt+api-key",
     }
 
 

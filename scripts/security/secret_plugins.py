@@ -9,7 +9,8 @@ LABEL = "ragops API key"
 
 
 class RagopsApiKeyDetector(RegexBasedDetector):
-    """ragops API keys (``ragops.domain.auth``): ``rgk_{16 hex}_{43 URL-safe base64}``."""
+    """ragops API keys (``ragops.domain.auth``): ``rgk{16 hex}{43 letters and digits}``, and
+    the earlier ``rgk_{16 hex}_{43 URL-safe base64}``."""
 
     secret_type = LABEL
-    denylist = (re.compile(r"rgk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}"),)
+    denylist = (re.compile(r"rgk_?[0-9a-f]{16}_?[A-Za-z0-9_-]{43}"),)

@@ -838,6 +838,33 @@ def check_api_function_answers_before_api_gateway_gives_up(template: Template, c
         )
 
 
+def check_api_keys_metered_per_tenant(template: Template, cfn: Cfn) -> None:
+    """The keyed API's stage is in a usage plan with a throttle and a quota, which API
+    Gateway applies to each key (one per ragops key, so per tenant); the stack makes no API
+    key itself, so no key shared by every tenant can spend the others' limits."""
+    problems = []
+    shared = sorted(template.find_resources("AWS::ApiGateway::ApiKey"))
+    if shared:
+        problems.append(f"the stack makes API keys shared by every tenant: {shared}")
+    plans = template.find_resources("AWS::ApiGateway::UsagePlan")
+    metered = [
+        logical_id
+        for logical_id, plan in plans.items()
+        if any(
+            stage.get("ApiId") == {"Ref": "RestApi"}
+            for stage in plan["Properties"].get("ApiStages", [])
+        )
+        and plan["Properties"].get("Throttle")
+        and plan["Properties"].get("Quota")
+    ]
+    if not metered:
+        problems.append("no usage plan with a throttle and a quota covers RestApi")
+    outputs = cfn.get("Outputs", {})
+    if not any(o.get("Value", {}).get("Ref") in metered for o in outputs.values()):
+        problems.append("no output names the usage plan (RAGOPS_USAGE_PLAN_ID for ragops keys)")
+    _report(problems)
+
+
 SUPPORTED_PYTHON = (3, 13)
 
 
@@ -925,6 +952,7 @@ CHECKS: list[Callable[[Template, Cfn], None]] = [
     check_api_function_answers_before_api_gateway_gives_up,
     check_apis_have_no_stray_stage,
     check_functions_on_a_supported_python_and_api_snapstart,
+    check_api_keys_metered_per_tenant,
     check_operational_alarms,
 ]
 

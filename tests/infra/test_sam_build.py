@@ -127,11 +127,31 @@ from ragops.entrypoints.lambdas import LocalLambdaContext
 statuses = []
 for name in ("api_health.json", "api_upload_document.json", "api_list_documents.json"):
     with open(f"{sys.argv[2]}/{name}") as f:
-        statuses.append(app.handler(json.load(f), LocalLambdaContext())["statusCode"])
+        event = json.load(f)
+    event["headers"]["Authorization"] = f"Bearer {sys.argv[4]}"  # the function's auth is on
+    event["multiValueHeaders"]["Authorization"] = [f"Bearer {sys.argv[4]}"]
+    statuses.append(app.handler(event, LocalLambdaContext())["statusCode"])
 modules = sorted({m.split(".")[0] for m in sys.modules})
 with open(sys.argv[3], "w") as out:
     json.dump({"statuses": statuses, "modules": modules}, out)
 """
+
+
+def api_key_in(endpoint: str, bucket: str) -> str:
+    """A key of tenant acme, stored in the moto server's bucket as `ragops keys create` would."""
+    import boto3
+
+    from ragops.adapters.s3 import S3ObjectStore
+    from ragops.services.auth import create_api_key
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    return create_api_key(S3ObjectStore(bucket, client=client), "acme")[1]
 
 
 def test_the_api_layers_carry_every_module_the_handler_imports(build_dir, tmp_path):
@@ -139,6 +159,7 @@ def test_the_api_layers_carry_every_module_the_handler_imports(build_dir, tmp_pa
     server, endpoint = bench.start_aws(bench.free_port())
     try:
         env = bench.lambda_environment(endpoint, ROOT / "functions" / "api")
+        key = api_key_in(endpoint, bench.BUCKET)
         out = tmp_path / "closure.json"
         subprocess.run(
             [
@@ -148,6 +169,7 @@ def test_the_api_layers_carry_every_module_the_handler_imports(build_dir, tmp_pa
                 str(ROOT / "functions/api/app.py"),
                 str(ROOT / "events"),
                 str(out),
+                key,
             ],
             env=env,
             cwd=ROOT,

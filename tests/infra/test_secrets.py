@@ -63,8 +63,10 @@ def fake_aws_key_id() -> str:
 
 
 def fake_ragops_key() -> str:
-    """A key in ragops' format (ragops.domain.auth): rgk_{16 hex}_{43 URL-safe base64}."""
-    return f"rgk_{secrets.token_hex(8)}_{secrets.token_urlsafe(32)}"
+    """A key in ragops' format (ragops.domain.auth.issue_key)."""
+    from ragops.domain.auth import issue_key
+
+    return issue_key().key
 
 
 def fake_private_key() -> str:
@@ -125,7 +127,7 @@ def test_planted_secrets_fail_the_scan_and_are_not_printed(tmp_path):
     assert ("notes/call.md", "ragops API key") in found
     assert ("deploy/id_rsa", "Private Key") in found
     assert not [f for f in report["findings"] if f["path"] == "README.md"]
-    secret_part = ragops_key[len("rgk_") + 16 + 1 :]  # rgk_{key id}_{secret}
+    secret_part = ragops_key[len("rgk") + 16 :]  # rgk{key id}{secret}
     for value in (aws_key, ragops_key, secret_part):
         assert value not in result.stdout + result.stderr
 

@@ -223,6 +223,17 @@ MUTATIONS = {
         "      Timeout: 29\n",
         "api_function_answers_before_api_gateway_gives_up",
     ),
+    "one-key-for-the-stage": mutation(
+        "      Auth:\n        ApiKeyRequired: true\n",
+        "      Auth:\n        ApiKeyRequired: true\n        UsagePlan:\n"
+        "          CreateUsagePlan: PER_API\n",
+        "api_keys_metered_per_tenant",
+    ),
+    "tenants-without-quota": mutation(
+        "      Quota:\n        Limit: !Ref TenantDailyQuota\n        Period: DAY\n",
+        "",
+        "api_keys_metered_per_tenant",
+    ),
     "api-without-snapstart": mutation(
         "      SnapStart:\n        ApplyOn: PublishedVersions\n",
         "",

@@ -27,7 +27,11 @@ def event(name: str) -> dict:
 
 
 def invoke(function: str, name: str):
-    return load_handler(function)(event(name), LocalLambdaContext(function_name=function))
+    return invoke_event(function, event(name))
+
+
+def invoke_event(function: str, payload: dict):
+    return load_handler(function)(payload, LocalLambdaContext(function_name=function))
 
 
 @pytest.fixture
@@ -154,3 +158,37 @@ def test_every_event_file_is_invoked_by_a_test():
     used = set(re.findall(r'"([a-z0-9_]+\.json)"', sources))
     on_disk = {p.name for p in EVENTS.glob("*.json")}
     assert on_disk and on_disk <= used, sorted(on_disk - used)
+
+
+def test_on_lambda_the_api_refuses_auth_off_and_serves_api_keys(
+    tmp_path, embedder, chat_model, chroma_client, monkeypatch
+):
+    """Under RAGOPS_AUTH=off the tenant is any X-Tenant-Id a caller sends: the Lambda
+    runtime (AWS_LAMBDA_FUNCTION_NAME set) must not serve it. With keys, the key names the
+    tenant and the header is ignored."""
+    from ragops.errors import ConfigurationError
+    from ragops.services.auth import create_api_key
+
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "1")
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "ragops-test-api")
+    fakes = {"embedder": embedder, "chat_model": chat_model, "chroma_client": chroma_client}
+    with (
+        cloud_container(tmp_path / "off", **fakes),
+        pytest.raises(ConfigurationError, match="RAGOPS_AUTH=off"),
+    ):
+        invoke("api", "api_health.json")
+
+    with cloud_container(tmp_path / "keys", auth="api-key", **fakes) as container:
+        _, key = create_api_key(container.store, "globex")
+        listing = event("api_list_documents.json")
+        assert invoke_event("api", listing)["statusCode"] == 401  # no key: no tenant
+        listing["headers"]["Authorization"] = f"Bearer {key}"
+        listing["multiValueHeaders"]["Authorization"] = [f"Bearer {key}"]
+        upload = event("api_upload_document.json")
+        upload["headers"]["Authorization"] = f"Bearer {key}"
+        upload["multiValueHeaders"]["Authorization"] = [f"Bearer {key}"]
+        assert invoke_event("api", upload)["statusCode"] == 202
+        # The events say X-Tenant-Id: acme; the key's tenant, globex, is the one served.
+        assert body(invoke_event("api", listing))["documents"][0]["source"] == "glaciers.md"
+        keys = {o["Key"] for o in container.s3.list_objects_v2(Bucket=BUCKET)["Contents"]}
+        assert f"raw/globex/{DOC_ID}" in keys and f"raw/acme/{DOC_ID}" not in keys

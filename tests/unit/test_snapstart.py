@@ -14,6 +14,8 @@ from ragops.domain.pipeline import PipelineVersion
 from ragops.entrypoints import lambdas, snapstart
 from ragops.errors import TierUnavailable
 
+TOKEN_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tier"
+
 
 def closed_port() -> int:
     with socket.socket() as s:
@@ -40,7 +42,7 @@ def cloud_environment(tmp_path, monkeypatch):
         "RAGOPS_TIER_STATE_SOURCE": "ssm",
         "RAGOPS_TIER_STATE_PARAMETER": "/ragops/test/tier/state",
         "RAGOPS_TIER_URL": dead,
-        "RAGOPS_TIER_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:tier",
+        "RAGOPS_TIER_SECRET_ARN": TOKEN_ARN,
         "RAGOPS_INGEST_MODE": "async",
     }.items():
         monkeypatch.setenv(name, value)

@@ -25,6 +25,7 @@ from ragops.ports import (
     ChatModel,
     Embedder,
     ExperimentTracker,
+    GatewayKeys,
     Guardrail,
     MetricsSink,
     NodeGroupScaler,
@@ -442,6 +443,16 @@ class Container:
             bm25_language=s.bm25_language,
             refresh_seconds=s.tier_refresh_seconds if s.chroma_url else None,
         )
+
+    @cached_property
+    def gateway_keys(self) -> GatewayKeys | None:
+        """API Gateway's per-key usage plan (``usage_plan_id``), or None (local)."""
+        s = self.settings
+        if not s.usage_plan_id:
+            return None
+        from ragops.adapters.api_gateway_keys import UsagePlanKeys
+
+        return UsagePlanKeys(s.usage_plan_id, self.aws_client("apigateway"))
 
     @cached_property
     def node_group_scaler(self) -> NodeGroupScaler:

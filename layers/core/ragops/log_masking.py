@@ -11,7 +11,7 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 # ragops API keys, JWTs, and whatever follows "Bearer": never in a log line.
 _CREDENTIALS = re.compile(
-    r"rgk_[0-9a-f]{16}_[A-Za-z0-9_-]{20,}"
+    r"rgk_?[0-9a-f]{16}_?[A-Za-z0-9_-]{20,}"
     r"|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"
 )

@@ -293,6 +293,21 @@ class TokenVerifier(Protocol):
         ...
 
 
+class GatewayKeys(Protocol):
+    """The API's front door keeps one key per ragops API key (API Gateway's usage plan on
+    AWS), so it meters and throttles each tenant's keys on their own, across every function
+    instance. The value is the ragops key itself."""
+
+    def register(self, key_id: str, tenant: str, value: str) -> None:
+        """Admit ``value`` (the key ``key_id`` of ``tenant``) at the front door;
+        ``ConfigurationError`` naming the cause when it cannot."""
+        ...
+
+    def remove(self, key_id: str) -> None:
+        """Stop admitting the key ``key_id``; nothing happens for one never registered."""
+        ...
+
+
 class NodeGroupScaler(Protocol):
     """Sets the size of the tier's node group (EKS on AWS)."""
 

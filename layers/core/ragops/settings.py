@@ -335,10 +335,17 @@ class Settings(BaseSettings):
     # --- authentication and limits ----------------------------------------------------
     auth: Literal["api-key", "jwt", "jwt+api-key", "off"] = Field(
         default="off",
-        description="api-key: `Authorization: Bearer rgk_...` keys from `ragops keys create`; "
+        description="api-key: `Authorization: Bearer rgk...` (or `x-api-key: rgk...`) keys "
+        "from `ragops keys create`; "
         "jwt: bearer JWTs (a Cognito user pool); jwt+api-key: either (the cloud: the user "
         "pool's API and the keyed API); off: local development only, the tenant comes from "
         "X-Tenant-Id (`ragops serve` refuses to listen beyond loopback).",
+    )
+    usage_plan_id: str | None = Field(
+        default=None,
+        description="The keyed API's API Gateway usage plan (the stack's UsagePlanId "
+        "output): `ragops keys create` admits each key there too, so API Gateway throttles "
+        "and meters every key (tenant) on its own, across function instances.",
     )
     jwt_issuer: str | None = Field(
         default=None,

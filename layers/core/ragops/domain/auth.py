@@ -1,10 +1,15 @@
 """API keys: how they look, how they are checked, and what is kept of them.
 
-A key is ``rgk_{key_id}_{secret}``: ``key_id`` (16 hex) names the stored record, so a key
-is checked with one read and never by scanning; ``secret`` is 32 random bytes
-(URL-safe base64). Only a salted SHA-256 of the secret is stored: the secret has 256 bits
-of entropy, so a slow password hash would add latency to every request without making a
-stolen record any easier to reverse. Comparison is constant-time.
+A key is ``rgk{key_id}{secret}``: ``key_id`` (16 hex) names the stored record, so a key
+is checked with one read and never by scanning; ``secret`` is 43 random letters and
+digits (256 bits). Letters and digits only, because on AWS the same value is the tenant's
+API Gateway key (``x-api-key``, whose values API Gateway takes only alphanumeric), so one
+value both names the tenant here and meters it in the usage plan. Keys issued before in
+the form ``rgk_{key_id}_{secret}`` (URL-safe base64) are still accepted.
+
+Only a salted SHA-256 of the secret is stored: the secret has 256 bits of entropy, so a
+slow password hash would add latency to every request without making a stolen record any
+easier to reverse. Comparison is constant-time.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import string
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -20,9 +26,11 @@ from ragops.domain.tenants import validate_tenant
 from ragops.errors import Unauthenticated
 
 KEY_PREFIX = "rgk"
-_KEY = re.compile(r"^rgk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
-KEY_PATTERN = re.compile(r"rgk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}")
-"""Finds keys in text (log masking)."""
+_SECRET_ALPHABET = string.ascii_letters + string.digits
+_KEY = re.compile(r"^rgk([0-9a-f]{16})([A-Za-z0-9]{43})$")
+_KEY_BEFORE = re.compile(r"^rgk_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+KEY_PATTERN = re.compile(r"rgk_?[0-9a-f]{16}_?[A-Za-z0-9_-]{43}")
+"""Finds keys (of either form) in text (log masking)."""
 
 
 @dataclass(frozen=True)
@@ -37,15 +45,21 @@ class IssuedKey:
 
 def issue_key() -> IssuedKey:
     key_id = secrets.token_hex(8)
-    secret = secrets.token_urlsafe(32)
+    secret = "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(43))
     salt = secrets.token_hex(16)
-    return IssuedKey(key_id, f"{KEY_PREFIX}_{key_id}_{secret}", salt, hash_secret(secret, salt))
+    return IssuedKey(key_id, f"{KEY_PREFIX}{key_id}{secret}", salt, hash_secret(secret, salt))
 
 
 def parse_key(presented: str) -> tuple[str, str] | None:
-    """``(key_id, secret)`` of a well-formed key, else None."""
-    found = _KEY.match(presented.strip())
+    """``(key_id, secret)`` of a well-formed key (either form), else None."""
+    text = presented.strip()
+    found = _KEY.match(text) or _KEY_BEFORE.match(text)
     return (found.group(1), found.group(2)) if found else None
+
+
+def is_api_key(presented: str) -> bool:
+    """Whether ``presented`` looks like a ragops key rather than a JWT."""
+    return presented.startswith(KEY_PREFIX)
 
 
 def hash_secret(secret: str, salt: str) -> str:

@@ -7,6 +7,7 @@ Each ``functions/*/app.py`` is a decorated ``handler`` of a few lines that calls
 from __future__ import annotations
 
 import importlib.util
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from ragops.bootstrap import Container, build_container
 from ragops.domain.retry import time_budget
+from ragops.errors import ConfigurationError
 from ragops.log_masking import install as install_pii_masking
 from ragops.services.scaling import NodeGroup, ScaleAction, ScaleResult, scale_tier
 
@@ -68,15 +70,30 @@ def lambda_time_budget(context: Any) -> Iterator[None]:
         yield
 
 
+def on_lambda() -> bool:
+    """True inside the Lambda runtime (which sets ``AWS_LAMBDA_FUNCTION_NAME``); false for
+    ``ragops invoke`` and the tests, which run the handlers in a local process."""
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
 def api_app() -> Any:
-    """The FastAPI app wrapped for API Gateway (Mangum), built on the first request."""
+    """The FastAPI app wrapped for API Gateway (Mangum), built on the first request (or
+    before SnapStart's snapshot). On Lambda it refuses ``RAGOPS_AUTH=off``, under which
+    the tenant is whatever ``X-Tenant-Id`` a caller sends."""
     global _asgi
     if _asgi is None:
         from mangum import Mangum
 
         from ragops.entrypoints.api import create_app
 
-        _asgi = Mangum(create_app(container()), lifespan="off")
+        c = container()
+        if c.settings.auth == "off" and on_lambda():
+            raise ConfigurationError(
+                "RAGOPS_AUTH=off takes the tenant from a header any caller can set; the API "
+                "function refuses it: deploy with api-key, jwt or jwt+api-key (template.yaml "
+                "sets jwt+api-key)"
+            )
+        _asgi = Mangum(create_app(c), lifespan="off")
     return _asgi
 
 

@@ -48,6 +48,10 @@ class ApiKeyRepository:
             self._key(record.key_id), json.dumps(record.to_dict()).encode(), "application/json"
         )
 
+    def delete(self, key_id: str) -> None:
+        """Remove the record of ``key_id`` (a key whose creation could not be completed)."""
+        self._store.delete(self._key(key_id))
+
     def records(self, tenant: str | None = None) -> Iterator[ApiKeyRecord]:
         """Every record, or ``tenant``'s only (by the record's tenant), in the store's
         listing order; a record removed while listing is skipped, as is a key outside the

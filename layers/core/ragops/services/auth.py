@@ -22,7 +22,7 @@ from ragops.domain.auth import (
 from ragops.domain.models import utc_now
 from ragops.domain.tenants import validate_tenant
 from ragops.errors import InvalidInput, ObjectNotFound, Unauthenticated
-from ragops.ports import ObjectStore
+from ragops.ports import GatewayKeys, ObjectStore
 from ragops.repositories.api_keys import ApiKeyRepository, is_key_id
 
 logger = logging.getLogger(__name__)
@@ -38,8 +38,13 @@ def _load(repository: ApiKeyRepository, key_id: str) -> ApiKeyRecord | None:
         return None
 
 
-def create_api_key(store: ObjectStore, tenant: str, name: str = "") -> tuple[ApiKeyRecord, str]:
-    """A new key for ``tenant``: its record and the key, which is not stored anywhere."""
+def create_api_key(
+    store: ObjectStore, tenant: str, name: str = "", *, gateway: GatewayKeys | None = None
+) -> tuple[ApiKeyRecord, str]:
+    """A new key for ``tenant``: its record and the key, which is not stored anywhere.
+    With ``gateway`` (AWS: the keyed API's usage plan) the key is admitted there too; when
+    that fails, the record is removed again and the error raised: no key works in one place
+    and not the other."""
     validate_tenant(tenant)
     if len(name) > 100:
         raise InvalidInput("a key name is at most 100 characters")
@@ -52,7 +57,14 @@ def create_api_key(store: ObjectStore, tenant: str, name: str = "") -> tuple[Api
         secret_hash=issued.secret_hash,
         created_at=utc_now(),
     )
-    ApiKeyRepository(store).save(record)
+    repository = ApiKeyRepository(store)
+    repository.save(record)
+    if gateway is not None:
+        try:
+            gateway.register(record.key_id, tenant, issued.key)
+        except Exception:
+            repository.delete(record.key_id)
+            raise
     logger.info("api key created", extra={"key_id": record.key_id, "tenant": tenant})
     return record, issued.key
 
@@ -63,8 +75,12 @@ def list_api_keys(store: ObjectStore, tenant: str | None = None) -> list[ApiKeyR
     return sorted(records, key=lambda r: (r.created_at, r.key_id))
 
 
-def revoke_api_key(store: ObjectStore, key_id: str) -> ApiKeyRecord:
-    """Revoke a key from its next request on; revoking twice keeps the first time."""
+def revoke_api_key(
+    store: ObjectStore, key_id: str, *, gateway: GatewayKeys | None = None
+) -> ApiKeyRecord:
+    """Revoke a key from its next request on; revoking twice keeps the first time. With
+    ``gateway``, the front door stops admitting it too (again on a second revoke, so a
+    removal that failed the first time can be retried)."""
     repository = ApiKeyRepository(store)
     record = _load(repository, key_id)
     if record is None:
@@ -73,6 +89,8 @@ def revoke_api_key(store: ObjectStore, key_id: str) -> ApiKeyRecord:
         record.revoked_at = utc_now()
         repository.save(record)
         logger.info("api key revoked", extra={"key_id": key_id, "tenant": record.tenant})
+    if gateway is not None:
+        gateway.remove(key_id)
     return record
 
 

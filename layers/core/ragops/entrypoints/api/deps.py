@@ -9,6 +9,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ragops.bootstrap import Container
+from ragops.domain.auth import is_api_key
 from ragops.domain.tenants import DEFAULT_TENANT, validate_tenant
 from ragops.errors import InvalidInput, RateLimited, Unauthenticated
 from ragops.services.auth import Principal, authenticate_api_key, principal_from_claims
@@ -20,7 +21,7 @@ def get_container(request: Request) -> Container:
 
 _bearer = HTTPBearer(
     auto_error=False,
-    description="An API key from `ragops keys create` (`rgk_...`) or, with RAGOPS_AUTH=jwt, "
+    description="An API key from `ragops keys create` (`rgk...`) or, with RAGOPS_AUTH=jwt, "
     "a JWT from the user pool. Not needed in local development (RAGOPS_AUTH=off).",
 )
 
@@ -33,10 +34,19 @@ def get_principal(
         str | None,
         Header(description="Tenant, honoured only in local development (RAGOPS_AUTH=off)"),
     ] = None,
+    x_api_key: Annotated[
+        str | None,
+        Header(
+            description="An API key from `ragops keys create`, instead of the Authorization "
+            "header. On AWS it is also the tenant's API Gateway key (its usage plan's quota)."
+        ),
+    ] = None,
 ) -> Principal:
     """Who calls, for which tenant: from the credential (``RAGOPS_AUTH=api-key`` or
     ``jwt``; behind API Gateway's Cognito authorizer, from the claims it verified), or,
-    in local development only, from ``X-Tenant-Id``. Then the tenant's rate limit."""
+    in local development only, from ``X-Tenant-Id``. Then the tenant's rate limit. An
+    API key may come as ``Authorization: Bearer`` or as ``x-api-key``, the header API
+    Gateway meters per tenant."""
     mode = container.settings.auth
     if mode == "off":
         try:
@@ -48,11 +58,14 @@ def get_principal(
     else:
         claims = _authorizer_claims(request) if "jwt" in mode else None
         presented = credentials.credentials if credentials is not None else ""
+        if credentials is None and x_api_key and mode != "jwt":
+            credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=x_api_key)
+            presented = x_api_key
         if claims is not None:
             principal = principal_from_claims(claims, container.settings.jwt_tenant_claim)
         elif credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthenticated("send `Authorization: Bearer <key or token>`")
-        elif mode == "api-key" or (mode == "jwt+api-key" and presented.startswith("rgk_")):
+        elif mode == "api-key" or (mode == "jwt+api-key" and is_api_key(presented)):
             principal = authenticate_api_key(container.store, presented)
         elif mode == "jwt+api-key" and not container.settings.jwt_issuer:
             # The cloud: tokens are verified by the user pool's API, not here.

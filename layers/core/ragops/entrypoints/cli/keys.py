@@ -29,11 +29,14 @@ def keys_create(
     data_dir: DataDir = None,
     json_output: JsonFlag = False,
 ) -> None:
-    """Create an API key for TENANT. The key is printed once: only a salted hash is kept."""
+    """Create an API key for TENANT. The key is printed once: only a salted hash is kept.
+    With RAGOPS_USAGE_PLAN_ID (AWS), it is also the tenant's API Gateway key in that usage
+    plan, which throttles and meters it."""
     from ragops.services.auth import create_api_key
 
     tenant = _tenant(tenant)
-    record, key = create_api_key(_container(data_dir).store, tenant, name)
+    container = _container(data_dir)
+    record, key = create_api_key(container.store, tenant, name, gateway=container.gateway_keys)
     if json_output:
         print(json.dumps({"id": record.key_id, "key": key, "tenant": tenant}))
         return
@@ -68,8 +71,10 @@ def keys_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (see `ragops keys list`).")],
     data_dir: DataDir = None,
 ) -> None:
-    """Revoke an API key: it stops working at its next request."""
+    """Revoke an API key: it stops working at its next request (and, with
+    RAGOPS_USAGE_PLAN_ID, API Gateway stops admitting it)."""
     from ragops.services.auth import revoke_api_key
 
-    record = revoke_api_key(_container(data_dir).store, key_id)
+    container = _container(data_dir)
+    record = revoke_api_key(container.store, key_id, gateway=container.gateway_keys)
     out.print(f"revoked {record.key_id} (tenant {record.tenant}) at {record.revoked_at}")
