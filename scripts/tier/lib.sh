@@ -343,10 +343,14 @@ set_env_value() {
 # on the Deployment's container "tier". Prints the wrapper's path (for kubectl apply -k /
 # kubectl kustomize).
 #   render_aws_overlay WORKDIR IMAGE ROLE_ARN SECRET_ARN CERTIFICATE_ARN VPC_CIDR REGION \
-#     MLFLOW_ROLE_ARN DOCUMENTS_BUCKET
+#     MLFLOW_ROLE_ARN DOCUMENTS_BUCKET [ECR_PUBLIC_CACHE [DOCKER_HUB_CACHE]]
+# The caches (terraform/persistent outputs image_cache_ecr_public and image_cache_docker_hub):
+# Redis is pulled through the first, Chroma through the second; an empty one leaves that
+# image on its upstream registry.
 render_aws_overlay() {
   local workdir="$1" image="$2" role_arn="$3" secret_arn="$4" certificate_arn="$5"
   local vpc_cidr="$6" region="$7" mlflow_role_arn="$8" documents_bucket="$9"
+  local ecr_public_cache="${10:-}" docker_hub_cache="${11:-}" images=""
   local params="$workdir/k8s/overlays/aws/params.env"
   local wrapper="$workdir/k8s/overlays/resume"
 
@@ -361,6 +365,14 @@ render_aws_overlay() {
   set_env_value "$params" awsRegion "$region"
   set_env_value "$params" mlflowRoleArn "$mlflow_role_arn"
   set_env_value "$params" documentsBucket "$documents_bucket"
+
+  if [[ -n "$ecr_public_cache" || -n "$docker_hub_cache" ]]; then
+    images="images:"
+    [[ -z "$ecr_public_cache" ]] ||
+      images+=$'\n'"  - name: redis"$'\n'"    newName: $ecr_public_cache/docker/library/redis"
+    [[ -z "$docker_hub_cache" ]] ||
+      images+=$'\n'"  - name: chromadb/chroma"$'\n'"    newName: $docker_hub_cache/chromadb/chroma"
+  fi
 
   mkdir -p "$wrapper"
   cat >"$wrapper/kustomization.yaml" <<YAML
@@ -382,6 +394,7 @@ patches:
             containers:
               - name: tier
                 image: ${image}
+${images}
 YAML
   printf '%s\n' "$wrapper"
 }

@@ -5,7 +5,9 @@
 #   scripts/tier/render.sh > tier.yaml
 # Values: the outputs of terraform/persistent (ecr_repository_url, tier_secret_arn,
 # documents_bucket_name) and terraform/tier (tier_role_arn, vpc_cidr, mlflow_role_arn), and the
-# ACM certificate of TIER_HOSTNAME.
+# ACM certificate of TIER_HOSTNAME. Optional: IMAGE_CACHE_ECR_PUBLIC and IMAGE_CACHE_DOCKER_HUB
+# (persistent's image_cache_ecr_public and image_cache_docker_hub) pull Redis and Chroma
+# through ECR's pull-through caches.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -20,5 +22,6 @@ workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
 overlay="$(render_aws_overlay "$workdir" "${TIER_IMAGE:?}" "${TIER_ROLE_ARN:?}" \
   "${TIER_SECRET_ARN:?}" "${TIER_CERTIFICATE_ARN:?}" "${TIER_VPC_CIDR:?}" "$AWS_REGION" \
-  "${MLFLOW_ROLE_ARN:?}" "${DOCUMENTS_BUCKET:?}")"
+  "${MLFLOW_ROLE_ARN:?}" "${DOCUMENTS_BUCKET:?}" "${IMAGE_CACHE_ECR_PUBLIC:-}" \
+  "${IMAGE_CACHE_DOCKER_HUB:-}")"
 kubectl kustomize "$overlay"

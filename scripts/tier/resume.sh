@@ -161,6 +161,8 @@ tier_tf_args
 DOCUMENTS_BUCKET="$(persistent_output documents_bucket_name)"
 TIER_SECRET_ARN="$(persistent_output tier_secret_arn)"
 ECR_URL="$(persistent_output ecr_repository_url)"
+IMAGE_CACHE_ECR_PUBLIC="$(persistent_output image_cache_ecr_public)"
+IMAGE_CACHE_DOCKER_HUB="$(persistent_output image_cache_docker_hub)"
 TIER_IMAGE="$ECR_URL:${TIER_IMAGE_TAG:-$(latest_image_tag "${ECR_URL##*/}")}"
 note "tier image: $TIER_IMAGE"
 
@@ -185,7 +187,8 @@ step "applying k8s/overlays/aws"
 workdir="$(mktemp -d)"
 trap 'rm -rf "$workdir"' EXIT
 overlay="$(render_aws_overlay "$workdir" "$TIER_IMAGE" "$TIER_ROLE_ARN" "$TIER_SECRET_ARN" \
-  "$TIER_CERTIFICATE_ARN" "$VPC_CIDR" "$AWS_REGION" "$MLFLOW_ROLE_ARN" "$DOCUMENTS_BUCKET")"
+  "$TIER_CERTIFICATE_ARN" "$VPC_CIDR" "$AWS_REGION" "$MLFLOW_ROLE_ARN" "$DOCUMENTS_BUCKET" \
+  "$IMAGE_CACHE_ECR_PUBLIC" "$IMAGE_CACHE_DOCKER_HUB")"
 run kube apply -k "$overlay"
 
 step "waiting for the workloads"

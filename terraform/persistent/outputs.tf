@@ -47,3 +47,13 @@ output "flow_log_group_arn" {
   description = "Log group of the tier VPC's flow logs (tier/ var.flow_log_group_arn)."
   value       = aws_cloudwatch_log_group.vpc_flow_logs.arn
 }
+
+output "image_cache_ecr_public" {
+  description = "Where ECR Public's images are cached (<registry>/<prefix>): Redis is <this>/docker/library/redis (IMAGE_CACHE_ECR_PUBLIC of scripts/tier/render.sh)."
+  value       = "${split("/", aws_ecr_repository.tier.repository_url)[0]}/${aws_ecr_pull_through_cache_rule.ecr_public.ecr_repository_prefix}"
+}
+
+output "image_cache_docker_hub" {
+  description = "Where Docker Hub's images are cached, empty without credentials: Chroma is <this>/chromadb/chroma (IMAGE_CACHE_DOCKER_HUB of scripts/tier/render.sh)."
+  value       = join("", [for rule in aws_ecr_pull_through_cache_rule.docker_hub : "${split("/", aws_ecr_repository.tier.repository_url)[0]}/${rule.ecr_repository_prefix}"])
+}

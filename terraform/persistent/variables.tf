@@ -121,3 +121,14 @@ variable "log_retention_days" {
     error_message = "log_retention_days must be a retention CloudWatch Logs accepts."
   }
 }
+
+variable "docker_hub_credentials_secret_arn" {
+  description = "Secrets Manager secret (named ecr-pullthroughcache/...) with Docker Hub credentials, for caching Chroma's image through ECR; empty: Chroma is pulled from Docker Hub directly."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.docker_hub_credentials_secret_arn == "" || can(regex("^arn:[^:]+:secretsmanager:[^:]+:[0-9]{12}:secret:ecr-pullthroughcache/", var.docker_hub_credentials_secret_arn))
+    error_message = "ECR only takes pull-through credentials from a secret named ecr-pullthroughcache/..."
+  }
+}

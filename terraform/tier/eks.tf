@@ -131,6 +131,26 @@ resource "aws_iam_role_policy_attachment" "node" {
   policy_arn = "arn:${local.partition}:iam::aws:policy/${each.value}"
 }
 
+# The first pull of an image through the pull-through caches (terraform/persistent,
+# ecr_cache.tf) imports it from upstream and creates its repository: the kubelet may do both
+# for the caches' repositories of this stage, and nothing else.
+data "aws_iam_policy_document" "node_image_cache" {
+  statement {
+    sid       = "PullThroughTheStagesImageCaches"
+    actions   = ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+    resources = [
+      "arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/ragops-${var.stage}-ecr-public/*",
+      "arn:${local.partition}:ecr:${var.region}:${local.account_id}:repository/ragops-${var.stage}-docker-hub/*",
+    ]
+  }
+}
+
+resource "aws_iam_role_policy" "node_image_cache" {
+  name   = "image-cache"
+  role   = aws_iam_role.node.id
+  policy = data.aws_iam_policy_document.node_image_cache.json
+}
+
 resource "aws_launch_template" "node" {
   name                   = var.node_group_name
   description            = "Nodes of ${var.cluster_name}: IMDSv2 only, encrypted gp3 root volume"

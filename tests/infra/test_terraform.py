@@ -461,6 +461,38 @@ def test_cluster_and_nodes():
     assert expr(attr(r["aws_nat_gateway.tier"], "count")) == "var.private_nodes ? 1 : 0"
 
 
+def test_images_come_through_the_stages_pull_through_caches():
+    """Chroma and Redis are pulled through ECR caches kept in terraform/persistent (a resume
+    pulls them from the region, not from Docker Hub's shared rate limit); the nodes may
+    import images into those caches' repositories and nothing else."""
+    persistent = resources("persistent")
+    public = persistent["aws_ecr_pull_through_cache_rule.ecr_public"]
+    assert attr(public, "upstream_registry_url") == "public.ecr.aws"
+    assert attr(public, "ecr_repository_prefix") == "${local.image_cache_prefix}-ecr-public"
+    assert local_values("persistent")["image_cache_prefix"] == "ragops-${var.stage}"
+    hub = persistent["aws_ecr_pull_through_cache_rule.docker_hub"]
+    assert attr(hub, "upstream_registry_url") == "registry-1.docker.io"
+    assert expr(attr(hub, "credential_arn")) == "var.docker_hub_credentials_secret_arn"
+    template = persistent["aws_ecr_repository_creation_template.image_cache"]
+    assert attr(template, "applied_for") == ["PULL_THROUGH_CACHE"]
+    outputs = labelled("persistent", "output")
+    assert {"image_cache_ecr_public", "image_cache_docker_hub"} <= set(outputs)
+
+    node = policy_statements("node_image_cache")
+    stage = variable_default("tier", "stage")
+    cache = f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/ragops-{stage}"
+    for action in ("ecr:BatchImportUpstreamImage", "ecr:CreateRepository"):
+        assert permits(node, action, f"{cache}-ecr-public/docker/library/redis")
+        assert permits(node, action, f"{cache}-docker-hub/chromadb/chroma")
+        assert not permits(
+            node, action, f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/ragops-tier"
+        )
+        assert not permits(node, action, f"arn:aws:ecr:{REGION}:{ACCOUNT_ID}:repository/other/x")
+    assert not permits(node, "ecr:PutImage", f"{cache}-ecr-public/docker/library/redis")
+    attached = resources("tier")["aws_iam_role_policy.node_image_cache"]
+    assert expr(attr(attached, "role")) == "aws_iam_role.node.id"
+
+
 def test_tier_service_account_reads_the_token_and_nothing_else():
     data = labelled("tier", "data")
     r = resources("tier")
@@ -607,6 +639,7 @@ def resolver() -> Any:
         "${var.region}": REGION,
         "${aws_vpc.tier.id}": TIER_VPC,
         "${var.cluster_name}": variable_default("tier", "cluster_name"),
+        "${var.stage}": variable_default("tier", "stage"),
     }
 
     def local(match: re.Match) -> str:
@@ -1155,6 +1188,21 @@ def test_render_replaces_every_placeholder_of_the_aws_overlay():
     for placeholder in ("from-params", "10.40.0.0/16"):
         assert placeholder not in rendered, f"placeholder {placeholder} left in the manifests"
     assert not (ROOT / "k8s" / "overlays" / "resume").exists(), "render.sh wrote into k8s/"
+    # Without the caches, Chroma and Redis come from their upstream registries.
+    assert "image: chromadb/chroma:" in rendered and "image: redis:" in rendered
+
+    registry = "123456789012.dkr.ecr.eu-west-1.amazonaws.com"
+    caches = {
+        "IMAGE_CACHE_ECR_PUBLIC": f"{registry}/ragops-test-ecr-public",
+        "IMAGE_CACHE_DOCKER_HUB": f"{registry}/ragops-test-docker-hub",
+    }
+    cached = run(str(SCRIPTS / "render.sh"), env={**env, **caches}, timeout=120)
+    assert cached.returncode == 0, cached.stderr[-4000:]
+    images = set(re.findall(r"image: (\S+)", cached.stdout))
+    assert f"{registry}/ragops-test-ecr-public/docker/library/redis:7.4-alpine" in images
+    assert any(i.startswith(f"{registry}/ragops-test-docker-hub/chromadb/chroma:") for i in images)
+    assert values["TIER_IMAGE"] in images
+    assert not [i for i in images if i.startswith(("redis:", "chromadb/"))], images
 
 
 def test_the_pinned_kubectl_is_within_one_minor_version_of_the_cluster():
