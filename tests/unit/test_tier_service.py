@@ -3,6 +3,8 @@ through FastAPI's TestClient (an ``httpx.Client``), over a hybrid index on embed
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -11,6 +13,7 @@ from ragops.adapters.chroma import ChromaVectorIndex
 from ragops.adapters.http_tier import HttpVectorTier
 from ragops.adapters.hybrid_index import HybridIndex
 from ragops.domain.models import Chunk, SearchMode
+from ragops.domain.tier_tokens import tenant_token
 from ragops.domain.tier_wire import decode_matrix, encode_matrix
 from ragops.entrypoints.tier_service import create_tier_app
 from ragops.errors import ConfigurationError, TierUnavailable
@@ -87,8 +90,13 @@ def test_client_and_index_agree_and_metrics_count_requests(tier, index, embedder
     assert "ragops_tier_chunks 2.0" in metrics
 
 
+def scoped(tenant: str) -> dict[str, str]:
+    """The header the functions send for ``tenant``'s routes: a token for it alone."""
+    return {"Authorization": f"Bearer {tenant_token(TOKEN, tenant, now=time.time())}"}
+
+
 def test_bad_requests_are_4xx_with_a_reason(tier, http, embedder):
-    auth = {"Authorization": f"Bearer {TOKEN}"}
+    auth = scoped("acme")
     response = http.post("/v1/tenants/acme/search", json={"query": "q", "top_k": 0}, headers=auth)
     assert response.status_code == 422
     response = http.post(
@@ -184,6 +192,31 @@ def test_the_container_reaches_the_tier_with_the_token_from_secrets_manager(http
         build_container(Settings(tier_url="http://testserver")).raw_index()
 
 
+def test_tenant_routes_take_only_a_fresh_token_of_their_own_tenant(http, tier):
+    """One tenant's token opens that tenant's routes only, for minutes; the tier's secret
+    itself no longer opens any tenant's routes (only the routes of no tenant)."""
+    now = time.time()
+    own = tenant_token(TOKEN, "acme", now=now)
+    cases = {
+        own: 200,
+        tenant_token(TOKEN, "globex", now=now): 401,  # another tenant's
+        TOKEN: 401,  # the secret itself
+        tenant_token("another-secret-0123456789", "acme", now=now): 401,  # forged
+        tenant_token(TOKEN, "acme", now=now - 400): 401,  # expired
+        tenant_token(TOKEN, "acme", now=now + 3600): 401,  # from a clock far ahead
+        own.replace(".acme.", ".globex."): 401,  # re-labelled
+        "rgt1.acme.notanumber.x": 401,
+    }
+    for token, status in cases.items():
+        response = http.get("/v1/tenants/acme/stats", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == status, token
+    assert http.get("/v1/stats", headers={"Authorization": f"Bearer {own}"}).status_code == 401
+    assert http.get("/v1/stats", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+    with pytest.raises(ValueError, match="tenant"):
+        tenant_token(TOKEN, "acme.globex", now=now)
+    assert tier.count("acme") == 0  # the client mints the right token by itself
+
+
 def test_a_rotated_tier_secret_takes_effect_without_a_new_container(index):
     """The functions keep the token for its max age; once the tier serves the rotated
     secret, the first refused request re-reads the secret and is sent again."""
@@ -219,7 +252,7 @@ def test_a_tier_without_a_cache_answers_404_and_the_client_skips_it(index):
     from ragops.errors import CacheUnavailable
 
     client = TestClient(create_tier_app(index, token=TOKEN))
-    auth = {"Authorization": f"Bearer {TOKEN}"}
+    auth = scoped("acme")
     assert client.get("/v1/tenants/acme/cache/generation", headers=auth).status_code == 404
     assert client.get("/v1/tenants/acme/cache/generation").status_code == 401
     cache = HttpTierCache("http://testserver", token=TOKEN, client=client)
@@ -285,7 +318,7 @@ def test_metrics_on_a_port_of_their_own_are_off_the_api_port(index):
     app = create_tier_app(index, token=TOKEN, metrics_port=port)
     with TestClient(app) as client:  # the lifespan starts the metrics server
         assert client.get("/metrics").status_code == 404
-        auth = {"Authorization": f"Bearer {TOKEN}"}
+        auth = scoped("acme")
         assert client.get("/v1/tenants/acme/stats", headers=auth).status_code == 200
         with urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
             served = response.read().decode()

@@ -15,7 +15,7 @@ import httpx
 
 from ragops.adapters.tier_auth import TierBearerAuth, TokenSource
 from ragops.domain.cache import Candidate
-from ragops.domain.tier_wire import tenant_path, tier_base_url
+from ragops.domain.tier_wire import path_tenant, tenant_path, tier_base_url
 from ragops.errors import CacheUnavailable
 
 
@@ -40,7 +40,8 @@ class HttpTierCache:
             response = self._auth.send(
                 lambda headers: self._client.request(
                     method, self.base_url + path, json=body, params=params, headers=headers
-                )
+                ),
+                tenant=path_tenant(path),
             )
         except httpx.HTTPError as exc:
             raise CacheUnavailable(f"the tier's cache did not answer: {exc}") from exc

@@ -23,6 +23,7 @@ from ragops.domain.tier_wire import (
     decode_hits,
     encode_chunks,
     encode_matrix,
+    path_tenant,
     tenant_path,
     tier_base_url,
 )
@@ -82,7 +83,8 @@ class HttpVectorTier:
             response = self._auth.send(
                 lambda headers: self._client.request(
                     method, self.base_url + path, json=body, headers=headers
-                )
+                ),
+                tenant=path_tenant(path),
             )
         except httpx.HTTPError as exc:
             raise TierUnavailable(f"the tier at {self._where} did not answer: {exc}") from exc

@@ -109,6 +109,14 @@ def tier_base_url(base_url: str) -> tuple[str, str]:
     return base_url.rstrip("/"), parts.netloc
 
 
+def path_tenant(path: str) -> str | None:
+    """The tenant of a ``tenant_path`` (``/v1/tenants/{tenant}/...``), None for another."""
+    prefix = f"{API_PREFIX}/tenants/"
+    if not path.startswith(prefix):
+        return None
+    return path[len(prefix) :].split("/", 1)[0] or None
+
+
 def tenant_path(tenant: str, *rest: str) -> str:
     """``/v1/tenants/{tenant}/...`` with each further part URL-quoted; the tenant is
     validated first, so it cannot climb out of its path."""
