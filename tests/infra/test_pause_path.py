@@ -236,7 +236,9 @@ def base_world() -> dict:
                 "flow_log_group_arn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/flow",
                 "documents_bucket_name": "ragops-dev-documents",
                 "ecr_repository_url": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/ragops-tier",
-                "image_cache_ecr_public": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/ragops-dev-ecr-public",
+                "image_cache_ecr_public": (
+                    f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/ragops-dev-ecr-public"
+                ),
                 "image_cache_docker_hub": "",
             },
             "tier": {
