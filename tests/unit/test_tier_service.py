@@ -217,6 +217,31 @@ def test_tenant_routes_take_only_a_fresh_token_of_their_own_tenant(http, tier):
     assert tier.count("acme") == 0  # the client mints the right token by itself
 
 
+def test_the_tier_accepts_the_secret_before_a_rotation_for_its_grace_only(index):
+    """After a rotation the tier accepts the old secret's tokens for a grace period, so
+    functions still holding it (their max age) are not refused; then only the new one."""
+    from ragops.domain.tier_tokens import AcceptedSecrets
+
+    clock, current = [0.0], ["first-secret-0123456789"]
+    accepted = AcceptedSecrets(lambda: current[0], grace=600, clock=lambda: clock[0])
+    http = TestClient(create_tier_app(index, token=accepted, ready=lambda: None))
+    old = HttpVectorTier("http://testserver", token="first-secret-0123456789", client=http)
+    new = HttpVectorTier("http://testserver", token="second-secret-0123456789", client=http)
+    assert old.count("acme") == 0
+    with pytest.raises(TierUnavailable, match="refused the credentials"):
+        new.count("acme")
+
+    current[0] = "second-secret-0123456789"
+    assert new.count("acme") == 0 and old.count("acme") == 0  # both, during the grace
+    assert accepted.secrets() == ("second-secret-0123456789", "first-secret-0123456789")
+    clock[0] = 601.0
+    assert new.count("acme") == 0
+    with pytest.raises(TierUnavailable, match="refused the credentials"):
+        old.count("acme")
+    secret = {"Authorization": "Bearer first-secret-0123456789"}
+    assert http.get("/v1/stats", headers=secret).status_code == 401
+
+
 def test_a_rotated_tier_secret_takes_effect_without_a_new_container(index):
     """The functions keep the token for its max age; once the tier serves the rotated
     secret, the first refused request re-reads the secret and is sent again."""

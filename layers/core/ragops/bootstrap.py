@@ -19,6 +19,7 @@ from ragops.domain.limits import TokenBucketLimiter
 from ragops.domain.pipeline import PipelineVersion
 from ragops.domain.routing import QueryRouter
 from ragops.domain.tier import CircuitBreaker, TierStatus
+from ragops.domain.tier_tokens import AcceptedSecrets
 from ragops.errors import ConfigurationError
 from ragops.ports import (
     CacheStore,
@@ -506,6 +507,14 @@ class Container:
             )
         raise ConfigurationError(
             "the tier service needs a token: set RAGOPS_TIER_TOKEN or RAGOPS_TIER_SECRET_ARN"
+        )
+
+    @cached_property
+    def tier_accepted_secrets(self) -> AcceptedSecrets:
+        """What the tier service accepts: its secret as the source gives it now and, for
+        two max ages after a rotation, the value before (functions still holding it)."""
+        return AcceptedSecrets(
+            self.tier_token_source, grace=2 * self.settings.tier_token_max_age_seconds
         )
 
     @cached_property

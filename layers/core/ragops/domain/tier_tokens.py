@@ -19,6 +19,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import threading
+import time
+from collections.abc import Callable
 
 from ragops.domain.tenants import validate_tenant
 
@@ -58,3 +61,40 @@ def token_tenant(secret: str, token: str, *, now: float) -> str | None:
     if not hmac.compare_digest(signature.encode(), _signature(secret, tenant, expires).encode()):
         return None
     return tenant
+
+
+class AcceptedSecrets:
+    """The tier's side of a rotation: the secrets it accepts now. ``source`` gives the
+    current one (a ``RotatingSecret`` re-reads it after its max age); once it changes, the
+    value before is accepted too for ``grace`` seconds, so functions that still hold it
+    (up to their own max age) are not refused meanwhile. A tier started after the rotation
+    never saw the old value and accepts only the new one: a refused function re-reads it.
+
+    ``secrets()`` returns the current secret first. Thread-safe."""
+
+    def __init__(
+        self,
+        source: Callable[[], str] | str,
+        *,
+        grace: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source: Callable[[], str] = (lambda: source) if isinstance(source, str) else source
+        self._grace = grace
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._current: str | None = None
+        self._previous: str | None = None
+        self._previous_until = 0.0
+
+    def secrets(self) -> tuple[str, ...]:
+        current = self._source()
+        with self._lock:
+            now = self._clock()
+            if current != self._current:
+                if self._current is not None:
+                    self._previous, self._previous_until = self._current, now + self._grace
+                self._current = current
+            if self._previous is not None and now < self._previous_until:
+                return (current, self._previous)
+            return (current,)

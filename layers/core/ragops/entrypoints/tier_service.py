@@ -35,7 +35,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ragops.domain.tenants import validate_tenant
-from ragops.domain.tier_tokens import token_tenant
+from ragops.domain.tier_tokens import AcceptedSecrets, token_tenant
 from ragops.domain.tier_wire import API_PREFIX, decode_chunks, decode_matrix, encode_hits
 from ragops.entrypoints.tier_metrics import TierMetrics
 from ragops.entrypoints.tier_schemas import (
@@ -67,14 +67,16 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 def create_tier_app(
     index: VectorTier,
     *,
-    token: str,
+    token: str | AcceptedSecrets,
     ready: Callable[[], None] | None = None,
     cache_store: CacheStore | None = None,
     cache_questions: QuestionIndex | None = None,
     champion: ChampionReader | None = None,
     metrics_port: int | None = None,
 ) -> FastAPI:
-    """The service over ``index``. ``token`` is the bearer token callers must present;
+    """The service over ``index``. ``token`` is the tier's secret: the routes of no tenant
+    take it as the bearer token, a tenant's routes a token minted from it for that tenant
+    (``domain/tier_tokens``); as ``AcceptedSecrets`` it follows a rotation of the secret;
     ``ready`` raises when the backing store cannot serve (readiness probe). With
     ``cache_store`` (and ``cache_questions`` for the semantic layer) it serves the answer
     cache too; ``index`` should then move generations on (``CacheInvalidatingTier``).
@@ -82,9 +84,9 @@ def create_tier_app(
     With ``metrics_port``, ``/metrics`` is served on that port alone while the app runs (its
     lifespan), and not on the API's: the load balancer, which forwards only the API port,
     cannot reach it (an NLB cannot filter by path)."""
-    if len(token) < 16:
+    accepted = token if isinstance(token, AcceptedSecrets) else AcceptedSecrets(token, grace=0)
+    if any(len(secret) < 16 for secret in accepted.secrets()):
         raise ConfigurationError("the tier token must be at least 16 characters")
-    expected = token.encode()
 
     def authorised(
         request: Request,
@@ -94,10 +96,16 @@ def create_tier_app(
         # the routes of no tenant take the secret itself.
         presented = credentials.credentials if credentials else ""
         tenant = request.path_params.get("tenant")
+        now = time.time()
         if tenant is None:
-            allowed = hmac.compare_digest(presented.encode(), expected)
+            allowed = any(
+                hmac.compare_digest(presented.encode(), secret.encode())
+                for secret in accepted.secrets()
+            )
         else:
-            allowed = token_tenant(token, presented, now=time.time()) == tenant
+            allowed = any(
+                token_tenant(secret, presented, now=now) == tenant for secret in accepted.secrets()
+            )
         if not allowed:
             raise _UnauthorisedError
 
@@ -348,7 +356,7 @@ def app_from_settings(settings: Settings | None = None) -> FastAPI:
         # A per-replica cache would miss the other replicas' writes: serve none.
         return create_tier_app(
             index,
-            token=container.tier_token(),
+            token=container.tier_accepted_secrets,
             ready=index.ping,
             champion=champion,
             metrics_port=settings.tier_metrics_port,
@@ -359,7 +367,7 @@ def app_from_settings(settings: Settings | None = None) -> FastAPI:
     assert store is not None
     return create_tier_app(
         CacheInvalidatingTier(index, store),
-        token=container.tier_token(),
+        token=container.tier_accepted_secrets,
         ready=index.ping,
         cache_store=store,
         cache_questions=container.chroma_question_index(),
