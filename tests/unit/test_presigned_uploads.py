@@ -549,3 +549,32 @@ def test_on_lambda_a_body_without_content_length_is_measured_from_the_event(clou
     response = handler(lambda_event, LocalLambdaContext())
     assert response["statusCode"] == 413
     assert "POST /v1/uploads" in json.loads(response["body"])["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("region", "host"),
+    [
+        ("eu-west-1", "ragops-docs.s3.eu-west-1.amazonaws.com"),
+        ("ap-southeast-2", "ragops-docs.s3.ap-southeast-2.amazonaws.com"),
+        ("us-east-1", "ragops-docs.s3.amazonaws.com"),
+    ],
+)
+def test_the_presigned_post_goes_to_the_buckets_own_region(region, host, monkeypatch):
+    """A browser posts the form cross-origin: a global-endpoint URL, which S3 answers with a
+    307 for a new bucket outside us-east-1, would fail there. Signed offline, no request."""
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    store = S3ObjectStore("ragops-docs", region=region)
+    url, fields = store.presign_upload(
+        "raw/acme/d1", content_type="application/pdf", max_bytes=10, expires_in=60
+    )
+    assert url == f"https://{host}/"
+    assert fields["key"] == "raw/acme/d1"
+    # With an endpoint override (moto, LocalStack) buckets are served by path instead.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")
+    url, _ = S3ObjectStore("ragops-docs", region=region).presign_upload(
+        "raw/acme/d1", content_type="application/pdf", max_bytes=10, expires_in=60
+    )
+    assert url == "http://127.0.0.1:5000/ragops-docs"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -62,8 +63,16 @@ class S3ObjectStore:
     def client(self) -> Any:
         if self._client is None:
             import boto3
+            from botocore.config import Config
 
-            self._client = boto3.client("s3", region_name=self._region)
+            # Virtual-hosted addressing names the bucket's own region in presigned URLs
+            # (bucket.s3.eu-west-1.amazonaws.com): with the default, a presigned POST goes to
+            # the global endpoint, which answers a new bucket outside us-east-1 with a 307
+            # that a browser's cross-origin form post does not follow. Not with an endpoint
+            # override (moto, LocalStack), which serves buckets by path.
+            overridden = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            config = None if overridden else Config(s3={"addressing_style": "virtual"})
+            self._client = boto3.client("s3", region_name=self._region, config=config)
         return self._client
 
     def _key(self, key: str) -> str:
