@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from ragops.adapters.aws_errors import aws_error, aws_error_code
 from ragops.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class UsagePlanKeys:
                         usagePlanId=self.usage_plan_id, keyId=item["id"]
                     )
                 except Exception as exc:
-                    if _code(exc) != "NotFoundException":
+                    if aws_error_code(exc) != "NotFoundException":
                         raise
                 self.client.delete_api_key(apiKey=item["id"])
         except Exception as exc:
@@ -73,14 +74,8 @@ class UsagePlanKeys:
             ) from exc
 
 
-def _code(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
-
-
 def _reason(exc: Exception) -> str:
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error", {})
+    error = aws_error(exc)
+    if error is not None:
         return f"{error.get('Code', 'error')}: {error.get('Message', '')}".rstrip(": ")
     return str(exc)

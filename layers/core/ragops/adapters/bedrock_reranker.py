@@ -28,6 +28,7 @@ from typing import Any
 
 from typing_extensions import Unpack
 
+from ragops.adapters.aws_errors import aws_error_code
 from ragops.adapters.bedrock import CallOptions, _RuntimeClient
 from ragops.domain.models import SearchHit
 from ragops.errors import InvalidInput, ModelUnavailable
@@ -60,11 +61,6 @@ def _fit(text: str) -> str:
     # cutting the tail keeps the passage rankable, and the models would not read that far
     # anyway (their windows are a few thousand tokens).
     return text[:MAX_TEXT_CHARS] or " "
-
-
-def _error_code(exc: BaseException | None) -> str:
-    response = getattr(exc, "response", None)
-    return response.get("Error", {}).get("Code", "") if isinstance(response, dict) else ""
 
 
 class BedrockReranker(_RuntimeClient):
@@ -187,7 +183,7 @@ class BedrockReranker(_RuntimeClient):
         try:
             return self._call("Bedrock rerank", attempt)
         except ModelUnavailable as exc:
-            if _error_code(exc.__cause__) == "AccessDeniedException":
+            if aws_error_code(exc.__cause__) == "AccessDeniedException":
                 raise ModelUnavailable(
                     f"{exc}; the role needs bedrock:Rerank (resource *) and bedrock:InvokeModel "
                     f"on {self.model_arn}, and the account needs access to {self.model_id}"

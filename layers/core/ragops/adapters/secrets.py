@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ragops.adapters.aws_errors import aws_error
 from ragops.errors import ConfigurationError
 
 
@@ -41,7 +42,7 @@ class RotatingSecret:
 def _reason(exc: Exception) -> str:
     """The AWS error code behind Powertools' wrapper (its message may quote the request)."""
     cause = exc.__cause__ or exc.__context__
-    response = getattr(cause, "response", None)
-    if isinstance(response, dict):
-        return str(response.get("Error", {}).get("Code", "error"))
+    error = aws_error(cause)
+    if error is not None:
+        return str(error.get("Code", "error"))
     return type(cause or exc).__name__
