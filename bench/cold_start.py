@@ -136,6 +136,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def moto_client(service: str, endpoint: str):
+    """A boto3 client of ``service`` on the moto server at ``endpoint``."""
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 def start_aws(port: int):
     """A moto server with what the API function reads: the bucket and the tier state."""
     from moto.server import ThreadedMotoServer
@@ -143,14 +154,8 @@ def start_aws(port: int):
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    kwargs = {
-        "endpoint_url": endpoint,
-        "region_name": "us-east-1",
-        "aws_access_key_id": "testing",
-        "aws_secret_access_key": "testing",
-    }
-    boto3.client("s3", **kwargs).create_bucket(Bucket=BUCKET)
-    boto3.client("ssm", **kwargs).put_parameter(Name=TIER_PARAMETER, Value="active", Type="String")
+    moto_client("s3", endpoint).create_bucket(Bucket=BUCKET)
+    moto_client("ssm", endpoint).put_parameter(Name=TIER_PARAMETER, Value="active", Type="String")
     return server, endpoint
 
 

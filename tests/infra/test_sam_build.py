@@ -137,21 +137,13 @@ with open(sys.argv[3], "w") as out:
 """
 
 
-def api_key_in(endpoint: str, bucket: str) -> str:
-    """A key of tenant acme, stored in the moto server's bucket as `ragops keys create` would."""
-    import boto3
-
+def api_key_in(bench, endpoint: str) -> str:
+    """A key of tenant acme, stored in the bench's moto bucket as `ragops keys create` would."""
     from ragops.adapters.s3 import S3ObjectStore
     from ragops.services.auth import create_api_key
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    return create_api_key(S3ObjectStore(bucket, client=client), "acme")[1]
+    store = S3ObjectStore(bench.BUCKET, client=bench.moto_client("s3", endpoint))
+    return create_api_key(store, "acme")[1]
 
 
 def test_the_api_layers_carry_every_module_the_handler_imports(build_dir, tmp_path):
@@ -159,7 +151,7 @@ def test_the_api_layers_carry_every_module_the_handler_imports(build_dir, tmp_pa
     server, endpoint = bench.start_aws(bench.free_port())
     try:
         env = bench.lambda_environment(endpoint, ROOT / "functions" / "api")
-        key = api_key_in(endpoint, bench.BUCKET)
+        key = api_key_in(bench, endpoint)
         out = tmp_path / "closure.json"
         subprocess.run(
             [
