@@ -30,10 +30,10 @@ def test_the_tier_token_is_read_from_secrets_manager_once(tmp_path):
         answer = {"ARN": ARN, "Name": "ragops-tier-token"}
         answer["SecretString"] = TIER_TOKEN + "\n"
         stub.add_response("get_secret_value", answer, {"SecretId": ARN})
-        assert container.tier_token() == TIER_TOKEN
+        assert container.tier_token_source() == TIER_TOKEN
         container.tier_cache  # noqa: B018 (built with the token)
         container.raw_index()
-        assert container.tier_token() == TIER_TOKEN
+        assert container.tier_token_source() == TIER_TOKEN
         stub.assert_no_pending_responses()
 
 

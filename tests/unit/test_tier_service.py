@@ -179,7 +179,7 @@ def test_the_container_reaches_the_tier_with_the_token_from_secrets_manager(http
         arn = secrets.create_secret(Name="ragops/dev/tier-token", SecretString=TOKEN)["ARN"]
         settings = Settings(tier_url="http://testserver", tier_secret_arn=arn)
         container = build_container(settings, aws_clients={"secretsmanager": secrets})
-        assert container.tier_token() == TOKEN
+        assert container.tier_token_source() == TOKEN
         remote = container.raw_index()
         assert isinstance(remote, HttpVectorTier)
         remote._client = http  # the same requests, served by the app in this process
@@ -187,7 +187,7 @@ def test_the_container_reaches_the_tier_with_the_token_from_secrets_manager(http
 
         missing = Settings(tier_url="http://testserver", tier_secret_arn=f"{arn}-gone")
         with pytest.raises(ConfigurationError, match="ResourceNotFoundException"):
-            build_container(missing, aws_clients={"secretsmanager": secrets}).tier_token()
+            build_container(missing, aws_clients={"secretsmanager": secrets}).tier_token_source()
     with pytest.raises(ConfigurationError, match="RAGOPS_TIER_TOKEN"):
         build_container(Settings(tier_url="http://testserver")).raw_index()
 

@@ -481,10 +481,6 @@ class Container:
                 self.chroma_client = make_persistent_client(s.chroma_dir)
         return self.chroma_client
 
-    def tier_token(self) -> str:
-        """The tier's bearer token as it is now (the tier service's own, at its start)."""
-        return self.tier_token_source()
-
     @cached_property
     def tier_token_source(self) -> TokenSource:
         """Where the functions' tier clients read the bearer token on each request:

@@ -1,4 +1,5 @@
-"""The bearer token on every request to the tier service, as an ``httpx.Auth``."""
+"""The bearer token on every request to the tier service: the secret, or a token minted
+from it for the tenant of the route."""
 
 from __future__ import annotations
 
