@@ -7,6 +7,17 @@ import pytest
 
 @pytest.fixture(scope="session")
 def real_embedder():
+    """The embedded default's embedder: all-MiniLM-L6-v2 on ONNX Runtime, int8, exported
+    where the product keeps it (the user's model cache) unless already there."""
+    from ragops.bootstrap import build_container
+    from ragops.settings import Settings
+
+    return build_container(Settings()).embedder
+
+
+@pytest.fixture(scope="session")
+def torch_embedder():
+    """The same model on torch (sentence-transformers), which the ONNX export must match."""
     from ragops.adapters.local_embedder import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder()

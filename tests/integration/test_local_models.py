@@ -22,8 +22,8 @@ def test_minilm_embeddings_are_unit_length_and_meaningful(real_embedder):
     assert real_embedder.embed_query("x") == pytest.approx(real_embedder.embed_documents(["x"])[0])
 
 
-def test_token_counter_matches_the_model_tokenizer(real_embedder):
-    tokenizer = real_embedder.model.tokenizer
+def test_token_counter_matches_the_model_tokenizer(real_embedder, torch_embedder):
+    tokenizer = torch_embedder.model.tokenizer
     count = real_embedder.token_counter()
     rng = random.Random(7)
     vocabulary = [

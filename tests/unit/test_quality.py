@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ragops.domain.quality import (
     DuplicateIndex,
@@ -149,3 +151,29 @@ def test_the_api_lists_the_findings(container):
 @pytest.mark.parametrize("text", ["", "   "])
 def test_blank_text_has_no_signature_collisions(text):
     assert similarity(minhash(text), minhash("something else entirely here")) == 0.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.integers(min_value=0, max_value=(1 << 32) - 1), min_size=1, max_size=300))
+def test_numpy_minhash_is_the_python_definition_value_for_value(hashed):
+    from ragops.domain.quality import _minhash_numpy, minhash_of
+
+    assert _minhash_numpy(hashed) == minhash_of(hashed)
+
+
+def test_minhash_without_numpy_gives_the_same_signature(monkeypatch):
+    import builtins
+
+    from ragops.domain.quality import minhash
+
+    text = "the quick brown fox jumps over the lazy dog " * 20 + "and then some more words"
+    with_numpy = minhash(text)
+    real_import = builtins.__import__
+
+    def no_numpy(name, *args, **kwargs):
+        if name == "numpy":
+            raise ImportError("no numpy here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_numpy)
+    assert minhash(text) == with_numpy

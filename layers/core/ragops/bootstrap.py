@@ -112,6 +112,14 @@ class Container:
                 region=s.aws_region,
                 **self._bedrock_call_policy(),
             )
+        if s.local_embedder_runtime != "torch":
+            from ragops.adapters.onnx_embedder import OnnxEmbedder
+
+            return OnnxEmbedder(
+                s.local_embedding_model_dir,
+                cache_dir=s.models_dir,
+                quantize=s.local_embedder_runtime == "onnx-int8",
+            )
         from ragops.adapters.local_embedder import SentenceTransformerEmbedder
 
         return SentenceTransformerEmbedder(

@@ -6,6 +6,7 @@ The CLI's ``--data-dir`` overrides ``RAGOPS_DATA_DIR``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -214,6 +215,17 @@ class Settings(BaseSettings):
     bedrock_embedding_model_id: str = "amazon.titan-embed-text-v2:0"
     bedrock_embedding_dimensions: int = 1024
     embed_batch_size: int = Field(default=64, ge=1, le=2048)
+    local_embedder_runtime: Literal["onnx-int8", "onnx", "torch"] = Field(
+        default="onnx-int8",
+        description="How the local embedder runs: onnx-int8 (ONNX Runtime, weights quantized "
+        "to int8, exported once from the packaged model into {data_dir}/models), onnx (the "
+        "same export in float32) or torch (sentence-transformers).",
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where models the product derives itself (the ONNX export of the "
+        "embedder) are kept; defaults to $XDG_CACHE_HOME/ragops/models (~/.cache/...).",
+    )
 
     answer_mode: Literal["extractive", "generative", "auto"] = Field(
         default="extractive",
@@ -453,6 +465,13 @@ class Settings(BaseSettings):
         """These settings with ``changes``, validated as a whole (``ValidationError``).
         Every field is given explicitly: nothing is re-read from the environment."""
         return type(self)(**{**self.model_dump(), **changes})
+
+    @property
+    def models_dir(self) -> Path:
+        if self.model_cache_dir is not None:
+            return self.model_cache_dir
+        cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(cache_home) / "ragops" / "models"
 
     @property
     def object_store_dir(self) -> Path:

@@ -34,7 +34,66 @@ def packaged_minilm_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-class SentenceTransformerEmbedder(ArrayEmbeddings):
+class LocalModelFolder(ArrayEmbeddings):
+    """What every embedder over a local sentence-transformers folder shares: the folder
+    (the packaged all-MiniLM-L6-v2 unless given), the model id recorded on indexes, the input
+    limit and the tokenizer's exact word-piece count."""
+
+    def __init__(
+        self,
+        model_dir: Path | None = None,
+        *,
+        batch_size: int = 64,
+        model_id: str = MINILM_MODEL_ID,
+        max_input_tokens: int = 256,
+    ) -> None:
+        self.model_dir = model_dir
+        self.batch_size = batch_size
+        self.model_id = model_id
+        self.model_max_tokens = max_input_tokens
+        # Two of the model's word pieces go to [CLS] and [SEP].
+        self.max_input_tokens = max_input_tokens - 2
+        self._tokenizer: Any | None = None
+        self._lock = threading.Lock()
+
+    def _resolved_dir(self) -> Path:
+        return self.model_dir or packaged_minilm_dir()
+
+    # -- token counting ----------------------------------------------------------------
+    def token_counter(self) -> TokenCounter:
+        """Counts word pieces exactly as the model's tokenizer does (without special tokens),
+        using only the ``tokenizers`` library: chunking needs no torch."""
+        from tokenizers import Tokenizer
+
+        if self._tokenizer is None:
+            path = self._resolved_dir() / "tokenizer.json"
+            try:
+                tokenizer = Tokenizer.from_file(str(path))
+            except Exception as exc:
+                raise ModelUnavailable(f"could not load the tokenizer {path}: {exc}") from exc
+            tokenizer.no_truncation()
+            tokenizer.no_padding()
+            self._tokenizer = tokenizer
+        tokenizer = self._tokenizer
+
+        def count_words(words: list[str]) -> list[int]:
+            # One tokenizer call for all the words; each token is credited to the word its
+            # offset falls in (WordPiece never lets a token span whitespace).
+            starts: list[int] = []
+            position = 0
+            for word in words:
+                starts.append(position)
+                position += len(word) + 1
+            counts = [0] * len(words)
+            encoding = tokenizer.encode(" ".join(words), add_special_tokens=False)
+            for start, _ in encoding.offsets:
+                counts[bisect_right(starts, start) - 1] += 1
+            return counts
+
+        return word_additive_counter(count_words)
+
+
+class SentenceTransformerEmbedder(LocalModelFolder):
     """``Embeddings`` over a local sentence-transformers model; vectors are unit length.
 
     The model is loaded on first use (never at import or construction), once per instance,
@@ -51,19 +110,12 @@ class SentenceTransformerEmbedder(ArrayEmbeddings):
         model_id: str = MINILM_MODEL_ID,
         max_input_tokens: int = 256,
     ) -> None:
-        self.model_dir = model_dir
-        self.batch_size = batch_size
-        self.model_id = model_id
-        # Two of the model's word pieces go to [CLS] and [SEP].
-        self.max_input_tokens = max_input_tokens - 2
+        super().__init__(
+            model_dir, batch_size=batch_size, model_id=model_id, max_input_tokens=max_input_tokens
+        )
         self._model = model
-        self._tokenizer: Any | None = None
-        self._lock = threading.Lock()
 
     # -- loading -----------------------------------------------------------------------
-    def _resolved_dir(self) -> Path:
-        return self.model_dir or packaged_minilm_dir()
-
     @property
     def model(self) -> Any:
         if self._model is None:
@@ -106,36 +158,3 @@ class SentenceTransformerEmbedder(ArrayEmbeddings):
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
-
-    # -- token counting ----------------------------------------------------------------
-    def token_counter(self) -> TokenCounter:
-        """Counts word pieces exactly as the model's tokenizer does (without special tokens),
-        using only the ``tokenizers`` library: chunking needs no torch."""
-        from tokenizers import Tokenizer
-
-        if self._tokenizer is None:
-            path = self._resolved_dir() / "tokenizer.json"
-            try:
-                tokenizer = Tokenizer.from_file(str(path))
-            except Exception as exc:
-                raise ModelUnavailable(f"could not load the tokenizer {path}: {exc}") from exc
-            tokenizer.no_truncation()
-            tokenizer.no_padding()
-            self._tokenizer = tokenizer
-        tokenizer = self._tokenizer
-
-        def count_words(words: list[str]) -> list[int]:
-            # One tokenizer call for all the words; each token is credited to the word its
-            # offset falls in (WordPiece never lets a token span whitespace).
-            starts: list[int] = []
-            position = 0
-            for word in words:
-                starts.append(position)
-                position += len(word) + 1
-            counts = [0] * len(words)
-            encoding = tokenizer.encode(" ".join(words), add_special_tokens=False)
-            for start, _ in encoding.offsets:
-                counts[bisect_right(starts, start) - 1] += 1
-            return counts
-
-        return word_additive_counter(count_words)

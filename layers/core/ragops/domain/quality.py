@@ -13,6 +13,7 @@ only with the few that share a band, not with the whole tenant.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 import zlib
@@ -154,7 +155,48 @@ def minhash(text: str) -> list[int]:
     hashed = shingles(text)
     if not hashed:
         return [_MAX_HASH] * PERMUTATIONS
+    try:
+        import numpy  # noqa: F401  (the ingest paths have it; the API function may not)
+    except ImportError:
+        return minhash_of(hashed)
+    return _minhash_numpy(hashed)
+
+
+def minhash_of(hashed: set[int]) -> list[int]:
+    """The signature of shingle hashes, in Python integers: the definition."""
     return [min(((a * h + b) % _PRIME) & _MAX_HASH for h in hashed) for a, b in _COEFFICIENTS]
+
+
+def _minhash_numpy(hashed: set[int]) -> list[int]:
+    """``minhash_of`` in 64-bit numpy arithmetic, value for value (stored signatures must
+    stay comparable); it was 30% of ingesting short documents in Python.
+
+    ``a * h`` needs up to 93 bits, so ``a`` is split at bit 32: ``a_hi * h`` and
+    ``a_lo * h`` each fit 64 bits, and modulo the Mersenne prime 2^61 - 1 a product is
+    folded with shifts (2^61 = 1).
+    """
+    import numpy as np
+
+    h = np.fromiter(hashed, dtype=np.uint64, count=len(hashed))[None, :]
+    a_hi, a_lo, b = (c[:, None] for c in _numpy_coefficients())
+    prime = np.uint64(_PRIME)
+    high = a_hi * h  # < 2^61; times 2^32 modulo the prime:
+    value = ((high & np.uint64((1 << 29) - 1)) << np.uint64(32)) + (high >> np.uint64(29))
+    low = a_lo * h  # < 2^64
+    value += (low & prime) + (low >> np.uint64(61)) + b  # < 2^63: no overflow
+    for _ in range(2):
+        value = (value & prime) + (value >> np.uint64(61))
+    value = np.where(value >= prime, value - prime, value)
+    return [int(x) for x in (value & np.uint64(_MAX_HASH)).min(axis=1)]
+
+
+@functools.cache
+def _numpy_coefficients() -> tuple[Any, Any, Any]:
+    import numpy as np
+
+    a = np.array([a for a, _ in _COEFFICIENTS], dtype=np.uint64)
+    b = np.array([b for _, b in _COEFFICIENTS], dtype=np.uint64)
+    return a >> np.uint64(32), a & np.uint64(_MAX_HASH), b
 
 
 def similarity(first: list[int], second: list[int]) -> float:
