@@ -1,6 +1,7 @@
-"""The answer cache on QQP: hit rate and false-hit rate of the shipped verifier against
-plain all-MiniLM-L6-v2 cosine thresholding tuned to the same false-hit rate, measured in
-the same run, and lookup latency with 100k cached questions.
+"""The answer cache on QQP: hit rate and false-hit rate of the shipped verifier and of the
+duplicate-question model ``ragops cache train`` promoted, each against plain
+all-MiniLM-L6-v2 cosine thresholding tuned to the same false-hit rate, measured in the
+same run, and lookup latency with 100k cached questions.
 
 Pairs are the *holdout* fifth of ``qqp_train.jsonl`` (``split_of``): the verifier was
 trained and its threshold set on the other four fifths (``ragops cache calibrate``).
@@ -13,6 +14,10 @@ as the issue defines it (any hit on a label-0 pair), and ``false_hit_rate_distin
 which leaves out the label-0 lookups whose question is word for word a cached question
 (QQP repeats questions across pairs; serving those is the exact layer's job and right).
 The cosine baseline is tuned to the verifier's distinct false-hit rate.
+
+The trained model is the champion published in the data directory's object store
+(``--data-dir``, as ``ragops cache train`` left it), at the threshold it was promoted with;
+without one only the verifier is measured.
 
 Question embeddings are computed once and kept under ``--cache-dir`` (about 10 minutes
 on 2 CPU cores the first time).
@@ -48,8 +53,10 @@ from ragops.services.cache_evaluation import (
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _embeddings(questions: list[str], embedder, cache_dir: Path) -> dict[str, np.ndarray]:
-    digest = hashlib.sha256("\n".join(questions).encode()).hexdigest()[:16]
+def _embeddings(
+    questions: list[str], embedder, cache_dir: Path, tag: str = ""
+) -> dict[str, np.ndarray]:
+    digest = hashlib.sha256(("\n".join(questions) + tag).encode()).hexdigest()[:16]
     path = cache_dir / f"qqp-{digest}.npy"
     if path.exists():
         matrix = np.load(path)
@@ -71,6 +78,9 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--cache-dir", type=Path, default=ROOT / ".ragops/bench")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/cache.json")
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(os.environ.get("RAGOPS_DATA_DIR", ROOT / ".ragops"))
+    )
     args = parser.parse_args()
 
     pairs = load_pairs(args.pairs)
@@ -115,12 +125,14 @@ def main() -> None:
         extra_entries=((q, vectors[q]) for q in filler),
     )
     ratio = ours.hit_rate / baseline.hit_rate if baseline.hit_rate else float("inf")
+    trained = _trained_model(args, holdout, holdout_questions, filler, vectors)
     result = {
         "pairs": len(holdout),
         "verifier": ours.to_dict(),
         "plain_cosine": baseline.to_dict(),
         "hit_rate_ratio": round(ratio, 3),
         "at_100k_entries": {"verifier": large.to_dict(), "plain_cosine": large_plain.to_dict()},
+        "trained_model": trained,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
@@ -138,7 +150,70 @@ def main() -> None:
             f"p95 {r.lookup_ms_p95} ms; hit {r.hit_rate:.1%}, "
             f"false {r.false_hit_rate:.2%} (distinct {r.false_hit_rate_distinct:.2%})"
         )
+    if trained:
+        t, base = trained["holdout"], trained["plain_cosine_same_false_hits"]
+        print(
+            f"trained model v{trained['version']} (cosine >= {t['threshold']}): hit "
+            f"{t['hit_rate']:.1%}  wrong {t['wrong_hit_rate']:.1%}  false "
+            f"{t['false_hit_rate']:.2%} (distinct {t['false_hit_rate_distinct']:.2%}); plain "
+            f"MiniLM cosine at the same distinct false-hit rate (>= {base['threshold']}): hit "
+            f"{base['hit_rate']:.1%}; ratio {trained['hit_rate_ratio']:.2f}x"
+        )
+        big = trained["at_100k_entries"]
+        print(
+            f"{big['cached_entries']} cached entries, trained model: lookup p50 "
+            f"{big['lookup_ms_p50']} ms, p95 {big['lookup_ms_p95']} ms; hit "
+            f"{big['hit_rate']:.1%}, false {big['false_hit_rate']:.2%} "
+            f"(distinct {big['false_hit_rate_distinct']:.2%})"
+        )
     print(f"written to {args.out}")
+
+
+def _trained_model(args, holdout, holdout_questions, filler, base_vectors):
+    """The champion duplicate model's replay on the holdout pairs (and with the filler),
+    and plain MiniLM cosine tuned on the holdout to its distinct false-hit rate."""
+    from ragops.bootstrap import build_container
+    from ragops.services.cache_training import DUPLICATE_MODEL
+    from ragops.settings import Settings
+
+    container = build_container(Settings(data_dir=args.data_dir))
+    champion = container.served_models.champion(DUPLICATE_MODEL)
+    if champion is None:
+        print(f"no trained duplicate model published in {args.data_dir}", file=sys.stderr)
+        return None
+    encoder, threshold = container.cache_duplicate_model()
+    vectors = _embeddings(
+        holdout_questions + filler,
+        encoder,
+        args.cache_dir,
+        tag=f"{DUPLICATE_MODEL}-v{champion.version}",
+    )
+    model = DuplicateVerifier(threshold=threshold, similarity_floor=threshold, candidates=1)
+    replay = replay_pairs(holdout, vectors, model, replay_cache_stores())
+    same = plain_cosine_for(
+        holdout,
+        base_vectors,
+        replay.false_hit_rate_distinct,
+        tuple(x / 1000 for x in range(500, 1000)),
+    )
+    plain = DuplicateVerifier(threshold=same, similarity_floor=same, candidates=1)
+    baseline = replay_pairs(holdout, base_vectors, plain, replay_cache_stores())
+    large = replay_pairs(
+        holdout,
+        vectors,
+        model,
+        replay_cache_stores(),
+        extra_entries=((q, vectors[q]) for q in filler),
+    )
+    return {
+        "version": champion.version,
+        "holdout": replay.to_dict(),
+        "plain_cosine_same_false_hits": baseline.to_dict(),
+        "hit_rate_ratio": round(replay.hit_rate / baseline.hit_rate, 3)
+        if baseline.hit_rate
+        else None,
+        "at_100k_entries": large.to_dict(),
+    }
 
 
 if __name__ == "__main__":

@@ -311,3 +311,41 @@ class InMemoryPipelineRegistry:
         self._versions[stored.version] = replace(
             stored, evaluation=PipelineEvaluation(data["run_id"], data["sample"], data["metrics"])
         )
+
+
+class InMemoryModelRegistry:
+    """The ``ModelRegistry`` port in memory: versions numbered from 1 with their metrics,
+    files and curves; the champion unknown until set; an unknown version ``ObjectNotFound``.
+    Held to MLflow's behaviour by ``tests/integration/test_tracking_contracts.py``."""
+
+    def __init__(self) -> None:
+        self.models: dict[str, list[dict]] = {}
+        self.champions: dict[str, int] = {}
+
+    def register(self, name, folder, params, metrics, curves, report):
+        import json
+
+        versions = self.models.setdefault(name, [])
+        versions.append(
+            {
+                "files": {f.name: f.read_bytes() for f in sorted(folder.iterdir()) if f.is_file()},
+                "params": {k: str(v) for k, v in params.items()},
+                "metrics": json.loads(json.dumps(metrics)),
+                "curves": {k: list(v) for k, v in curves.items()},
+                "report": report,
+            }
+        )
+        return len(versions)
+
+    def champion(self, name):
+        version = self.champions.get(name)
+        if version is None:
+            return None
+        return version, dict(self.models[name][version - 1]["metrics"])
+
+    def set_champion(self, name, version):
+        from ragops.errors import ObjectNotFound
+
+        if not 1 <= int(version) <= len(self.models.get(name, [])):
+            raise ObjectNotFound(f"no version {version} of {name}")
+        self.champions[name] = int(version)

@@ -232,3 +232,64 @@ def test_cli_report_json_carries_the_mlflow_run_and_the_table_states_the_result(
         app, ["prompts", "report", "--data-dir", str(tmp_path / "none"), "--json"]
     )
     assert empty.exit_code == 0 and "mlflow_run_id" not in json.loads(empty.stdout)
+
+
+@pytest.fixture(params=["memory", "mlflow"])
+def any_model_registry(request):
+    from tests.fakes import InMemoryModelRegistry
+
+    if request.param == "memory":
+        return InMemoryModelRegistry()
+    from ragops.adapters.mlflow_models import MlflowModelRegistry
+
+    return MlflowModelRegistry(request.getfixturevalue("mlflow_tracker"))
+
+
+def test_model_registry_numbers_versions_and_names_one_champion(any_model_registry, tmp_path):
+    registry = any_model_registry
+    name = f"model-{abs(hash(str(tmp_path))) % 10**8}"
+    (tmp_path / "model.onnx").write_bytes(b"weights")
+    assert registry.champion(name) is None
+    first = registry.register(
+        name, tmp_path, {"epochs": 1.0}, {"holdout_hit_rate": 0.4}, {"loss": [2.0, 1.0]}, {}
+    )
+    second = registry.register(
+        name, tmp_path, {"epochs": 2.0}, {"holdout_hit_rate": 0.5}, {"loss": [1.5]}, {}
+    )
+    assert (first, second) == (1, 2)
+    assert registry.champion(name) is None  # registering promotes nothing
+    registry.set_champion(name, first)
+    assert registry.champion(name) == (1, {"holdout_hit_rate": 0.4})
+    registry.set_champion(name, second)
+    assert registry.champion(name) == (2, {"holdout_hit_rate": 0.5})
+    with pytest.raises(ObjectNotFound):
+        registry.set_champion(name, 9)
+
+
+def test_mlflow_model_versions_keep_the_files_curve_and_report(mlflow_tracker, tmp_path):
+    from pathlib import Path
+
+    from ragops.adapters.mlflow_models import MlflowModelRegistry
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.onnx").write_bytes(b"weights")
+    (model / "tokenizer.json").write_text("{}")
+    registry = MlflowModelRegistry(mlflow_tracker)
+    version = registry.register(
+        "files-model",
+        model,
+        {"seed": 0},
+        {"threshold": 0.8},
+        {"loss": [3.0, 2.0, 1.0]},
+        {"holdout": {"hit_rate": 0.5}},
+    )
+    client = mlflow_tracker.client
+    run_id = client.get_model_version("files-model", str(version)).run_id
+    history = sorted(client.get_metric_history(run_id, "loss"), key=lambda m: m.step)
+    assert [(m.step, m.value) for m in history] == [(0, 3.0), (1, 2.0), (2, 1.0)]
+    downloaded = Path(client.download_artifacts(run_id, "model", str(tmp_path / "out")))
+    assert (downloaded / "model.onnx").read_bytes() == b"weights"
+    assert sorted(p.name for p in downloaded.iterdir()) == ["model.onnx", "tokenizer.json"]
+    report = Path(client.download_artifacts(run_id, "report.json", str(tmp_path / "r")))
+    assert json.loads(report.read_text())["holdout"] == {"hit_rate": 0.5}

@@ -6,6 +6,7 @@ building a container is cheap (a Lambda cold start pays only for what it uses).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -20,15 +21,17 @@ from ragops.domain.pipeline import PipelineVersion
 from ragops.domain.routing import QueryRouter
 from ragops.domain.tier import CircuitBreaker, TierStatus
 from ragops.domain.tier_tokens import AcceptedSecrets
-from ragops.errors import ConfigurationError
+from ragops.errors import ConfigurationError, StoreUnavailable
 from ragops.ports import (
     CacheStore,
     ChatModel,
+    DuplicateModelTrainer,
     Embedder,
     ExperimentTracker,
     GatewayKeys,
     Guardrail,
     MetricsSink,
+    ModelRegistry,
     NodeGroupScaler,
     ObjectStore,
     PipelineRegistry,
@@ -49,8 +52,11 @@ from ragops.services.tier import tier_status
 from ragops.services.uploads import UploadContext
 from ragops.settings import Settings
 
+logger = logging.getLogger(__name__)
+
 if TYPE_CHECKING:  # numpy: not in the API Lambda
     from ragops.adapters.tier_auth import TokenSource
+    from ragops.repositories.served_models import ServedModels
     from ragops.services.drift import DriftMonitor
 
 
@@ -232,6 +238,53 @@ class Container:
         return MlflowPipelineRegistry(tracker, s.pipeline_model_name)
 
     @cached_property
+    def model_registry(self) -> ModelRegistry:
+        """Models the product trains (MLflow's model registry, in the tracking store)."""
+        from ragops.adapters.mlflow_models import MlflowModelRegistry
+
+        return MlflowModelRegistry(self.pipeline_registry.tracker)
+
+    def duplicate_model_trainer(self, **options: Any) -> DuplicateModelTrainer:
+        from ragops.adapters.duplicate_model import MiniLMDuplicateTrainer
+
+        return MiniLMDuplicateTrainer(
+            base_model_dir=self.settings.local_embedding_model_dir, **options
+        )
+
+    @cached_property
+    def served_models(self) -> ServedModels:
+        from ragops.repositories.served_models import ServedModels
+
+        return ServedModels(self.store)
+
+    def cache_duplicate_model(self) -> tuple[Embedder, float] | None:
+        """The champion duplicate-question model published by ``ragops cache train``, as
+        (encoder, cosine threshold), or None: none published, ``RAGOPS_CACHE_MODEL=off``, or
+        ONNX Runtime missing (the functions' packages), where the verifier serves."""
+        s = self.settings
+        if s.cache_model == "off":
+            return None
+        import importlib.util
+
+        if importlib.util.find_spec("onnxruntime") is None:  # the functions' packages
+            return None
+        from ragops.adapters.duplicate_model import duplicate_model_encoder
+        from ragops.services.cache_training import DUPLICATE_MODEL
+
+        try:
+            champion = self.served_models.champion(DUPLICATE_MODEL)
+            if champion is None:
+                return None
+            folder = s.models_dir / f"{DUPLICATE_MODEL}-v{champion.version}"
+            files = self.served_models.fetch(champion, folder)
+        except StoreUnavailable as exc:
+            # The cache still works with the verifier; say why the model is not used.
+            logger.warning("the cache's duplicate model is not used: %s", exc)
+            return None
+        encoder = duplicate_model_encoder(files, version=champion.version)
+        return encoder, float(champion.metadata["threshold"])
+
+    @cached_property
     def rate_limiter(self) -> TokenBucketLimiter | None:
         """Per-tenant request limiter, or None with ``rate_limit_per_minute=0``."""
         s = self.settings
@@ -395,13 +448,20 @@ class Container:
         from ragops.domain.cache import DuplicateVerifier
 
         s = self.settings
-        if s.cache_verifier_path is not None:
+        trained = self.cache_duplicate_model() if s.cache != "tier" else None
+        if trained is not None:
+            # The trained model's own cosine, at the threshold set on the tune split.
+            threshold = trained[1] if s.cache_threshold is None else s.cache_threshold
+            verifier = DuplicateVerifier(
+                threshold=threshold, similarity_floor=threshold, candidates=1
+            )
+        elif s.cache_verifier_path is not None:
             import json
 
             verifier = DuplicateVerifier.from_dict(json.loads(s.cache_verifier_path.read_text()))
         else:
             verifier = DuplicateVerifier.packaged()
-        if s.cache_threshold is not None:
+        if s.cache_threshold is not None and trained is None:
             verifier = verifier.with_threshold(s.cache_threshold)
         questions = None
         if s.cache_semantic and s.cache == "tier":
@@ -416,7 +476,12 @@ class Container:
             except ImportError:
                 questions = None
         return SemanticCache(
-            store, questions, verifier, ttl_seconds=s.cache_ttl_seconds, metrics=self.metrics
+            store,
+            questions,
+            verifier,
+            ttl_seconds=s.cache_ttl_seconds,
+            metrics=self.metrics,
+            question_encoder=trained[0] if trained else None,
         )
 
     def raw_index(self) -> VectorTier:

@@ -10,6 +10,7 @@ plug into LangChain where it is wanted.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from ragops.domain.auth import Principal
@@ -429,6 +430,45 @@ class PipelineRegistry(Protocol):
     def set_champion_history(self, versions: list[int]) -> None: ...
 
     def record_evaluation(self, version: int, evaluation: PipelineEvaluation) -> None: ...
+
+
+class DuplicateModelTrainer(Protocol):
+    """Fine-tunes a duplicate-question model on (question, duplicate, non-duplicate)
+    triples and serves it as an ``Embedder`` (torch to train; the served files need only
+    ONNX Runtime). ``train`` writes the served files to ``out_dir`` and returns the folder
+    and every step's loss; ``progress(step, steps, loss)`` is called after each step."""
+
+    def params(self) -> dict[str, Any]: ...
+
+    def train(
+        self,
+        triples: Sequence[tuple[str, str, str]],
+        out_dir: Path,
+        progress: Callable[[int, int, float], None] | None = None,
+    ) -> tuple[Path, list[float]]: ...
+
+    def encoder(self, folder: Path) -> Embedder: ...
+
+
+class ModelRegistry(Protocol):
+    """Trained models in a registry (MLflow's): each ``register`` logs a run (parameters,
+    metrics, per-step curves, the report, the files) and makes a new version of the
+    registered model ``name``; the ``champion`` alias names the served one. Its figures
+    are read back with it. ``TrackingUnavailable`` when the registry cannot be reached."""
+
+    def register(
+        self,
+        name: str,
+        folder: Path,
+        params: dict[str, Any],
+        metrics: dict[str, float],
+        curves: dict[str, list[float]],
+        report: dict[str, Any],
+    ) -> int: ...
+
+    def champion(self, name: str) -> tuple[int, dict[str, float]] | None: ...
+
+    def set_champion(self, name: str, version: int) -> None: ...
 
 
 @runtime_checkable

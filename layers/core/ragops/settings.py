@@ -201,6 +201,12 @@ class Settings(BaseSettings):
         description="Duplicate-verifier score a near-duplicate needs; defaults to the "
         "calibrated one shipped with the verifier.",
     )
+    cache_model: Literal["champion", "off"] = Field(
+        default="champion",
+        description="champion: near duplicates are judged by the duplicate-question model "
+        "`ragops cache train` promoted (its own cosine and threshold), when one is published; "
+        "off, or none published: by the verifier.",
+    )
     cache_verifier_path: Path | None = Field(
         default=None,
         description="A verifier from `ragops cache calibrate`; defaults to the packaged one "

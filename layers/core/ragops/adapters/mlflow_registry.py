@@ -32,6 +32,19 @@ HISTORY_TAG = "ragops.champion_history"
 _MISSING = ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE")
 
 
+def registry_call(action: str, function: Any, *args: Any, **kwargs: Any) -> Any:
+    """``function(*args, **kwargs)`` with MLflow's errors as ``ObjectNotFound`` (not found)
+    or ``TrackingUnavailable`` (anything else)."""
+    try:
+        return function(*args, **kwargs)
+    except TrackingUnavailable:
+        raise
+    except Exception as exc:  # MLflow raises many types (SQLAlchemy, REST, IO)
+        if getattr(exc, "error_code", None) in _MISSING:
+            raise ObjectNotFound(f"{action}: {exc}") from exc
+        raise TrackingUnavailable(f"the MLflow registry could not {action}: {exc}") from exc
+
+
 def _version_from(
     version: Any, tags: dict[str, str], aliases: list[str], created_ms: Any, description: str
 ) -> PipelineVersion:
@@ -68,14 +81,7 @@ class MlflowPipelineRegistry:
         return self.tracker.tracking_uri
 
     def _call(self, action: str, function: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return function(*args, **kwargs)
-        except TrackingUnavailable:
-            raise
-        except Exception as exc:  # MLflow raises many types (SQLAlchemy, REST, IO)
-            if getattr(exc, "error_code", None) in _MISSING:
-                raise ObjectNotFound(f"{action}: {exc}") from exc
-            raise TrackingUnavailable(f"the MLflow registry could not {action}: {exc}") from exc
+        return registry_call(action, function, *args, **kwargs)
 
     def _model(self) -> Any | None:
         client = self.tracker.client

@@ -128,8 +128,9 @@ class OnnxEmbedder(LocalModelFolder):
     unit length, as the folder's sentence-transformers configuration does for MiniLM).
 
     The export happens on first use when ``cache_dir`` holds none yet; the session is made
-    once per instance, thread-safely. ``workers`` single-threaded runs go in parallel
-    (default: one per usable core).
+    once per instance, thread-safely. ``onnx_file`` names a ready export instead (a model
+    this product trained: no export, no torch). ``workers`` single-threaded runs go in
+    parallel (default: one per usable core).
     """
 
     def __init__(
@@ -138,6 +139,7 @@ class OnnxEmbedder(LocalModelFolder):
         *,
         cache_dir: Path,
         quantize: bool = True,
+        onnx_file: Path | None = None,
         workers: int | None = None,
         batch_size: int = 1,
         model_id: str = MINILM_MODEL_ID,
@@ -148,6 +150,7 @@ class OnnxEmbedder(LocalModelFolder):
         )
         self.cache_dir = cache_dir
         self.quantize = quantize
+        self.onnx_file = onnx_file
         self.workers = workers or usable_cores()
         self._session: Any | None = None
         self._input_tokenizer: Any | None = None
@@ -156,6 +159,8 @@ class OnnxEmbedder(LocalModelFolder):
     # -- loading -----------------------------------------------------------------------
     def model_file(self) -> Path:
         """The exported model, exporting it first when it is not there yet."""
+        if self.onnx_file is not None:
+            return self.onnx_file
         model_dir = self._resolved_dir()
         path = exported_model_path(model_dir, self.cache_dir, quantize=self.quantize)
         if not path.exists():

@@ -22,6 +22,7 @@ FEEDBACK = "feedback/"
 KEY_RECORDS = "auth/keys/"
 EVAL = "eval/"
 UPLOADS = "uploads/"
+MODELS = "models/"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,11 @@ LAYOUTS = (
         UPLOADS,
         "uploads/{tenant}/{doc_id}.json: an upload intent (a presigned POST was issued; "
         "the file's name and title until its bytes arrive under raw/)",
+    ),
+    KeyLayout(
+        MODELS,
+        "models/{name}/champion.json and models/{name}/v{version}/{file}: the served copy of "
+        "a model the product trained (the MLflow registry is its record)",
     ),
 )
 
@@ -128,3 +134,20 @@ def eval_marker_key(tenant: str) -> str:
 def upload_intent_key(tenant: str, doc_id: str) -> str:
     """Where a direct upload's intent waits for its file (``POST /v1/uploads``)."""
     return f"{UPLOADS}{tenant}/{doc_id}.json"
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def _segment(value: str) -> str:
+    if not _SEGMENT.fullmatch(value) or ".." in value:
+        raise ValueError(f"{value!r} is not a model or file name")
+    return value
+
+
+def served_model_champion_key(name: str) -> str:
+    return f"{MODELS}{_segment(name)}/champion.json"
+
+
+def served_model_file_key(name: str, version: int, file: str) -> str:
+    return f"{MODELS}{_segment(name)}/v{int(version)}/{_segment(file)}"

@@ -31,7 +31,14 @@ from ragops.domain.models import (
     utc_now,
 )
 from ragops.errors import CacheUnavailable
-from ragops.ports import CacheStore, DelegatingTier, MetricsSink, QuestionIndex, VectorTier
+from ragops.ports import (
+    CacheStore,
+    DelegatingTier,
+    Embedder,
+    MetricsSink,
+    QuestionIndex,
+    VectorTier,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -63,10 +70,23 @@ class SemanticCache:
     verifier: DuplicateVerifier
     ttl_seconds: int = 86_400
     metrics: MetricsSink | None = None
+    question_encoder: Embedder | None = None
+    """A duplicate-question model: when set, cached questions are indexed and looked up by
+    its vectors instead of the embedding the caller passes (the retrieval embedder's)."""
+
+    def _key_vector(self, question: str, embedding: Any) -> Any:
+        if self.question_encoder is None:
+            return embedding
+        return self.question_encoder.embed_array([question])[0]
 
     def partition(self, tenant: str, scope: str) -> str:
-        """``{generation}:{scope}``; raises ``CacheUnavailable``."""
-        return f"{self.store.generation(tenant)}:{scope}"
+        """``{generation}:{scope}``, and ``:{model}`` with a duplicate-question model (a
+        new model starts a partition of its own: vectors of two models never meet); raises
+        ``CacheUnavailable``."""
+        partition = f"{self.store.generation(tenant)}:{scope}"
+        if self.question_encoder is not None:
+            partition += f":{self.question_encoder.model_id}"
+        return partition
 
     def lookup_exact(
         self, tenant: str, scope: str, question: str
@@ -91,7 +111,7 @@ class SemanticCache:
             return None
         try:
             candidates = self.questions.nearest(
-                tenant, partition, embedding, self.verifier.candidates
+                tenant, partition, self._key_vector(question, embedding), self.verifier.candidates
             )
             verified = best_verified(self.verifier, question, candidates)
             entry = (
@@ -140,7 +160,8 @@ class SemanticCache:
                 tenant, partition, question_key(question), entry_id, entry, self.ttl_seconds
             )
             if self.questions is not None and embedding is not None:
-                self.questions.add(tenant, partition, entry_id, question, embedding)
+                vector = self._key_vector(question, embedding)
+                self.questions.add(tenant, partition, entry_id, question, vector)
         except CacheUnavailable as exc:
             self._unavailable(exc)
 

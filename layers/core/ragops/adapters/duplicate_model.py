@@ -1,0 +1,152 @@
+"""Fine-tuning the cache's duplicate-question model from the packaged all-MiniLM-L6-v2.
+
+A bi-encoder trained with the multiple-negatives ranking loss (each question's duplicate
+against every other question of the batch, plus one hard negative per question: a question
+QQP judged *not* a duplicate of it where there is one): duplicates end up close, and
+questions that merely share a topic apart, which is what a cache must tell. The training
+loop is plain torch over the sentence-transformers model (its own trainer would add
+``datasets`` and ``accelerate`` for one loss), on the CPU.
+
+The trained model is saved as a sentence-transformers folder and exported to ONNX with
+int8 weights (``onnx_embedder.export_to_onnx``): serving needs only ONNX Runtime.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ragops.adapters.local_embedder import packaged_minilm_dir
+from ragops.adapters.onnx_embedder import OnnxEmbedder, export_to_onnx
+from ragops.errors import ConfigurationError
+
+# The files a served duplicate model consists of (what the registry and the object store
+# keep): the int8 ONNX transformer and its tokenizer.
+SERVED_FILES = ("model.onnx", "tokenizer.json")
+DUPLICATE_MODEL_ID = "ragops/cache-duplicates"
+
+Progress = Callable[[int, int, float], None]
+"""Called after each step with (step, steps, loss)."""
+
+
+class MiniLMDuplicateTrainer:
+    """Trains on (question, duplicate, non-duplicate) triples; ``train`` returns the folder
+    of served files. Deterministic for a seed on one machine (torch's CPU kernels)."""
+
+    def __init__(
+        self,
+        *,
+        base_model_dir: Path | None = None,
+        batch_size: int = 64,
+        epochs: float = 1.0,
+        learning_rate: float = 3e-5,
+        scale: float = 20.0,
+        max_tokens: int = 64,
+        seed: int = 0,
+    ) -> None:
+        self.base_model_dir = base_model_dir
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.learning_rate = learning_rate
+        self.scale = scale
+        self.max_tokens = max_tokens
+        self.seed = seed
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "base_model": "sentence-transformers/all-MiniLM-L6-v2",
+            "loss": "multiple negatives ranking, one hard negative",
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "learning_rate": self.learning_rate,
+            "scale": self.scale,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+        }
+
+    def train(
+        self,
+        triples: Sequence[tuple[str, str, str]],
+        out_dir: Path,
+        progress: Progress | None = None,
+    ) -> tuple[Path, list[float]]:
+        """Fine-tunes on ``triples`` and writes the served files to ``out_dir``; returns
+        the folder and the loss of every step."""
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ConfigurationError(
+                "training the cache's duplicate model needs torch and sentence-transformers: "
+                "pip install 'ragops[local]'"
+            ) from exc
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        torch.manual_seed(self.seed)
+        rng = random.Random(self.seed)
+        base = self.base_model_dir or packaged_minilm_dir()
+        model = SentenceTransformer(str(base), device="cpu", local_files_only=True)
+        model.max_seq_length = self.max_tokens
+        steps = max(1, math.floor(len(triples) / self.batch_size * self.epochs))
+        warmup = max(1, steps // 10)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=self.learning_rate)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / steps)
+        )
+
+        def embed(texts: list[str]) -> Any:
+            features = model.preprocess(texts)
+            return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
+
+        losses: list[float] = []
+        order = list(range(len(triples)))
+        model.train()
+        while len(losses) < steps:
+            rng.shuffle(order)
+            for start in range(0, len(order) - self.batch_size + 1, self.batch_size):
+                if len(losses) >= steps:
+                    break
+                batch = [triples[i] for i in order[start : start + self.batch_size]]
+                anchors = embed([t[0] for t in batch])
+                others = embed([t[1] for t in batch] + [t[2] for t in batch])
+                scores = anchors @ others.T * self.scale
+                loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad()
+                losses.append(float(loss.item()))
+                if progress is not None:
+                    progress(len(losses), steps, losses[-1])
+        model.eval()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        saved = out_dir / "sentence-transformers"
+        model.save(str(saved))
+        export_to_onnx(saved, out_dir / "model.onnx", quantize=True)
+        shutil.copyfile(saved / "tokenizer.json", out_dir / "tokenizer.json")
+        shutil.rmtree(saved)  # only the served files stay
+        return out_dir, losses
+
+    def encoder(self, folder: Path) -> OnnxEmbedder:
+        return duplicate_model_encoder(folder)
+
+
+def duplicate_model_encoder(
+    folder: Path, *, version: int | None = None, workers: int | None = None
+) -> OnnxEmbedder:
+    """The served model in ``folder`` (``SERVED_FILES``) as an embedder: ONNX Runtime only.
+    Its ``model_id`` names the version, which keeps cache partitions of versions apart."""
+    missing = [name for name in SERVED_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ConfigurationError(f"{folder} is not a duplicate model: {', '.join(missing)} missing")
+    return OnnxEmbedder(
+        folder,
+        cache_dir=folder,
+        onnx_file=folder / "model.onnx",
+        workers=workers,
+        model_id=DUPLICATE_MODEL_ID if version is None else f"{DUPLICATE_MODEL_ID}@v{version}",
+    )
