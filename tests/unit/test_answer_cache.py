@@ -286,3 +286,31 @@ def test_another_tenant_never_gets_the_cached_answer(cached, chat_model):
     ingest_document(cached.ingest_context(), tenant="globex", filename="ops.md", data=GUIDE)
     other = _ask(cached, "What does pausing the tier do?", tenant="globex")
     assert other.cache.hit is None and len(chat_model.seen) == 2
+
+
+def test_the_sign_prefilter_finds_the_nearest_question_among_many():
+    """Above PREFILTER_ROWS the exact scoring covers only the rows whose signs differ least;
+    a question near a cached one (cosine 0.6 to 0.95) still finds exactly it, at the exact
+    cosine, and the entries added one by one carry their signs as bulk-loaded ones do."""
+    import numpy as np
+
+    from ragops.adapters.memory_cache import PREFILTER_ROWS, NumpyQuestionIndex
+
+    rng = np.random.default_rng(3)
+    rows = PREFILTER_ROWS + 5_000
+    matrix = rng.standard_normal((rows, 384)).astype(np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    index = NumpyQuestionIndex(max_per_partition=10 * rows)
+    index.add_many("t", "p", [f"e{i}" for i in range(rows - 50)], ["q"] * (rows - 50), matrix[:-50])
+    for i in range(rows - 50, rows):
+        index.add("t", "p", f"e{i}", "q", matrix[i])
+    for trial in range(60):
+        planted = int(rng.integers(rows)) if trial % 2 else rows - 1 - trial // 2
+        closeness = 0.6 + 0.35 * rng.random()
+        noise = rng.standard_normal(384).astype(np.float32)
+        noise -= (noise @ matrix[planted]) * matrix[planted]
+        noise /= np.linalg.norm(noise)
+        query = closeness * matrix[planted] + np.sqrt(1 - closeness**2) * noise
+        (best,) = index.nearest("t", "p", query, 1)
+        assert best.entry_id == f"e{planted}"
+        assert best.similarity == pytest.approx(float(matrix[planted] @ query), abs=1e-5)

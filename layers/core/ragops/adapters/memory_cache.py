@@ -170,6 +170,12 @@ class NumpyQuestionIndex:
             part.extend(entry_ids, questions, matrix, self.max_per_partition)
 
     def nearest(self, tenant: str, partition: str, embedding: Any, k: int) -> list[Candidate]:
+        """The ``k`` cached questions of highest cosine, exactly scored. Above
+        ``PREFILTER_ROWS`` rows the exact scoring is of the ``PREFILTER_KEEP`` rows whose
+        signs (one bit per dimension) differ least from the question's: reading 48 bytes a
+        row instead of 1,536 keeps a lookup in 100k questions at a few milliseconds, and a
+        question near enough to be a duplicate differs from its twin in far fewer signs than
+        from the rest (cosine 0.8 is about 20% of the bits; unrelated questions about 50%)."""
         import numpy as np
 
         with self._lock:
@@ -177,11 +183,43 @@ class NumpyQuestionIndex:
             if part is None or part.size == 0:
                 return []
             matrix, ids, questions = part.view()
-        scores = matrix @ np.asarray(embedding, dtype=np.float32).reshape(-1)
+            signs = part.sign_view()
+        vector = np.asarray(embedding, dtype=np.float32).reshape(-1)
+        rows = None
+        if part.size > PREFILTER_ROWS and k <= PREFILTER_KEEP and signs is not None:
+            distance = np.zeros(part.size, dtype=np.uint16)
+            for word, query_word in zip(signs, sign_words(vector), strict=True):
+                distance += np.bitwise_count(word ^ query_word)
+            rows = np.argpartition(distance, PREFILTER_KEEP)[:PREFILTER_KEEP]
+            scores = matrix[rows] @ vector
+        else:
+            scores = matrix @ vector
         k = min(k, scores.shape[0])
         top = np.argpartition(-scores, k - 1)[:k] if k < scores.shape[0] else np.arange(k)
         top = top[np.argsort(-scores[top], kind="stable")]
-        return [Candidate(ids[i], questions[i], float(scores[i])) for i in top]
+        found = top if rows is None else rows[top]
+        return [
+            Candidate(ids[i], questions[i], float(score))
+            for i, score in zip(found, scores[top], strict=True)
+        ]
+
+
+PREFILTER_ROWS = 20_000
+PREFILTER_KEEP = 256
+
+
+def sign_words(vectors: Any) -> Any:
+    """The signs of each vector's components as 64-bit words: shape ``(words,)`` for one
+    vector, ``(words, rows)`` for a matrix of rows (one word's bits of every row
+    contiguous, so a lookup reads each word as one array)."""
+    import numpy as np
+
+    matrix = np.atleast_2d(vectors)
+    bits = np.packbits(matrix > 0, axis=1)
+    padded = np.zeros((matrix.shape[0], -(-bits.shape[1] // 8) * 8), dtype=np.uint8)
+    padded[:, : bits.shape[1]] = bits
+    words = padded.view(np.uint64).T
+    return words[:, 0].copy() if np.ndim(vectors) == 1 else np.ascontiguousarray(words)
 
 
 class _Partition:
@@ -191,6 +229,12 @@ class _Partition:
         import numpy as np
 
         self.matrix = np.zeros((64, dimensions), dtype=np.float32)
+        # Sign bits for the prefilter (numpy 2's bitwise_count; None without it).
+        self.signs = (
+            np.zeros((-(-dimensions // 64), 64), dtype=np.uint64)
+            if hasattr(np, "bitwise_count")
+            else None
+        )
         self.size = 0
         self.ids: list[str] = []
         self.questions: list[str] = []
@@ -209,14 +253,22 @@ class _Partition:
                     grown = np.zeros((self.size * 2, self.matrix.shape[1]), dtype=np.float32)
                     grown[: self.size] = self.matrix[: self.size]
                     self.matrix = grown
+                    if self.signs is not None:
+                        wider = np.zeros((self.signs.shape[0], self.size * 2), dtype=np.uint64)
+                        wider[:, : self.size] = self.signs[:, : self.size]
+                        self.signs = wider
                 at = self.rows[entry_id] = self.size
                 self.ids.append(entry_id)
                 self.questions.append(question)
                 self.size += 1
             self.matrix[at] = row
+            if self.signs is not None:
+                self.signs[:, at] = sign_words(row)
         if self.size > limit:  # keep the newest rows
             drop = self.size - limit
             self.matrix = self.matrix[drop : self.size].copy()
+            if self.signs is not None:
+                self.signs = self.signs[:, drop : self.size].copy()
             self.ids = self.ids[drop:]
             self.questions = self.questions[drop:]
             self.size = len(self.ids)
@@ -224,3 +276,6 @@ class _Partition:
 
     def view(self) -> tuple[Any, list[str], list[str]]:
         return self.matrix[: self.size], self.ids, self.questions
+
+    def sign_view(self) -> Any:
+        return None if self.signs is None else self.signs[:, : self.size]
