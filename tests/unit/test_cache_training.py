@@ -17,7 +17,7 @@ from ragops.services.cache_training import (
     DUPLICATE_MODEL,
     no_worse,
     train_duplicate_model,
-    training_triples,
+    training_pairs,
 )
 from ragops.settings import Settings
 from tests.fakes import InMemoryModelRegistry, MemoryObjectStore
@@ -79,14 +79,14 @@ class FakeTrainer:
         return TopicEncoder((folder / "model.onnx").read_bytes() == b"sharp")
 
 
-def test_training_triples_come_from_fit_duplicates_both_ways_with_a_near_miss():
+def test_training_pairs_are_the_labelled_pairs_that_differ():
     pairs = [
         QuestionPair("1", "a?", "b?", 1),
-        QuestionPair("2", "a?", "c?", 0),  # judged apart from a: the hard negative
-        QuestionPair("3", "d?", "d?", 1),  # the same text: the exact layer's, no training
+        QuestionPair("2", "a?", "c?", 0),
+        QuestionPair("3", "D?", "d ?", 1),  # the same once normalised: the exact layer's
+        QuestionPair("4", "e", "E", 0),  # the same text labelled apart: contradictory
     ]
-    triples = training_triples(pairs)
-    assert triples == [("a?", "b?", "c?"), ("b?", "a?", "c?")]
+    assert training_pairs(pairs) == [("a?", "b?", 1), ("a?", "c?", 0)]
 
 
 def test_a_sharp_model_is_registered_promoted_and_published():
@@ -102,8 +102,8 @@ def test_a_sharp_model_is_registered_promoted_and_published():
         progress=lambda stage, done, total: stages.append(stage),
     )
     assert {"training", "measuring"} <= set(stages)
-    fit_ids = {p.pair_id for p in _pairs() if split_of(p) == FIT and p.label == 1}
-    assert len(trainer.trained_on) == 2 * len(fit_ids)  # fit duplicates only
+    fit_ids = {p.pair_id for p in _pairs() if split_of(p) == FIT}
+    assert len(trainer.trained_on) == len(fit_ids)  # the fit split only
     assert run.holdout.hit_rate == 1.0 and run.holdout.false_hit_rate == 0.0
     assert (run.version, run.promoted, run.reason) == (1, True, "first champion")
     assert registry.champion(DUPLICATE_MODEL)[0] == 1

@@ -433,16 +433,16 @@ class PipelineRegistry(Protocol):
 
 
 class DuplicateModelTrainer(Protocol):
-    """Fine-tunes a duplicate-question model on (question, duplicate, non-duplicate)
-    triples and serves it as an ``Embedder`` (torch to train; the served files need only
-    ONNX Runtime). ``train`` writes the served files to ``out_dir`` and returns the folder
+    """Fine-tunes a duplicate-question model on ``(question, question, label)`` pairs (1:
+    duplicates) and serves it as an ``Embedder`` (torch to train; the served files need
+    only ONNX Runtime). ``train`` writes the served files to ``out_dir`` and returns the folder
     and every step's loss; ``progress(step, steps, loss)`` is called after each step."""
 
     def params(self) -> dict[str, Any]: ...
 
     def train(
         self,
-        triples: Sequence[tuple[str, str, str]],
+        pairs: Sequence[tuple[str, str, int]],
         out_dir: Path,
         progress: Callable[[int, int, float], None] | None = None,
     ) -> tuple[Path, list[float]]: ...

@@ -1,11 +1,15 @@
 """Fine-tuning the cache's duplicate-question model from the packaged all-MiniLM-L6-v2.
 
-A bi-encoder trained with the multiple-negatives ranking loss (each question's duplicate
-against every other question of the batch, plus one hard negative per question: a question
-QQP judged *not* a duplicate of it where there is one): duplicates end up close, and
-questions that merely share a topic apart, which is what a cache must tell. The training
-loop is plain torch over the sentence-transformers model (its own trainer would add
-``datasets`` and ``accelerate`` for one loss), on the CPU.
+A bi-encoder trained on labelled pairs with the online contrastive loss (sentence-
+transformers' ``OnlineContrastiveLoss``): within each batch, the duplicate pairs that are
+further apart than the closest non-duplicate pair are pulled together, and the
+non-duplicate pairs closer than the furthest duplicate pair are pushed beyond a margin.
+all-MiniLM-L6-v2 already saw QQP's duplicates in its own training (a ranking loss over
+duplicates barely moved it here); what it never learnt is QQP's *non*-duplicates, the near
+misses a cache must refuse, and those are most of the pairs. The lower layers stay frozen
+(the top ones learn; a step costs about a third less). The training loop is plain torch over
+the sentence-transformers model (its own trainer would add ``datasets`` and ``accelerate``
+for one loss), on the CPU.
 
 The trained model is saved as a sentence-transformers folder and exported to ONNX with
 int8 weights (``onnx_embedder.export_to_onnx``): serving needs only ONNX Runtime.
@@ -35,7 +39,7 @@ Progress = Callable[[int, int, float], None]
 
 
 class MiniLMDuplicateTrainer:
-    """Trains on (question, duplicate, non-duplicate) triples; ``train`` returns the folder
+    """Trains on labelled question pairs; ``train`` returns the folder
     of served files. Deterministic for a seed on one machine (torch's CPU kernels)."""
 
     def __init__(
@@ -45,7 +49,8 @@ class MiniLMDuplicateTrainer:
         batch_size: int = 64,
         epochs: float = 1.0,
         learning_rate: float = 3e-5,
-        scale: float = 20.0,
+        margin: float = 0.5,
+        frozen_layers: int = 3,
         max_tokens: int = 64,
         seed: int = 0,
     ) -> None:
@@ -53,47 +58,58 @@ class MiniLMDuplicateTrainer:
         self.batch_size = batch_size
         self.epochs = epochs
         self.learning_rate = learning_rate
-        self.scale = scale
+        self.margin = margin
+        self.frozen_layers = frozen_layers
         self.max_tokens = max_tokens
         self.seed = seed
 
     def params(self) -> dict[str, Any]:
         return {
             "base_model": "sentence-transformers/all-MiniLM-L6-v2",
-            "loss": "multiple negatives ranking, one hard negative",
+            "loss": "online contrastive (cosine distance)",
             "batch_size": self.batch_size,
             "epochs": self.epochs,
             "learning_rate": self.learning_rate,
-            "scale": self.scale,
+            "margin": self.margin,
+            "frozen_layers": self.frozen_layers,
             "max_tokens": self.max_tokens,
             "seed": self.seed,
         }
 
     def train(
         self,
-        triples: Sequence[tuple[str, str, str]],
+        pairs: Sequence[tuple[str, str, int]],
         out_dir: Path,
         progress: Progress | None = None,
     ) -> tuple[Path, list[float]]:
-        """Fine-tunes on ``triples`` and writes the served files to ``out_dir``; returns
-        the folder and the loss of every step."""
+        """Fine-tunes on ``(question, question, label)`` pairs (1: duplicates) and writes the
+        served files to ``out_dir``; returns the folder and the loss of every step."""
         try:
             import torch
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
         except ImportError as exc:
             raise ConfigurationError(
                 "training the cache's duplicate model needs torch and sentence-transformers: "
                 "pip install 'ragops[local]'"
             ) from exc
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        transformers_logging.disable_progress_bar()  # the CLI draws its own
         torch.manual_seed(self.seed)
         rng = random.Random(self.seed)
         base = self.base_model_dir or packaged_minilm_dir()
         model = SentenceTransformer(str(base), device="cpu", local_files_only=True)
         model.max_seq_length = self.max_tokens
-        steps = max(1, math.floor(len(triples) / self.batch_size * self.epochs))
+        bert = model[0].auto_model
+        frozen = [bert.embeddings, *bert.encoder.layer[: self.frozen_layers]]
+        for module in frozen:
+            for parameter in module.parameters():
+                parameter.requires_grad_(False)
+        steps = max(1, math.floor(len(pairs) / self.batch_size * self.epochs))
         warmup = max(1, steps // 10)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=self.learning_rate)
+        optimizer = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad], lr=self.learning_rate
+        )
         schedule = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lambda s: min(1.0, (s + 1) / warmup) * max(0.0, (steps - s) / steps)
         )
@@ -102,19 +118,33 @@ class MiniLMDuplicateTrainer:
             features = model.preprocess(texts)
             return torch.nn.functional.normalize(model(features)["sentence_embedding"], dim=-1)
 
+        def online_contrastive(batch: list[tuple[str, str, int]]) -> Any:
+            left = embed([b[0] for b in batch])
+            right = embed([b[1] for b in batch])
+            distance = 1.0 - (left * right).sum(dim=-1)
+            labels = torch.tensor([b[2] for b in batch], dtype=torch.bool)
+            apart, together = distance[~labels], distance[labels]
+            # Only the hard ones count: a close non-duplicate, a distant duplicate.
+            if len(apart) and len(together):
+                hard_apart = apart[apart < together.max()]
+                hard_together = together[together > apart.min()]
+            else:
+                hard_apart, hard_together = apart, together
+            pull = hard_together.pow(2).sum()
+            push = torch.relu(self.margin - hard_apart).pow(2).sum()
+            return pull + push
+
         losses: list[float] = []
-        order = list(range(len(triples)))
+        order = list(range(len(pairs)))
         model.train()
         while len(losses) < steps:
             rng.shuffle(order)
             for start in range(0, len(order) - self.batch_size + 1, self.batch_size):
                 if len(losses) >= steps:
                     break
-                batch = [triples[i] for i in order[start : start + self.batch_size]]
-                anchors = embed([t[0] for t in batch])
-                others = embed([t[1] for t in batch] + [t[2] for t in batch])
-                scores = anchors @ others.T * self.scale
-                loss = torch.nn.functional.cross_entropy(scores, torch.arange(len(batch)))
+                loss = online_contrastive(
+                    [pairs[i] for i in order[start : start + self.batch_size]]
+                )
                 loss.backward()
                 optimizer.step()
                 schedule.step()

@@ -10,7 +10,6 @@ object store for serving, only when its holdout figures are no worse than the ch
 
 from __future__ import annotations
 
-import random
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -39,30 +38,15 @@ THRESHOLD_GRID = tuple(x / 1000 for x in range(500, 1000))
 Progress = Callable[[str, int, int], None]
 
 
-def training_triples(pairs: Sequence[QuestionPair], seed: int = 0) -> list[tuple[str, str, str]]:
-    """(question, duplicate, non-duplicate) from the duplicate pairs, both ways round. The
-    non-duplicate is one QQP judged not a duplicate of either question where there is one
-    (the near miss the cache must refuse), else a random question of the pairs."""
-    rng = random.Random(seed)
-    judged_apart: dict[str, list[str]] = {}
-    for pair in pairs:
-        if pair.label == 0:
-            judged_apart.setdefault(pair.question1, []).append(pair.question2)
-            judged_apart.setdefault(pair.question2, []).append(pair.question1)
-    everyone = sorted({q for p in pairs for q in (p.question1, p.question2)})
-    triples = []
-    for pair in pairs:
-        if pair.label != 1 or normalise_question(pair.question1) == normalise_question(
-            pair.question2
-        ):
-            continue
-        for question, duplicate in (
-            (pair.question1, pair.question2),
-            (pair.question2, pair.question1),
-        ):
-            apart = judged_apart.get(question) or judged_apart.get(duplicate)
-            triples.append((question, duplicate, rng.choice(apart or everyone)))
-    return triples
+def training_pairs(pairs: Sequence[QuestionPair]) -> list[tuple[str, str, int]]:
+    """``(question1, question2, label)`` of every pair whose two questions differ once
+    normalised (the exact layer answers a question asked word for word again; such a pair
+    teaches nothing, or contradicts itself when labelled 0)."""
+    return [
+        (p.question1, p.question2, p.label)
+        for p in pairs
+        if normalise_question(p.question1) != normalise_question(p.question2)
+    ]
 
 
 @dataclass(frozen=True)
@@ -75,7 +59,7 @@ class DuplicateModelRun:
     champion_before: tuple[int, dict[str, float]] | None
     train_seconds: float
     steps: int
-    triples: int
+    examples: int
 
     def metrics(self) -> dict[str, float]:
         return {
@@ -108,14 +92,13 @@ def train_duplicate_model(
     max_false_hit_rate: float = 0.008,
     promote: bool = True,
     progress: Progress | None = None,
-    seed: int = 0,
 ) -> DuplicateModelRun:
     """Train, measure, register; promote and publish when no worse than the champion."""
     fit = [p for p in pairs if split_of(p) == FIT]
     tune = [p for p in pairs if split_of(p) == TUNE]
     holdout = [p for p in pairs if split_of(p) == HOLDOUT]
-    triples = training_triples(fit, seed)
-    if not triples or not tune or not holdout:
+    examples = training_pairs(fit)
+    if not any(label for _, _, label in examples) or not tune or not holdout:
         raise InvalidInput(
             "too few pairs to train: the fit split needs duplicates (label 1) and the tune "
             "and holdout splits need pairs"
@@ -123,7 +106,7 @@ def train_duplicate_model(
     with tempfile.TemporaryDirectory(prefix="ragops-duplicates-") as scratch:
         started = time.perf_counter()
         folder, losses = trainer.train(
-            triples,
+            examples,
             Path(scratch) / "model",
             (lambda step, steps, _: progress("training", step, steps)) if progress else None,
         )
@@ -153,13 +136,13 @@ def train_duplicate_model(
             champion_before=registry.champion(DUPLICATE_MODEL),
             train_seconds=train_seconds,
             steps=len(losses),
-            triples=len(triples),
+            examples=len(examples),
         )
         params = {
             **trainer.params(),
             "pairs": len(pairs),
             "fit_pairs": len(fit),
-            "triples": len(triples),
+            "training_pairs": len(examples),
             "max_false_hit_rate": max_false_hit_rate,
         }
         report = {"params": params, "metrics": run.metrics(), "holdout": replay.to_dict()}

@@ -21,15 +21,17 @@ from ragops.entrypoints.cli.common import (
 cache_app = typer.Typer(help="Calibrate the answer cache.", no_args_is_help=True)
 
 
-def _embedded_pairs(container: Any, pairs: list[Any]) -> dict[str, Any]:
-    """Both questions of every pair embedded (``eval cache`` and ``cache calibrate``)."""
+def _embedded_pairs(container: Any, pairs: list[Any], embedder: Any = None) -> dict[str, Any]:
+    """Both questions of every pair embedded (``eval cache`` and ``cache calibrate``), by
+    ``embedder`` (the cache's duplicate model) or the container's embedder."""
+    embedder = embedder or container.embedder
     from ragops.services.cache_evaluation import embed_questions
 
     with _progress() as progress:
         task = progress.add_task("embedding questions", total=len(pairs) * 2)
 
         def embed(batch: list[str]) -> Any:
-            vectors = container.embedder.embed_array(batch)
+            vectors = embedder.embed_array(batch)
             progress.advance(task, len(batch))
             return vectors
 
@@ -114,7 +116,7 @@ def cache_train(
         )
     h = run.holdout
     out.print(
-        f"registered version {run.version} ({run.steps} steps on {run.triples} triples in "
+        f"registered version {run.version} ({run.steps} steps on {run.examples} pairs in "
         f"{run.train_seconds:.0f} s); holdout: hit rate {h.hit_rate:.1%}, distinct false hits "
         f"{h.false_hit_rate_distinct:.2%} (all false hits {h.false_hit_rate:.2%}) at cosine "
         f">= {run.threshold}"

@@ -363,11 +363,19 @@ def eval_cache(
     loaded = [p for p in load_pairs(pairs) if split in ("all", split_of(p))]
     from ragops.bootstrap import replay_cache_stores
 
-    embedded = _embedded_pairs(container, loaded)
+    # The cache's duplicate-question model when one serves (its own vectors), else the
+    # embedder's vectors with the verifier: what a lookup in the product uses.
+    model = cache.question_encoder if cache is not None else None
+    embedded = _embedded_pairs(container, loaded, model)
     report = replay_pairs(loaded, embedded, verifier, replay_cache_stores())
     fields = ("hit_rate", "wrong_hit_rate", "false_hit_rate", "threshold", "pairs")
     summary = {**{f: getattr(report, f) for f in fields}, **report.to_dict()}
-    params = {"pairs_file": str(pairs), "split": split, "verifier_threshold": verifier.threshold}
+    params = {
+        "pairs_file": str(pairs),
+        "split": split,
+        "verifier_threshold": verifier.threshold,
+        "duplicate_model": model.model_id if model is not None else "none (verifier)",
+    }
     tracked = _tracked(container, "cache", params, summary, no_track)
     if json_output:
         print(json.dumps({**summary, **tracked}))
