@@ -162,6 +162,12 @@ def main() -> None:
             f"MiniLM cosine at the same distinct false-hit rate (>= {base['threshold']}): hit "
             f"{base['hit_rate']:.1%}; ratio {trained['hit_rate_ratio']:.2f}x"
         )
+        for point in trained["curve"]:
+            print(
+                f"  cosine >= {point['threshold']:.3f}: hit {point['hit_rate']:.1%}, wrong "
+                f"{point['wrong_hit_rate']:.1%}, false {point['false_hit_rate']:.2%} "
+                f"(distinct {point['false_hit_rate_distinct']:.2%})"
+            )
         big = trained["at_100k_entries"]
         print(
             f"{big['cached_entries']} cached entries, trained model: lookup p50 "
@@ -206,8 +212,27 @@ def _trained_model(args, holdout, holdout_questions, filler, base_vectors):
         replay_cache_stores(),
         extra_entries=((q, vectors[q]) for q in filler),
     )
+    curve = []
+    for step in (-0.15, -0.1, -0.05, -0.025, 0.0, 0.025, 0.05):
+        at = round(min(0.999, max(0.0, threshold + step)), 3)
+        point = replay_pairs(
+            holdout,
+            vectors,
+            DuplicateVerifier(threshold=at, similarity_floor=at, candidates=1),
+            replay_cache_stores(),
+        )
+        curve.append(
+            {
+                "threshold": at,
+                "hit_rate": round(point.hit_rate, 4),
+                "wrong_hit_rate": round(point.wrong_hit_rate, 4),
+                "false_hit_rate": round(point.false_hit_rate, 4),
+                "false_hit_rate_distinct": round(point.false_hit_rate_distinct, 4),
+            }
+        )
     return {
         "version": champion.version,
+        "curve": curve,
         "holdout": replay.to_dict(),
         "plain_cosine_same_false_hits": baseline.to_dict(),
         "hit_rate_ratio": round(replay.hit_rate / baseline.hit_rate, 3)
