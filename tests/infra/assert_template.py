@@ -88,7 +88,8 @@ RERANK_MODEL_ARN = {
 }
 # usage/: answer records (cost, variant); feedback/: votes on answers; quality/: the tenants'
 # duplicate indexes (quality checks at ingestion); auth/keys/: API key records (salted hashes);
-# uploads/: the intents of direct (presigned) uploads, read by the ingest function.
+# uploads/: the intents of direct (presigned) uploads, read by the ingest function; models/:
+# the served copies of models the product trained (ragops cache train), read only.
 OBJECT_PREFIXES = (
     "raw",
     "documents",
@@ -98,6 +99,7 @@ OBJECT_PREFIXES = (
     "quality",
     "auth/keys",
     "uploads",
+    "models",
 )
 SCHEDULED_ACTIONS = {"pause", "resume", "activate"}
 BUCKET_LEVEL_S3_ACTIONS = {"s3:listbucket", "s3:listbucketversions", "s3:getbucketlocation"}
