@@ -64,6 +64,7 @@ def export_to_onnx(model_dir: Path, target: Path, *, quantize: bool = True) -> P
         import torch
         from onnxruntime.quantization import QuantType, quantize_dynamic
         from transformers import AutoModel
+        from transformers.utils import logging as transformers_logging
     except ImportError as exc:
         raise ConfigurationError(
             "exporting the embedder to ONNX needs torch, transformers and onnx: "
@@ -82,6 +83,7 @@ def export_to_onnx(model_dir: Path, target: Path, *, quantize: bool = True) -> P
             ).last_hidden_state
 
     target.parent.mkdir(parents=True, exist_ok=True)
+    transformers_logging.disable_progress_bar()  # a bar per weight file; users need none
     try:
         model = LastHiddenState(AutoModel.from_pretrained(str(model_dir))).eval()
     except Exception as exc:  # the library raises many types for a bad model folder
