@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from ragops.bootstrap import build_container, replay_cache_stores
+from ragops.domain.cache import DuplicateVerifier
 from ragops.errors import InvalidInput
 from ragops.repositories.served_models import ServedModels
 from ragops.services.cache_evaluation import FIT, QuestionPair, split_of
@@ -174,3 +175,30 @@ def test_the_cache_serves_the_published_champion_in_a_partition_of_its_own(tmp_p
     assert cache.partition("t", "scope").endswith(":scope:fake/topics")
     off = build_container(settings.replaced(cache_model="off")).answer_cache
     assert off.question_encoder is None
+
+
+def test_a_missed_question_is_encoded_once_for_lookup_and_remember():
+    from ragops.domain.models import Answer, Usage
+    from ragops.services.answer_cache import SemanticCache
+
+    class CountingEncoder(TopicEncoder):
+        calls = 0
+
+        def embed_array(self, texts):
+            CountingEncoder.calls += len(texts)
+            return super().embed_array(texts)
+
+    store, questions = replay_cache_stores()
+    cache = SemanticCache(
+        store,
+        questions,
+        DuplicateVerifier(threshold=0.9, similarity_floor=0.9, candidates=1),
+        question_encoder=CountingEncoder(sharp=True),
+    )
+    partition = cache.partition("t", "s")
+    assert cache.lookup_semantic("t", partition, "fixing topic 7", None) is None
+    answer = Answer(answer="a", citations=[], model="m", usage=Usage(), latency_ms=0.0)
+    cache.remember("t", partition, "fixing topic 7", [0.0], answer)
+    assert CountingEncoder.calls == 1
+    hit = cache.lookup_semantic("t", partition, "how do I fix topic 7?", None)
+    assert hit is not None and hit.answer == "a" and CountingEncoder.calls == 2

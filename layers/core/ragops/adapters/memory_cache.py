@@ -246,7 +246,10 @@ class _Partition:
     def extend(self, entry_ids: list[str], questions: list[str], matrix: Any, limit: int) -> None:
         import numpy as np
 
-        for entry_id, question, row in zip(entry_ids, questions, matrix, strict=True):
+        signs = sign_words(matrix) if self.signs is not None else None
+        for n, (entry_id, question, row) in enumerate(
+            zip(entry_ids, questions, matrix, strict=True)
+        ):
             at = self.rows.get(entry_id)
             if at is None:
                 if self.size == self.matrix.shape[0]:
@@ -262,8 +265,8 @@ class _Partition:
                 self.questions.append(question)
                 self.size += 1
             self.matrix[at] = row
-            if self.signs is not None:
-                self.signs[:, at] = sign_words(row)
+            if signs is not None:
+                self.signs[:, at] = signs[:, n]
         if self.size > limit:  # keep the newest rows
             drop = self.size - limit
             self.matrix = self.matrix[drop : self.size].copy()

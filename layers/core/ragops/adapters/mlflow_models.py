@@ -11,17 +11,16 @@ store's artifacts (a local folder, S3 on AWS), never in git.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
 from ragops.adapters.mlflow_registry import registry_call
 from ragops.adapters.mlflow_tracker import MlflowTracker, metric_name
+from ragops.domain.pipeline import CHAMPION
 from ragops.errors import ObjectNotFound
 
 MODELS_EXPERIMENT = "ragops-models"
 METRICS_TAG = "ragops.metrics"
-CHAMPION = "champion"
 
 
 class MlflowModelRegistry:
@@ -39,31 +38,23 @@ class MlflowModelRegistry:
         curves: dict[str, list[float]],
         report: dict[str, Any],
     ) -> int:
-        from mlflow.entities import Metric, Param
+        from mlflow.entities import Metric
 
+        # The run as every ragops run is logged (params, metrics, report.json), then what a
+        # model adds to it: its curves, step by step, and its files.
+        run_id = self.tracker.log_run(MODELS_EXPERIMENT, name, params, metrics, report)
         client = self.tracker.client
-        experiment = self._call(
-            "create the experiment", self.tracker._experiment_id, MODELS_EXPERIMENT
-        )
-        run = self._call("start a run", client.create_run, experiment, run_name=name)
-        run_id = run.info.run_id
-        now = int(time.time() * 1000)
-        logged = [Metric(metric_name(k), float(v), now, 0) for k, v in sorted(metrics.items())]
-        for curve, values in curves.items():
-            logged += [Metric(metric_name(curve), float(v), now, i) for i, v in enumerate(values)]
-        self._call(
-            "log the parameters",
-            client.log_batch,
-            run_id,
-            params=[Param(k, str(v)[:6000]) for k, v in sorted(params.items())],
-        )
-        for start in range(0, len(logged), 1000):  # MLflow takes 1,000 metrics a batch
+        points = [
+            Metric(metric_name(curve), float(value), 0, step)
+            for curve, values in curves.items()
+            for step, value in enumerate(values)
+        ]
+        for start in range(0, len(points), 1000):  # MLflow takes 1,000 metrics a batch
             self._call(
-                "log the metrics", client.log_batch, run_id, metrics=logged[start : start + 1000]
+                "log the curves", client.log_batch, run_id, metrics=points[start : start + 1000]
             )
-        self._call("store the report", client.log_dict, run_id, report, "report.json")
         self._call("store the model", client.log_artifacts, run_id, str(folder), "model")
-        self._call("finish the run", client.set_terminated, run_id)
+        run = self._call("read the run", client.get_run, run_id)
         try:
             self._call("read the registered model", client.get_registered_model, name)
         except ObjectNotFound:

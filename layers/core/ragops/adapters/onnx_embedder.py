@@ -3,7 +3,8 @@ and quantized to int8, run without torch.
 
 The export is done here, offline, once per model folder: ``torch.onnx`` writes the
 transformer, ONNX Runtime's dynamic quantization turns its weights into int8 per output
-channel, and the file is kept under ``{data_dir}/models`` (never in git, never downloaded).
+channel, and the file is kept in the model cache folder (``RAGOPS_MODEL_CACHE_DIR``,
+``~/.cache/ragops/models`` by default; never in git, never downloaded).
 Running it needs only ``onnxruntime``, ``tokenizers`` and numpy; exporting also needs torch,
 transformers and ``onnx`` (the ``local`` extra).
 

@@ -13,6 +13,7 @@ failure counted); it is never a reason to fail a question.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Sequence
@@ -74,10 +75,20 @@ class SemanticCache:
     """A duplicate-question model: when set, cached questions are indexed and looked up by
     its vectors instead of the embedding the caller passes (the retrieval embedder's)."""
 
+    def __post_init__(self) -> None:
+        # A miss is looked up, answered, then remembered: the question is encoded once for
+        # both (the vectors are only read, never changed in place).
+        encoder = self.question_encoder
+        self._encode = (
+            functools.lru_cache(maxsize=256)(lambda q: encoder.embed_array([q])[0])
+            if encoder is not None
+            else None
+        )
+
     def _key_vector(self, question: str, embedding: Any) -> Any:
-        if self.question_encoder is None:
+        if self._encode is None:
             return embedding
-        return self.question_encoder.embed_array([question])[0]
+        return self._encode(question)
 
     def partition(self, tenant: str, scope: str) -> str:
         """``{generation}:{scope}``, and ``:{model}`` with a duplicate-question model (a
