@@ -21,6 +21,8 @@ locals {
   # and the run artifacts (mlflow/artifacts/). k8s/ names the same keys.
   documents_bucket_arn = "arn:${local.partition}:s3:::${var.documents_bucket_name}"
   mlflow_prefix        = "mlflow"
+  # What the product trains and serves (ragops/domain/keys.py: models/{name}/...).
+  models_prefix = "models"
 }
 
 data "aws_iam_policy_document" "irsa_trust" {
@@ -49,7 +51,8 @@ data "aws_iam_policy_document" "irsa_trust" {
 }
 
 # The tier service (namespace ragops, service account ragops-tier): reads its bearer token
-# and nothing else.
+# and the models the product trains (the cache's duplicate model, published under models/ in
+# the documents bucket by `ragops cache train`), and nothing else: no document, no chunk.
 resource "aws_iam_role" "tier" {
   name               = "${local.iam_prefix}-service"
   assume_role_policy = data.aws_iam_policy_document.irsa_trust["tier"].json
@@ -71,6 +74,37 @@ data "aws_iam_policy_document" "tier" {
       test     = "StringEquals"
       variable = "kms:ViaService"
       values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+  }
+
+  # Listing tells "no model published" (the cache's verifier serves) from "no access".
+  statement {
+    sid       = "ListTrainedModels"
+    actions   = ["s3:ListBucket"]
+    resources = [local.documents_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = ["${local.models_prefix}/", "${local.models_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadTrainedModels"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.documents_bucket_arn}/${local.models_prefix}/*"]
+  }
+
+  statement {
+    sid       = "DecryptTrainedModels"
+    actions   = ["kms:Decrypt"]
+    resources = [var.kms_key_arn]
+
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${var.region}.amazonaws.com"]
     }
   }
 }

@@ -578,6 +578,9 @@ def test_the_resume_procedure_replaces_every_placeholder(tmp_path):
     assert container["image"] == image
     assert env_of(container)["AWS_REGION"]["value"] == "eu-west-1"
     assert env_of(container)["RAGOPS_TIER_SECRET_ARN"]["value"] == values["tierSecretArn"]
+    # The tier reads the cache's duplicate model from the documents bucket.
+    assert env_of(container)["RAGOPS_OBJECT_STORE"]["value"] == "s3"
+    assert env_of(container)["RAGOPS_S3_BUCKET"]["value"] == values["documentsBucket"]
     policy = find(docs, "NetworkPolicy", "ragops-tier")
     assert policy["spec"]["ingress"][0]["from"][0]["ipBlock"]["cidr"] == "10.77.0.0/16"
     account = find(docs, "ServiceAccount", "mlflow")

@@ -493,7 +493,7 @@ def test_images_come_through_the_stages_pull_through_caches():
     assert expr(attr(attached, "role")) == "aws_iam_role.node.id"
 
 
-def test_tier_service_account_reads_the_token_and_nothing_else():
+def test_tier_service_account_reads_the_token_and_the_trained_models_and_nothing_else():
     data = labelled("tier", "data")
     r = resources("tier")
     trust = block(data["aws_iam_policy_document.irsa_trust"], "statement")
@@ -509,16 +509,55 @@ def test_tier_service_account_reads_the_token_and_nothing_else():
     assert expr(attr(r["aws_iam_role.tier"], "assume_role_policy")) == (
         'data.aws_iam_policy_document.irsa_trust["tier"].json'
     )
-    grants = {
-        tuple(attr(s, "actions")): [expr(v) for v in attr(s, "resources")]
-        for s in blocks(data["aws_iam_policy_document.tier"], "statement")
-    }
-    assert grants == {
-        ("secretsmanager:GetSecretValue",): ["var.tier_secret_arn"],
-        ("kms:Decrypt",): ["var.kms_key_arn"],
-    }
     assert expr(attr(r["aws_iam_role_policy.tier"], "policy")) == (
         "data.aws_iam_policy_document.tier.json"
+    )
+    secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tier-AbCdEf"
+    values = {
+        "${local.documents_bucket_arn}": f"arn:aws:s3:::{MLFLOW_BUCKET}",
+        "${local.models_prefix}": local_values("tier")["models_prefix"],
+        "${var.kms_key_arn}": "arn:aws:kms:us-east-1:123456789012:key/k",
+        "${var.tier_secret_arn}": secret,
+        "${var.region}": "us-east-1",
+    }
+
+    def resolve(text: str) -> str:
+        for name, value in values.items():
+            text = text.replace(name, value)
+        assert "${" not in text, f"unresolved expression in the tier policy: {text}"
+        return text
+
+    statements = policy_statements("tier", resolve)
+    bucket = f"arn:aws:s3:::{MLFLOW_BUCKET}"
+    kms = values["${var.kms_key_arn}"]
+    assert permits(statements, "secretsmanager:GetSecretValue", secret)
+    assert permits(
+        statements,
+        "kms:Decrypt",
+        kms,
+        **{"kms:ViaService": "secretsmanager.us-east-1.amazonaws.com"},
+    )
+    # The cache's duplicate model (ragops/domain/keys.py: models/{name}/...), read only.
+    champion = f"{bucket}/models/ragops-cache-duplicates/champion.json"
+    weights = f"{bucket}/models/ragops-cache-duplicates/v3/model.onnx"
+    assert permits(statements, "s3:GetObject", champion)
+    assert permits(statements, "s3:GetObject", weights)
+    assert permits(statements, "s3:ListBucket", bucket, **{"s3:prefix": "models/"})
+    assert permits(
+        statements, "kms:Decrypt", kms, **{"kms:ViaService": "s3.us-east-1.amazonaws.com"}
+    )
+    assert not permits(statements, "s3:PutObject", weights)
+    assert not permits(statements, "s3:DeleteObject", weights)
+    for key in ("raw/t1/doc", "chunks/t1/doc/1.json", "mlflow/mlflow.db"):
+        assert not permits(statements, "s3:GetObject", f"{bucket}/{key}"), key
+    assert not permits(statements, "s3:ListBucket", bucket, **{"s3:prefix": "raw/"})
+    assert not permits(statements, "s3:ListBucket", bucket)
+    assert not permits(statements, "kms:Decrypt", kms)  # directly, through neither service
+    # The key prefix the product publishes under is the one granted.
+    from ragops.domain.keys import served_model_file_key
+
+    assert served_model_file_key("x", 1, "model.onnx").startswith(
+        local_values("tier")["models_prefix"] + "/"
     )
     # Only these IRSA roles trust the cluster's OIDC provider.
     assert set(accounts) == {"tier", "mlflow", "ebs_csi", "vpc_cni", "load_balancer_controller"}

@@ -74,7 +74,11 @@ def test_the_image_environment_has_no_embedded_engine_model_or_parser(image_env)
     ).stdout.lower()
     names = {line.split("==")[0] for line in listed.splitlines()}
     assert "chromadb-client" in names and "ragops" in names
-    assert not names & {"chromadb", "torch", "onnxruntime", "sentence-transformers"}
+    # ONNX Runtime runs the cache's duplicate model when one is published (its files come
+    # from the object store); no other engine, and no model in the image.
+    assert "onnxruntime" in names
+    assert not names & {"chromadb", "torch", "transformers", "sentence-transformers"}
+    assert not {name for name in names if name.startswith("gt-")}
     # The tier never reads a document: the parsers are the ingest extra, and chunking no
     # longer drags LangChain (and langsmith) in.
     assert not names & {"pypdf", "python-docx", "beautifulsoup4", "lxml", "py3langid"}
@@ -152,6 +156,55 @@ def test_the_image_environment_serves_every_backend_the_manifest_selects(image_e
             with pytest.raises(HTTPError) as refused:
                 urlopen(f"{service.url}/metrics", timeout=10)
             assert refused.value.code == 404
+
+
+def test_the_image_environment_serves_the_caches_duplicate_model(image_env, tmp_path):
+    """A champion duplicate model published in the object store is loaded by the service
+    from the image's environment (ONNX Runtime), and cached questions are compared by it."""
+    from ragops.adapters.duplicate_model import SERVED_FILES, duplicate_model_encoder
+    from ragops.adapters.local_embedder import packaged_minilm_dir
+    from ragops.bootstrap import build_container
+    from ragops.repositories.served_models import ServedModel
+    from ragops.services.cache_training import DUPLICATE_MODEL
+    from ragops.settings import Settings
+
+    # The packaged model's int8 export in the served files' shape (what training writes).
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(
+        build_container(Settings()).embedder.model_file().read_bytes()
+    )
+    (folder / "tokenizer.json").write_bytes((packaged_minilm_dir() / "tokenizer.json").read_bytes())
+    data = tmp_path / "data"
+    build_container(Settings(data_dir=data)).served_models.publish(
+        ServedModel(DUPLICATE_MODEL, 2, SERVED_FILES, {"threshold": 0.8}), folder
+    )
+    asked = ["What does pausing the tier do?", "What happens when I pause the tier?"]
+    expected = duplicate_model_encoder(folder).embed_array(asked)
+    env = manifest_environment()
+    with ChromaServer(tmp_path / "chroma") as chroma, RedisServer(tmp_path / "redis") as redis:
+        env.update(
+            RAGOPS_CACHE_REDIS_URL=redis.url,
+            RAGOPS_MLFLOW_TRACKING_URI=f"http://127.0.0.1:{free_port()}",
+            RAGOPS_TIER_METRICS_PORT=str(free_port()),
+            RAGOPS_DATA_DIR=str(data),
+            HOME=str(tmp_path / "home"),  # the model cache folder, as the pod's /tmp
+        )
+        service = TierServiceProcess(
+            chroma.url,
+            TOKEN,
+            env["RAGOPS_INDEX_EMBEDDING_MODEL"],
+            tmp_path / "tier.log",
+            ragops=image_env / "bin" / "ragops",
+            env=env,
+        )
+        with service:
+            cache = HttpTierCache(service.url, token=TOKEN, timeout=30)
+            # The functions send their own embedding (Titan's dimension); the tier ignores it.
+            cache.add("acme", "1:s", "e1", asked[0], [0.5] * 1024)
+            (found,) = cache.nearest("acme", "1:s", [0.5] * 1024, 3, asked[1])
+    assert found.entry_id == "e1" and found.serve_at == 0.8
+    assert found.similarity == pytest.approx(float(expected[0] @ expected[1]), abs=2e-3)
 
 
 def test_checkov_passes_on_the_dockerfile():

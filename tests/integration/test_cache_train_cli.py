@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from ragops.adapters.duplicate_model import DuplicateModelQuestionIndex
 from ragops.bootstrap import build_container
 from ragops.entrypoints.cli import app
 from ragops.services.cache_training import DUPLICATE_MODEL
@@ -82,13 +83,24 @@ def test_cache_train_registers_publishes_and_the_cache_serves_it(tmp_path, monke
     settings = Settings(data_dir=tmp_path / "data", model_cache_dir=tmp_path / "models")
     container = build_container(settings)
     assert container.model_registry.champion(DUPLICATE_MODEL)[0] == 1
-    cache = container.answer_cache
-    encoder = cache.question_encoder
-    assert encoder is not None and encoder.model_id.endswith("@v1")
+    questions = container.answer_cache.questions
+    assert isinstance(questions, DuplicateModelQuestionIndex)
+    encoder = questions.encoder
+    assert encoder.model_id.endswith("@v1")
     vectors = encoder.embed_array([TOPICS[0][0], TOPICS[0][1], TOPICS[2][0]])
     assert vectors.shape == (3, 384)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, rtol=1e-4)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+    # `ragops eval cache` replays through the served model, at its threshold.
+    replayed = CliRunner().invoke(
+        app,
+        ["eval", "cache", "--pairs", str(pairs), "--split", "holdout", "--json"]
+        + ["--data-dir", str(tmp_path / "data"), "--no-track"],
+    )
+    assert replayed.exit_code == 0, replayed.output
+    report = json.loads(replayed.output.strip().splitlines()[-1])
+    assert report["threshold"] == questions.threshold
+    assert report["hit_rate"] > 0
 
 
 def test_cache_train_names_a_bad_pairs_file(tmp_path):

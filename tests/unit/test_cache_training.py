@@ -11,6 +11,7 @@ import pytest
 
 from ragops.bootstrap import build_container, replay_cache_stores
 from ragops.domain.cache import DuplicateVerifier
+from ragops.domain.models import Answer, Usage
 from ragops.errors import InvalidInput
 from ragops.repositories.served_models import ServedModels
 from ragops.services.cache_evaluation import FIT, QuestionPair, split_of
@@ -149,9 +150,13 @@ def test_too_few_pairs_is_a_clear_error():
 
 
 def test_the_cache_serves_the_published_champion_in_a_partition_of_its_own(tmp_path, monkeypatch):
+    from ragops.adapters.duplicate_model import DuplicateModelQuestionIndex
+    from ragops.adapters.memory_cache import NumpyQuestionIndex
+
     settings = Settings(data_dir=tmp_path, model_cache_dir=tmp_path / "models")
     container = build_container(settings)
-    assert container.answer_cache.question_encoder is None  # nothing published: verifier
+    # Nothing published: the plain index, and the verifier decides.
+    assert isinstance(container.answer_cache.questions, NumpyQuestionIndex)
     run = train_duplicate_model(
         _pairs(),
         trainer=FakeTrainer(),
@@ -171,14 +176,27 @@ def test_the_cache_serves_the_published_champion_in_a_partition_of_its_own(tmp_p
     monkeypatch.setattr(duplicate_model, "duplicate_model_encoder", encoder)
     cache = served.answer_cache
     assert loaded["version"] == 1 and (loaded["folder"] / "tokenizer.json").exists()
-    assert cache.verifier.threshold == run.threshold and cache.verifier.candidates == 1
-    assert cache.partition("t", "scope").endswith(":scope:fake/topics")
+    questions = cache.questions
+    assert isinstance(questions, DuplicateModelQuestionIndex)
+    assert questions.threshold == run.threshold
+    answer = Answer(answer="a", citations=[], model="m", usage=Usage(), latency_ms=0.0)
+    partition = cache.partition("t", "scope")
+    cache.remember("t", partition, "fixing topic 7", [1.0, 0.0], answer)
+    # Kept by the model's vectors, in a partition of the model's own.
+    assert questions.inner.nearest("t", partition, [1.0, 0.0], 1) == []
+    topic7 = TopicEncoder(sharp=True).embed_array(["fixing topic 7"])[0]
+    (kept,) = questions.inner.nearest("t", f"{partition}:fake/topics", topic7, 1)
+    assert kept.question == "fixing topic 7"
+    # A rephrasing is served by the model's cosine at its threshold; another topic is not.
+    hit = cache.lookup_semantic("t", partition, "how do I fix topic 7?", [0.0, 1.0])
+    assert hit is not None and hit.answer == "a"
+    assert cache.lookup_semantic("t", partition, "fixing topic 8", [1.0, 0.0]) is None
     off = build_container(settings.replaced(cache_model="off")).answer_cache
-    assert off.question_encoder is None
+    assert isinstance(off.questions, NumpyQuestionIndex)
 
 
 def test_a_missed_question_is_encoded_once_for_lookup_and_remember():
-    from ragops.domain.models import Answer, Usage
+    from ragops.adapters.duplicate_model import DuplicateModelQuestionIndex
     from ragops.services.answer_cache import SemanticCache
 
     class CountingEncoder(TopicEncoder):
@@ -191,9 +209,9 @@ def test_a_missed_question_is_encoded_once_for_lookup_and_remember():
     store, questions = replay_cache_stores()
     cache = SemanticCache(
         store,
-        questions,
-        DuplicateVerifier(threshold=0.9, similarity_floor=0.9, candidates=1),
-        question_encoder=CountingEncoder(sharp=True),
+        DuplicateModelQuestionIndex(questions, CountingEncoder(sharp=True), 0.9),
+        # The verifier would refuse everything: the model's candidates are not its to judge.
+        DuplicateVerifier(threshold=1.0, similarity_floor=1.0, candidates=1),
     )
     partition = cache.partition("t", "s")
     assert cache.lookup_semantic("t", partition, "fixing topic 7", None) is None
@@ -202,3 +220,15 @@ def test_a_missed_question_is_encoded_once_for_lookup_and_remember():
     assert CountingEncoder.calls == 1
     hit = cache.lookup_semantic("t", partition, "how do I fix topic 7?", None)
     assert hit is not None and hit.answer == "a" and CountingEncoder.calls == 2
+    assert hit.info.similarity > 0.9 and hit.info.matched_question == "fixing topic 7"
+
+
+def test_the_model_index_finds_nothing_for_a_caller_that_sends_no_question():
+    from ragops.adapters.duplicate_model import DuplicateModelQuestionIndex
+
+    _, questions = replay_cache_stores()
+    index = DuplicateModelQuestionIndex(questions, TopicEncoder(sharp=True), 0.9)
+    index.add("t", "p", "e1", "fixing topic 7", [0.0])
+    assert index.nearest("t", "p", [0.0], 3) == []
+    (found,) = index.nearest("t", "p", [0.0], 3, "fixing topic 7")
+    assert found.entry_id == "e1" and found.serve_at == 0.9

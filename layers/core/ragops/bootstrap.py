@@ -7,6 +7,7 @@ building a container is cheap (a Lambda cold start pays only for what it uses).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -260,7 +261,8 @@ class Container:
     def cache_duplicate_model(self) -> tuple[Embedder, float] | None:
         """The champion duplicate-question model published by ``ragops cache train``, as
         (encoder, cosine threshold), or None: none published, ``RAGOPS_CACHE_MODEL=off``, or
-        ONNX Runtime missing (the functions' packages), where the verifier serves."""
+        ONNX Runtime missing (the functions' packages: on AWS the tier service runs it),
+        where the verifier serves."""
         s = self.settings
         if s.cache_model == "off":
             return None
@@ -448,20 +450,15 @@ class Container:
         from ragops.domain.cache import DuplicateVerifier
 
         s = self.settings
-        trained = self.cache_duplicate_model() if s.cache != "tier" else None
-        if trained is not None:
-            # The trained model's own cosine, at the threshold set on the tune split.
-            threshold = trained[1] if s.cache_threshold is None else s.cache_threshold
-            verifier = DuplicateVerifier(
-                threshold=threshold, similarity_floor=threshold, candidates=1
-            )
-        elif s.cache_verifier_path is not None:
+        # The verifier decides where the question index does not compare by the trained
+        # model (none published; on AWS, a tier without it): the index's candidates say.
+        if s.cache_verifier_path is not None:
             import json
 
             verifier = DuplicateVerifier.from_dict(json.loads(s.cache_verifier_path.read_text()))
         else:
             verifier = DuplicateVerifier.packaged()
-        if s.cache_threshold is not None and trained is None:
+        if s.cache_threshold is not None:
             verifier = verifier.with_threshold(s.cache_threshold)
         questions = None
         if s.cache_semantic and s.cache == "tier":
@@ -472,17 +469,28 @@ class Container:
 
                 from ragops.adapters.memory_cache import NumpyQuestionIndex
 
-                questions = NumpyQuestionIndex(max_per_partition=s.cache_max_entries)
+                plain = NumpyQuestionIndex(max_per_partition=s.cache_max_entries)
+                questions = self.duplicate_model_index(plain) or plain
             except ImportError:
                 questions = None
         return SemanticCache(
-            store,
-            questions,
-            verifier,
-            ttl_seconds=s.cache_ttl_seconds,
-            metrics=self.metrics,
-            question_encoder=trained[0] if trained else None,
+            store, questions, verifier, ttl_seconds=s.cache_ttl_seconds, metrics=self.metrics
         )
+
+    def duplicate_model_index(self, inner: QuestionIndex) -> QuestionIndex | None:
+        """``inner`` comparing cached questions by the champion duplicate model, when one
+        is published and can run here (``cache_duplicate_model``); else None.
+        ``RAGOPS_CACHE_THRESHOLD`` overrides the model's threshold as it does the
+        verifier's."""
+        trained = self.cache_duplicate_model()
+        if trained is None:
+            return None
+        from ragops.adapters.duplicate_model import DuplicateModelQuestionIndex
+
+        encoder, threshold = trained
+        if self.settings.cache_threshold is not None:
+            threshold = self.settings.cache_threshold
+        return DuplicateModelQuestionIndex(inner, encoder, threshold)
 
     def raw_index(self) -> VectorTier:
         """The tier without the breaker: the tier service over HTTP when ``tier_url`` is
@@ -537,10 +545,15 @@ class Container:
 
     def chroma_question_index(self) -> QuestionIndex:
         """Cached questions in the Chroma server's collections: the tier service's half of
-        the answer cache that the functions reach over HTTP."""
-        from ragops.adapters.chroma_questions import ChromaQuestionIndex
+        the answer cache that the functions reach over HTTP. With the champion duplicate
+        model (``duplicate_model_index``) the tier compares questions by it, in collections
+        of their own (the model's vectors have another dimension than the functions')."""
+        from ragops.adapters.chroma_questions import DUPLICATE_MODEL_SUFFIX, ChromaQuestionIndex
 
-        return ChromaQuestionIndex(self.chroma())
+        trained = self.duplicate_model_index(
+            ChromaQuestionIndex(self.chroma(), DUPLICATE_MODEL_SUFFIX)
+        )
+        return trained or ChromaQuestionIndex(self.chroma())
 
     def chroma(self) -> Any:
         """The Chroma client: injected, a server's (``chroma_url``) or embedded."""
@@ -737,14 +750,32 @@ class Container:
         return {**DEFAULT_PRICES, **configured}
 
 
-def replay_cache_stores() -> tuple[CacheStore, QuestionIndex]:
-    """Empty in-process cache stores with room for any replay (``ragops eval cache``)."""
+def replay_cache_stores(
+    like: QuestionIndex | None = None,
+    *,
+    threshold: float | None = None,
+    primed: Mapping[str, Any] | None = None,
+) -> tuple[CacheStore, QuestionIndex]:
+    """Empty in-process cache stores with room for any replay (``ragops eval cache``).
+    When ``like`` (a cache's question index) compares by the duplicate model, so does the
+    replay's, at ``threshold`` (default the model's), its vectors ``primed`` in bulk."""
+    from ragops.adapters.duplicate_model import DuplicateModelQuestionIndex
     from ragops.adapters.memory_cache import InMemoryCacheStore, NumpyQuestionIndex
 
-    return (
-        InMemoryCacheStore(max_entries=10_000_000),
-        NumpyQuestionIndex(max_per_partition=10_000_000),
-    )
+    questions: QuestionIndex = NumpyQuestionIndex(max_per_partition=10_000_000)
+    if isinstance(like, DuplicateModelQuestionIndex):
+        at = like.threshold if threshold is None else threshold
+        questions = DuplicateModelQuestionIndex(questions, like.encoder, at, primed=primed)
+    return InMemoryCacheStore(max_entries=10_000_000), questions
+
+
+def duplicate_model_encoder_of(questions: QuestionIndex | None) -> tuple[Embedder, float] | None:
+    """(encoder, threshold) of the duplicate model a question index compares by, or None."""
+    from ragops.adapters.duplicate_model import DuplicateModelQuestionIndex
+
+    if isinstance(questions, DuplicateModelQuestionIndex):
+        return questions.encoder, questions.threshold
+    return None
 
 
 def champion_reader(settings: Settings) -> ChampionReader | None:

@@ -372,8 +372,12 @@ class QuestionIndex(Protocol):
         self, tenant: str, partition: str, entry_id: str, question: str, embedding: Any
     ) -> None: ...
 
-    def nearest(self, tenant: str, partition: str, embedding: Any, k: int) -> list[Candidate]:
-        """Up to ``k`` cached questions, most similar (cosine) first."""
+    def nearest(
+        self, tenant: str, partition: str, embedding: Any, k: int, question: str | None = None
+    ) -> list[Candidate]:
+        """Up to ``k`` cached questions, most similar (cosine) first. ``question`` is the
+        text ``embedding`` was made from: an index that compares questions with a model of
+        its own (the cache's duplicate model) embeds it, and ignores ``embedding``."""
         ...
 
 

@@ -1,7 +1,8 @@
 """``QuestionIndex`` in Chroma: the answer cache's cached questions, shared by every tier
 replica (a per-process index would leave each replica blind to the others' entries).
 
-One collection per tenant (``c-{tenant}-questions``, cosine space). Each question carries
+One collection per tenant (``c-{tenant}-questions``, cosine space; with the cache's
+duplicate model, ``c-{tenant}-questions-duplicate-model``). Each question carries
 its partition (``{generation}:{scope}``) and generation; searches filter on the partition,
 and writing into a newer generation deletes the tenant's older ones.
 """
@@ -13,9 +14,13 @@ from typing import Any
 from ragops.domain.cache import Candidate
 from ragops.errors import CacheUnavailable
 
+# The collections of questions the cache's duplicate model embedded (its vectors have
+# another dimension than the functions' embedder's; versions are kept apart by partition).
+DUPLICATE_MODEL_SUFFIX = "duplicate-model"
 
-def question_collection_name(tenant: str) -> str:
-    return f"c-{tenant}-questions"
+
+def question_collection_name(tenant: str, suffix: str = "") -> str:
+    return f"c-{tenant}-questions" + (f"-{suffix}" if suffix else "")
 
 
 def _generation(partition: str) -> int:
@@ -24,8 +29,9 @@ def _generation(partition: str) -> int:
 
 
 class ChromaQuestionIndex:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, suffix: str = "") -> None:
         self.client = client
+        self.suffix = suffix
         self._collections: dict[str, Any] = {}
         self._newest: dict[str, int] = {}
 
@@ -34,7 +40,7 @@ class ChromaQuestionIndex:
             self._collections[tenant] = self._guard(
                 "open the question collection",
                 lambda: self.client.get_or_create_collection(
-                    question_collection_name(tenant),
+                    question_collection_name(tenant, self.suffix),
                     configuration={"hnsw": {"space": "cosine"}},
                     metadata={"tenant": tenant, "kind": "cached-questions"},
                     embedding_function=None,
@@ -70,7 +76,9 @@ class ChromaQuestionIndex:
             ),
         )
 
-    def nearest(self, tenant: str, partition: str, embedding: Any, k: int) -> list[Candidate]:
+    def nearest(
+        self, tenant: str, partition: str, embedding: Any, k: int, question: str | None = None
+    ) -> list[Candidate]:
         collection = self._collection(tenant)
         result = self._guard(
             "search",

@@ -17,16 +17,19 @@ int8 weights (``onnx_embedder.export_to_onnx``): serving needs only ONNX Runtime
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import random
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ragops.adapters.local_embedder import packaged_minilm_dir
 from ragops.adapters.onnx_embedder import OnnxEmbedder, export_to_onnx
+from ragops.domain.cache import Candidate
 from ragops.errors import ConfigurationError
 
 # The files a served duplicate model consists of (what the registry and the object store
@@ -180,3 +183,57 @@ def duplicate_model_encoder(
         workers=workers,
         model_id=DUPLICATE_MODEL_ID if version is None else f"{DUPLICATE_MODEL_ID}@v{version}",
     )
+
+
+class DuplicateModelQuestionIndex:
+    """A ``QuestionIndex`` that compares cached questions by the cache's trained duplicate
+    model instead of the embedding callers pass (the retrieval embedder's): ``add`` and
+    ``nearest`` embed the question text with ``encoder``, keep the vectors in ``inner``
+    under a partition of the model's own (vectors of two models never meet), and every
+    candidate carries ``serve_at=threshold``, so the cache serves it by the model's cosine.
+
+    The same class serves in-process (``make run``: over the numpy index) and in the tier
+    service (AWS: over its Chroma question collections, the functions sending the text), so
+    the functions need no model runtime. A miss is looked up, answered, then remembered: the
+    question is encoded once for both (a small LRU)."""
+
+    def __init__(
+        self,
+        inner: Any,
+        encoder: Any,
+        threshold: float,
+        *,
+        primed: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``primed`` maps questions to vectors the model already made in bulk (a replay
+        encodes every question at once rather than one lookup at a time)."""
+        self.inner = inner
+        self.encoder = encoder
+        self.threshold = threshold
+        self.model_id: str = encoder.model_id
+        known = primed or {}
+        self._encode = functools.lru_cache(maxsize=256)(
+            lambda question: (
+                known[question] if question in known else encoder.embed_array([question])[0]
+            )
+        )
+
+    def _partition(self, partition: str) -> str:
+        return f"{partition}:{self.model_id}"
+
+    def add(
+        self, tenant: str, partition: str, entry_id: str, question: str, embedding: Any
+    ) -> None:
+        self.inner.add(
+            tenant, self._partition(partition), entry_id, question, self._encode(question)
+        )
+
+    def nearest(
+        self, tenant: str, partition: str, embedding: Any, k: int, question: str | None = None
+    ) -> list[Candidate]:
+        """Empty without ``question`` (an older caller): the cached questions were embedded
+        by the model, which cannot compare with a vector of another."""
+        if question is None:
+            return []
+        found = self.inner.nearest(tenant, self._partition(partition), self._encode(question), k)
+        return [replace(candidate, serve_at=self.threshold) for candidate in found]

@@ -90,10 +90,25 @@ class HttpTierCache:
         }
         self._call("POST", self._path(tenant, "questions"), body)
 
-    def nearest(self, tenant: str, partition: str, embedding: Any, k: int) -> list[Candidate]:
-        body = {"partition": partition, "embedding": [float(x) for x in embedding], "k": k}
+    def nearest(
+        self, tenant: str, partition: str, embedding: Any, k: int, question: str | None = None
+    ) -> list[Candidate]:
+        """The tier's nearest cached questions. With ``question`` the tier may compare by the
+        cache's trained duplicate model; its candidates then carry ``serve_at``."""
+        body: dict[str, Any] = {
+            "partition": partition,
+            "embedding": [float(x) for x in embedding],
+            "k": k,
+        }
+        if question is not None:
+            body["question"] = question
         found = self._call("POST", self._path(tenant, "questions", "nearest"), body)
         return [
-            Candidate(c["entry_id"], c["question"], float(c["similarity"]))
+            Candidate(
+                c["entry_id"],
+                c["question"],
+                float(c["similarity"]),
+                float(c["serve_at"]) if c.get("serve_at") is not None else None,
+            )
             for c in found["candidates"]
         ]

@@ -169,7 +169,9 @@ class NumpyQuestionIndex:
                 part = self._parts[(tenant, partition)] = _Partition(matrix.shape[1])
             part.extend(entry_ids, questions, matrix, self.max_per_partition)
 
-    def nearest(self, tenant: str, partition: str, embedding: Any, k: int) -> list[Candidate]:
+    def nearest(
+        self, tenant: str, partition: str, embedding: Any, k: int, question: str | None = None
+    ) -> list[Candidate]:
         """The ``k`` cached questions of highest cosine, exactly scored. Above
         ``PREFILTER_ROWS`` rows the exact scoring is of the ``PREFILTER_KEEP`` rows whose
         signs (one bit per dimension) differ least from the question's: reading 48 bytes a

@@ -288,11 +288,17 @@ class DuplicateVerifier:
 
 @dataclass(frozen=True)
 class Candidate:
-    """A cached question near a new one: its entry, its text and cosine similarity."""
+    """A cached question near a new one: its entry, its text and cosine similarity.
+
+    ``serve_at`` is set by an index that compares questions with the cache's own trained
+    duplicate model (``DuplicateModelQuestionIndex``): ``similarity`` is then that model's
+    cosine, and the candidate is a duplicate when it reaches ``serve_at`` (the model's
+    threshold, set on held-out pairs). Without it the caller's verifier decides."""
 
     entry_id: str
     question: str
     similarity: float
+    serve_at: float | None = None
 
 
 @dataclass(frozen=True)
@@ -305,9 +311,18 @@ def best_verified(
     verifier: DuplicateVerifier, question: str, candidates: Sequence[Candidate]
 ) -> Verified | None:
     """The candidate the verifier scores highest at or above its threshold, or None.
-    ``candidates`` come nearest first."""
+    ``candidates`` come nearest first. Candidates the index already judged with the trained
+    duplicate model (``serve_at`` set) are decided by it: the nearest is served when its
+    cosine reaches ``serve_at``, and the verifier is not asked."""
     if not candidates:
         return None
+    if candidates[0].serve_at is not None:
+        nearest = candidates[0]
+        return (
+            Verified(nearest, nearest.similarity)
+            if nearest.similarity >= nearest.serve_at
+            else None
+        )
     best_similarity = candidates[0].similarity
     chosen: Verified | None = None
     for rank, candidate in enumerate(candidates[: verifier.candidates]):

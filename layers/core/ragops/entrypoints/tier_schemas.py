@@ -52,3 +52,5 @@ class CacheNearestRequest(BaseModel):
     partition: str = Field(max_length=300)
     embedding: list[float] = Field(max_length=8192)
     k: int = Field(default=5, ge=1, le=50)
+    # The question's text: a tier serving the cache's duplicate model compares by it.
+    question: str | None = Field(default=None, max_length=10_000)

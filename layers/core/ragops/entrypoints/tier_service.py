@@ -292,10 +292,17 @@ def create_tier_app(
 
     @app.post(f"{cache_routes}/questions/nearest", name="cache_nearest", dependencies=guarded)
     def cache_nearest(tenant: str, body: CacheNearestRequest) -> dict[str, Any]:
-        found = questions().nearest(validate_tenant(tenant), body.partition, body.embedding, body.k)
+        found = questions().nearest(
+            validate_tenant(tenant), body.partition, body.embedding, body.k, body.question
+        )
         return {
             "candidates": [
-                {"entry_id": c.entry_id, "question": c.question, "similarity": c.similarity}
+                {
+                    "entry_id": c.entry_id,
+                    "question": c.question,
+                    "similarity": c.similarity,
+                    **({"serve_at": c.serve_at} if c.serve_at is not None else {}),
+                }
                 for c in found
             ]
         }

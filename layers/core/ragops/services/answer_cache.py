@@ -1,5 +1,7 @@
 """The answer cache in the query path: an exact layer (the normalised question) and a
-semantic layer (the nearest cached questions, checked by the duplicate verifier).
+semantic layer (the nearest cached questions, checked by the duplicate verifier, or by the
+cache's trained duplicate model where the question index compares with it: its candidates
+then carry the model's threshold, ``Candidate.serve_at``).
 
 Entries belong to one tenant and one corpus generation: any change to the tenant's index
 moves the generation on (``CacheInvalidatingTier``), and lookups only ever look in the
@@ -13,7 +15,6 @@ failure counted); it is never a reason to fail a question.
 
 from __future__ import annotations
 
-import functools
 import logging
 import uuid
 from collections.abc import Sequence
@@ -35,7 +36,6 @@ from ragops.errors import CacheUnavailable
 from ragops.ports import (
     CacheStore,
     DelegatingTier,
-    Embedder,
     MetricsSink,
     QuestionIndex,
     VectorTier,
@@ -71,33 +71,10 @@ class SemanticCache:
     verifier: DuplicateVerifier
     ttl_seconds: int = 86_400
     metrics: MetricsSink | None = None
-    question_encoder: Embedder | None = None
-    """A duplicate-question model: when set, cached questions are indexed and looked up by
-    its vectors instead of the embedding the caller passes (the retrieval embedder's)."""
-
-    def __post_init__(self) -> None:
-        # A miss is looked up, answered, then remembered: the question is encoded once for
-        # both (the vectors are only read, never changed in place).
-        encoder = self.question_encoder
-        self._encode = (
-            functools.lru_cache(maxsize=256)(lambda q: encoder.embed_array([q])[0])
-            if encoder is not None
-            else None
-        )
-
-    def _key_vector(self, question: str, embedding: Any) -> Any:
-        if self._encode is None:
-            return embedding
-        return self._encode(question)
 
     def partition(self, tenant: str, scope: str) -> str:
-        """``{generation}:{scope}``, and ``:{model}`` with a duplicate-question model (a
-        new model starts a partition of its own: vectors of two models never meet); raises
-        ``CacheUnavailable``."""
-        partition = f"{self.store.generation(tenant)}:{scope}"
-        if self.question_encoder is not None:
-            partition += f":{self.question_encoder.model_id}"
-        return partition
+        """``{generation}:{scope}``; raises ``CacheUnavailable``."""
+        return f"{self.store.generation(tenant)}:{scope}"
 
     def lookup_exact(
         self, tenant: str, scope: str, question: str
@@ -122,7 +99,7 @@ class SemanticCache:
             return None
         try:
             candidates = self.questions.nearest(
-                tenant, partition, self._key_vector(question, embedding), self.verifier.candidates
+                tenant, partition, embedding, self.verifier.candidates, question
             )
             verified = best_verified(self.verifier, question, candidates)
             entry = (
@@ -171,8 +148,7 @@ class SemanticCache:
                 tenant, partition, question_key(question), entry_id, entry, self.ttl_seconds
             )
             if self.questions is not None and embedding is not None:
-                vector = self._key_vector(question, embedding)
-                self.questions.add(tenant, partition, entry_id, question, vector)
+                self.questions.add(tenant, partition, entry_id, question, embedding)
         except CacheUnavailable as exc:
             self._unavailable(exc)
 

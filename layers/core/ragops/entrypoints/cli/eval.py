@@ -361,20 +361,26 @@ def eval_cache(
     if threshold is not None:
         verifier = verifier.with_threshold(threshold)
     loaded = [p for p in load_pairs(pairs) if split in ("all", split_of(p))]
-    from ragops.bootstrap import replay_cache_stores
+    from ragops.bootstrap import duplicate_model_encoder_of, replay_cache_stores
 
-    # The cache's duplicate-question model when one serves (its own vectors), else the
-    # embedder's vectors with the verifier: what a lookup in the product uses.
-    model = cache.question_encoder if cache is not None else None
-    embedded = _embedded_pairs(container, loaded, model)
-    report = replay_pairs(loaded, embedded, verifier, replay_cache_stores())
+    # The cache's duplicate-question model when one serves (its own vectors, the same
+    # index type over the replay's), else the embedder's vectors with the verifier: what
+    # a lookup in the product uses.
+    served = cache.questions if cache is not None else None
+    model = duplicate_model_encoder_of(served)
+    embedded = _embedded_pairs(container, loaded, model[0] if model else None)
+    if model is not None:
+        at = model[1] if threshold is None else threshold
+        verifier = DuplicateVerifier(threshold=at, similarity_floor=at, candidates=1)
+    store, questions = replay_cache_stores(served, threshold=verifier.threshold, primed=embedded)
+    report = replay_pairs(loaded, embedded, verifier, (store, questions))
     fields = ("hit_rate", "wrong_hit_rate", "false_hit_rate", "threshold", "pairs")
     summary = {**{f: getattr(report, f) for f in fields}, **report.to_dict()}
     params = {
         "pairs_file": str(pairs),
         "split": split,
         "verifier_threshold": verifier.threshold,
-        "duplicate_model": model.model_id if model is not None else "none (verifier)",
+        "duplicate_model": model[0].model_id if model is not None else "none (verifier)",
     }
     tracked = _tracked(container, "cache", params, summary, no_track)
     if json_output:
