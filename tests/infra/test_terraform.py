@@ -512,12 +512,12 @@ def test_tier_service_account_reads_the_token_and_the_trained_models_and_nothing
     assert expr(attr(r["aws_iam_role_policy.tier"], "policy")) == (
         "data.aws_iam_policy_document.tier.json"
     )
-    secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:tier-AbCdEf"
+    token_arn = "arn:aws:secretsmanager:us-east-1:123456789012:" + "secret:tier-token"
     values = {
         "${local.documents_bucket_arn}": f"arn:aws:s3:::{MLFLOW_BUCKET}",
         "${local.models_prefix}": local_values("tier")["models_prefix"],
         "${var.kms_key_arn}": "arn:aws:kms:us-east-1:123456789012:key/k",
-        "${var.tier_secret_arn}": secret,
+        "${var.tier_secret_arn}": token_arn,
         "${var.region}": "us-east-1",
     }
 
@@ -530,7 +530,7 @@ def test_tier_service_account_reads_the_token_and_the_trained_models_and_nothing
     statements = policy_statements("tier", resolve)
     bucket = f"arn:aws:s3:::{MLFLOW_BUCKET}"
     kms = values["${var.kms_key_arn}"]
-    assert permits(statements, "secretsmanager:GetSecretValue", secret)
+    assert permits(statements, "secretsmanager:GetSecretValue", token_arn)
     assert permits(
         statements,
         "kms:Decrypt",

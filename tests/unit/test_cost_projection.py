@@ -45,11 +45,11 @@ def project(tracker, store=None, **kwargs):
     )
 
 
-def log_cache_run(tracker, hit_rate):
+def log_cache_run(tracker, hit_rate, model="none (verifier)"):
     return tracker.log_run(
         EXPERIMENT,
         "cache",
-        {"split": "holdout", "verifier_threshold": 0.69},
+        {"split": "holdout", "verifier_threshold": 0.69, "duplicate_model": model},
         {"hit_rate": hit_rate, "wrong_hit_rate": 0.05, "false_hit_rate": 0.02},
         {},
     )
@@ -89,7 +89,7 @@ def test_the_latest_runs_give_the_hit_rate_and_the_pooled_lite_share(tracked):
     report = project(tracker)
     hit, share = report.inputs["cache_hit_rate"], report.inputs["lite_share"]
     assert (hit.value, hit.source) == (0.25, MEASURED) and latest in hit.detail
-    assert "split holdout" in hit.detail
+    assert "split holdout" in hit.detail and "verifier threshold 0.69" in hit.detail
     assert share.value == pytest.approx(lite) and share.source == MEASURED
     assert routing_run in share.detail and "facts.jsonl" in share.detail
     assert report.notes == []
@@ -232,3 +232,12 @@ def test_costs_alone_still_reports_usage(tmp_path):
     assert json.loads(alone.stdout)[0]["queries"] == 1
     usage = run("costs", "usage", "--json", "--data-dir", str(tmp_path))
     assert json.loads(usage.stdout) == json.loads(alone.stdout)
+
+
+def test_the_hit_rate_names_the_duplicate_model_its_replay_served():
+    tracker = RecordingTracker()
+    log_cache_run(tracker, 0.10)
+    latest = log_cache_run(tracker, 0.31, model="ragops/cache-duplicates@v4")
+    hit = project(tracker).inputs["cache_hit_rate"]
+    assert hit.value == 0.31 and latest in hit.detail
+    assert "duplicate model ragops/cache-duplicates@v4" in hit.detail

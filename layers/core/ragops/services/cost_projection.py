@@ -132,8 +132,11 @@ def measured_cache_hit_rate(
     if "hit_rate" not in metrics:
         notes.append(f"`eval cache` run {run_id} has no hit_rate")
         return None
+    # Which judge the replay measured: the served duplicate model, or the verifier.
+    model = params.get("duplicate_model", "none (verifier)")
+    judge = f"duplicate model {model}, " if not model.startswith("none") else "verifier "
     detail = (
-        f"MLflow run {run_id} (eval cache, split {params.get('split', '?')}, verifier "
+        f"MLflow run {run_id} (eval cache, split {params.get('split', '?')}, {judge}"
         f"threshold {params.get('verifier_threshold', '?')}): hit_rate"
     )
     return SourcedValue(metrics["hit_rate"], MEASURED, detail)
