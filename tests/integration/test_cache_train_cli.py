@@ -94,8 +94,10 @@ def test_cache_train_registers_publishes_and_the_cache_serves_it(tmp_path, monke
     # `ragops eval cache` replays through the served model, at its threshold.
     replayed = CliRunner().invoke(
         app,
-        ["eval", "cache", "--pairs", str(pairs), "--split", "holdout", "--json"]
-        + ["--data-dir", str(tmp_path / "data"), "--no-track"],
+        [
+            *("eval", "cache", "--pairs", str(pairs), "--split", "holdout", "--json"),
+            *("--data-dir", str(tmp_path / "data"), "--no-track"),
+        ],
     )
     assert replayed.exit_code == 0, replayed.output
     report = json.loads(replayed.output.strip().splitlines()[-1])
