@@ -35,6 +35,7 @@ from ragops.repositories.uploads import UploadIntents
 from ragops.services.ingestion import UploadedFile, index_pending_documents
 from ragops.services.object_events import handle_object_event
 from ragops.services.uploads import (
+    DIRECT_UPLOAD_EXPIRES_SECONDS,
     DirectUploadsUnavailable,
     request_direct_upload,
     upload_documents,
@@ -346,6 +347,33 @@ def test_the_quota_is_checked_with_the_declared_size(presigning):
         request_direct_upload(ctx, tenant="acme", filename="big.md", size=1001)
     assert presigning.store.objects == {} and presigning.store.presigned == []
     assert request_direct_upload(ctx, tenant="acme", filename="ok.md", size=1000).doc_id
+
+
+def test_granted_uploads_not_yet_arrived_hold_their_share_of_the_quota(presigning):
+    presigning.settings = presigning.settings.replaced(
+        max_documents_per_tenant=2, max_stored_bytes_per_tenant=1000
+    )
+    ctx = presigning.upload_context()
+    granted = datetime.now(UTC)  # the upload endpoint below reads the clock
+    request_direct_upload(ctx, tenant="acme", filename="a.md", size=600, now=granted)
+    # Each alone is within the quota; together with the first they are not.
+    with pytest.raises(
+        QuotaExceeded, match=r"would make 1,100 \(counting 1 direct upload not yet arrived\)"
+    ):
+        request_direct_upload(ctx, tenant="acme", filename="b.md", size=500, now=granted)
+    request_direct_upload(ctx, tenant="acme", filename="b.md", size=400, now=granted)
+    with pytest.raises(QuotaExceeded, match="may hold 2 documents; this upload would make 3"):
+        request_direct_upload(ctx, tenant="acme", filename="c.md", size=1, now=granted)
+    # Asking again for a granted document replaces its grant, at its new size.
+    request_direct_upload(ctx, tenant="acme", filename="a.md", size=100, now=granted)
+    # The upload endpoint's path counts them too.
+    with pytest.raises(QuotaExceeded, match="counting 2 direct uploads not yet arrived"):
+        upload_documents(ctx, tenant="acme", files=[UploadedFile("c.md", b"# C\n\nc")])
+    # Another tenant's grants are not this one's.
+    request_direct_upload(ctx, tenant="globex", filename="c.md", size=900, now=granted)
+    # Once expired, a grant whose file never came holds nothing.
+    later = granted + timedelta(seconds=DIRECT_UPLOAD_EXPIRES_SECONDS + 1)
+    request_direct_upload(ctx, tenant="acme", filename="c.md", size=900, now=later)
 
 
 def test_a_store_that_cannot_presign_says_so(container):

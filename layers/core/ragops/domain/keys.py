@@ -136,6 +136,11 @@ def upload_intent_key(tenant: str, doc_id: str) -> str:
     return f"{UPLOADS}{tenant}/{doc_id}.json"
 
 
+def upload_intents_prefix(tenant: str) -> str:
+    """Every upload intent of ``tenant`` (the trailing slash keeps ``acme`` from ``acme2``)."""
+    return f"{UPLOADS}{tenant}/"
+
+
 _SEGMENT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 

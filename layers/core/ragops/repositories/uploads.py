@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from ragops.domain import keys
@@ -67,6 +68,19 @@ class UploadIntents:
         except ObjectNotFound:
             return None
         return UploadIntent.from_dict(data)
+
+    def outstanding(self, tenant: str, now: datetime) -> list[UploadIntent]:
+        """The tenant's intents whose file may still arrive: not past ``expires_at`` (the
+        presigned POST is refused after it). One removed while listing is skipped."""
+        found = []
+        for key in self.store.list(keys.upload_intents_prefix(tenant)):
+            try:
+                intent = UploadIntent.from_dict(json.loads(self.store.get(key)))
+            except ObjectNotFound:
+                continue
+            if datetime.fromisoformat(intent.expires_at) > now:
+                found.append(intent)
+        return found
 
     def remove(self, tenant: str, doc_id: str) -> None:
         """Remove the intent; a missing one is not an error."""

@@ -157,12 +157,13 @@ def request_direct_upload(
         raise DocumentRejected(name, "the file is empty")
     if size > limit:
         raise DocumentRejected(name, f"the file is over the limit of {limit:,} bytes", status=413)
-    check_quota_for(store, tenant, {doc_id: size}, ctx.quota)  # the declared size
+    created = now or datetime.now(UTC)
+    # The declared size, beside the other uploads granted and not yet arrived.
+    check_quota_for(store, tenant, {doc_id: size}, ctx.quota, now=created)
     key = keys.raw_key(tenant, doc_id)
     url, fields = store.presign_upload(
         key, content_type=kind, max_bytes=size, expires_in=expires_in
     )
-    created = now or datetime.now(UTC)
     expires_at = (created + timedelta(seconds=expires_in)).isoformat(timespec="seconds")
     UploadIntents(store).save(
         UploadIntent(
