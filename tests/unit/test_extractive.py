@@ -277,3 +277,55 @@ def test_a_sentence_held_twice_by_overlapping_chunks_is_not_repeated() -> None:
     candidates = sentence_candidates([whole, cut])
     extraction = extract(model, profile, candidates, [0.5, 0.5], [1.0, 0.9], [0.6, 0.6])
     assert [s.text for s in compose(model, profile, extraction)] == [whole]
+
+
+def test_a_lead_in_comes_with_what_it_introduces() -> None:
+    """The best sentence ends on a colon: the answer is it and the item it introduces,
+    whatever that item scored, not the lead-in alone or another sentence after it."""
+    model = _model(weighted_overlap=4.0)
+    passage = (
+        "There are two ways to pause the tier, and they cost very different amounts:\n\n"
+        "- Destroy (the cheap pause) removes the cluster and resume recreates it in minutes.\n"
+        "- Scale-to-zero keeps the control plane and its addresses billing.\n\n"
+        "Another paragraph about pausing the tier in general terms for the schedules."
+    )
+    profile = profile_question("How many ways are there to pause the tier?")
+    candidates = sentence_candidates([passage])
+    extraction = extract(model, profile, candidates, [0.5] * len(candidates), [1.0], [0.6])
+    assert extraction.ranked[0].candidate.text.endswith("amounts:")
+    assert extraction.ranked[1].candidate.text.startswith("Another paragraph")
+    chosen = [c.text for c in compose(model, profile, extraction)]
+    assert chosen == [
+        "There are two ways to pause the tier, and they cost very different amounts:",
+        "Destroy (the cheap pause) removes the cluster and resume recreates it in minutes.",
+    ]
+
+
+def test_a_lead_in_is_never_the_second_sentence_alone() -> None:
+    model = _model(weighted_overlap=4.0)
+    first = "The tier pauses by destroying the cluster, and resuming rehydrates the index."
+    other = "Pausing the tier has two modes with different costs:"
+    profile = profile_question("What does pausing the tier do?")
+    candidates = sentence_candidates([first, other])
+    extraction = extract(model, profile, candidates, [0.6, 0.5], [1.0, 0.9], [0.6, 0.6])
+    # It would qualify as a second sentence by its score.
+    assert extraction.ranked[1].candidate.text == other
+    assert extraction.ranked[1].score >= model.second_sentence_min_score
+    assert [s.text for s in compose(model, profile, extraction)] == [first]
+
+
+def test_a_colon_before_a_line_going_on_in_lower_case_ends_no_sentence() -> None:
+    text = (
+        "- 401 from the tier: the token is not the tier's. A rotation needs no restart on\n"
+        "  either side:\n"
+        "  the functions and the tier pods read it again after five minutes.\n"
+        "- A list that a lead-in introduces:\n"
+        "- Starts anew on its own line."
+    )
+    assert split_sentences(text) == [
+        "401 from the tier: the token is not the tier's.",
+        "A rotation needs no restart on either side: the functions and the tier pods read "
+        "it again after five minutes.",
+        "A list that a lead-in introduces:",
+        "Starts anew on its own line.",
+    ]

@@ -134,7 +134,11 @@ def _joins_lines(text: str) -> list[tuple[str, str]]:
     for kind, line, lead in _line_units(text):
         if merged and kind == "text" and merged[-1][0] not in ("row", "cell"):
             before_kind, before, before_lead = merged[-1]
-            ends = before.endswith((".", "!", "?", ":"))
+            # A colon ends the line when what follows starts anew (a list's lead-in); a
+            # line going on in lower case is the same sentence wrapped after the colon.
+            ends = before.endswith((".", "!", "?")) or (
+                before.endswith(":") and not line[:1].islower()
+            )
             if not ends and (len(before) >= WRAPPED_LINE_CHARS or line[:1].islower()):
                 merged[-1] = (before_kind, f"{before} {line}", before_lead)
                 continue
@@ -731,25 +735,53 @@ def compose(
     best = ranked[0]
     chosen = [best]
     used = len(best.candidate.text.split())
+    limits = {id(best): max_words}
+    follower = _follower(best, ranked) if _is_lead_in(best.candidate.text) else None
+    if follower is not None and max_sentences > 1:
+        # A lead-in ("There are two ways to pause the tier:") says what the answer is
+        # about, not what it is: what it introduces comes with it, clipped to the words
+        # left, whatever it scored.
+        chosen.append(follower)
+        limits[id(follower)] = max(max_words - min(used, max_words), MIN_FOLLOWER_WORDS)
+        used += len(follower.candidate.text.split())
     for other in ranked[1:]:
         if len(chosen) >= max_sentences or other.score < model.second_sentence_min_score:
             break
         text = other.candidate.text
-        # Overlapping chunks hold a sentence twice, one copy perhaps cut by the boundary.
-        if any(text in c.candidate.text or c.candidate.text in text for c in chosen):
+        # Overlapping chunks hold a sentence twice, one copy perhaps cut by the boundary;
+        # a lead-in without what it introduces answers nothing.
+        if _is_lead_in(text) or any(
+            text in c.candidate.text or c.candidate.text in text for c in chosen
+        ):
             continue
         length = len(other.candidate.text.split())
         if used + length > max_words:
             continue
         chosen.append(other)
+        limits[id(other)] = max_words
         used += length
     if len(chosen) == 2 and chosen[0].candidate.passage == chosen[1].candidate.passage:
         chosen.sort(key=lambda e: e.candidate.position)
-    # Only a lone sentence can be over the limit: a second joins only within it.
+    # Only a lone sentence (or a lead-in's follower) can be over the limit: a second joins
+    # only within it.
     return [
         ExtractedSentence(
-            _clip(_SOURCE_MARKERS.sub("", e.candidate.text), profile, max_words),
+            _clip(_SOURCE_MARKERS.sub("", e.candidate.text), profile, limits[id(e)]),
             e.candidate.passage,
         )
         for e in chosen
     ]
+
+
+MIN_FOLLOWER_WORDS = 12
+"""The fewest words of what a lead-in introduces that an answer shows (clipped to them)."""
+
+
+def _is_lead_in(sentence: str) -> bool:
+    return sentence.rstrip(" *`").endswith(":")
+
+
+def _follower(lead_in: Evidence, ranked: Sequence[Evidence]) -> Evidence | None:
+    """The candidate right after ``lead_in`` in its passage, if it is one."""
+    place = (lead_in.candidate.passage, lead_in.candidate.position + 1)
+    return next((e for e in ranked if (e.candidate.passage, e.candidate.position) == place), None)
