@@ -25,12 +25,15 @@ import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ragops.adapters.local_embedder import packaged_minilm_dir
 from ragops.adapters.onnx_embedder import OnnxEmbedder, export_to_onnx
 from ragops.domain.cache import Candidate
 from ragops.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ragops.ports import Embedder, QuestionIndex
 
 # The files a served duplicate model consists of (what the registry and the object store
 # keep): the int8 ONNX transformer and its tokenizer.
@@ -199,8 +202,8 @@ class DuplicateModelQuestionIndex:
 
     def __init__(
         self,
-        inner: Any,
-        encoder: Any,
+        inner: QuestionIndex,
+        encoder: Embedder,
         threshold: float,
         *,
         primed: Mapping[str, Any] | None = None,
