@@ -188,7 +188,7 @@ def _trained_model(args, holdout, holdout_questions, filler, base_vectors):
     if champion is None:
         print(f"no trained duplicate model published in {args.data_dir}", file=sys.stderr)
         return None
-    encoder, threshold = container.cache_duplicate_model()
+    encoder, threshold = container.cache_duplicate_model(workers=None)
     vectors = _embeddings(
         holdout_questions + filler,
         encoder,

@@ -168,7 +168,7 @@ def test_the_cache_serves_the_published_champion_in_a_partition_of_its_own(tmp_p
     loaded = {}
 
     def encoder(folder, *, version=None, workers=None):
-        loaded.update(folder=folder, version=version)
+        loaded.update(folder=folder, version=version, workers=workers)
         return TopicEncoder(sharp=(folder / "model.onnx").read_bytes() == b"sharp")
 
     import ragops.adapters.duplicate_model as duplicate_model
@@ -176,6 +176,7 @@ def test_the_cache_serves_the_published_champion_in_a_partition_of_its_own(tmp_p
     monkeypatch.setattr(duplicate_model, "duplicate_model_encoder", encoder)
     cache = served.answer_cache
     assert loaded["version"] == 1 and (loaded["folder"] / "tokenizer.json").exists()
+    assert loaded["workers"] == 1  # serving encodes one question at a time: one session
     questions = cache.questions
     assert isinstance(questions, DuplicateModelQuestionIndex)
     assert questions.threshold == run.threshold

@@ -258,11 +258,13 @@ class Container:
 
         return ServedModels(self.store)
 
-    def cache_duplicate_model(self) -> tuple[Embedder, float] | None:
+    def cache_duplicate_model(self, *, workers: int | None = 1) -> tuple[Embedder, float] | None:
         """The champion duplicate-question model published by ``ragops cache train``, as
         (encoder, cosine threshold), or None: none published, ``RAGOPS_CACHE_MODEL=off``, or
         ONNX Runtime missing (the functions' packages: on AWS the tier service runs it),
-        where the verifier serves."""
+        where the verifier serves. Serving encodes one question at a time, so one ONNX
+        Runtime session (``workers=1``) is all it needs; a bulk replay passes None (one per
+        core)."""
         s = self.settings
         if s.cache_model == "off":
             return None
@@ -283,7 +285,7 @@ class Container:
             # The cache still works with the verifier; say why the model is not used.
             logger.warning("the cache's duplicate model is not used: %s", exc)
             return None
-        encoder = duplicate_model_encoder(files, version=champion.version)
+        encoder = duplicate_model_encoder(files, version=champion.version, workers=workers)
         return encoder, float(champion.metadata["threshold"])
 
     @cached_property

@@ -368,7 +368,9 @@ def eval_cache(
     # a lookup in the product uses.
     served = cache.questions if cache is not None else None
     model = duplicate_model_encoder_of(served)
-    embedded = _embedded_pairs(container, loaded, model[0] if model else None)
+    # Every question at once: the same model with a session per core (serving has one).
+    bulk = container.cache_duplicate_model(workers=None) if model is not None else None
+    embedded = _embedded_pairs(container, loaded, (bulk or model or (None,))[0])
     if model is not None:
         at = model[1] if threshold is None else threshold
         verifier = DuplicateVerifier(threshold=at, similarity_floor=at, candidates=1)
