@@ -329,3 +329,20 @@ def test_a_colon_before_a_line_going_on_in_lower_case_ends_no_sentence() -> None
         "A list that a lead-in introduces:",
         "Starts anew on its own line.",
     ]
+
+
+def test_a_blank_line_ends_a_line_that_ends_no_sentence() -> None:
+    """A code line, a caption or a title line ends no sentence, but a blank line after it
+    does: the next paragraph is not glued onto it."""
+    text = (
+        "`upload -> parse -> chunk -> embed -> artifact -> index -> raw bytes -> manifest`\n\n"
+        "The file types you can upload are PDF, DOCX, HTML, Markdown and plain text.\n"
+        "A wrapped line of a long paragraph that goes on and on past the wrapping width\n"
+        "Continues here on the next line."
+    )
+    assert split_sentences(text) == [
+        "`upload -> parse -> chunk -> embed -> artifact -> index -> raw bytes -> manifest`",
+        "The file types you can upload are PDF, DOCX, HTML, Markdown and plain text.",
+        "A wrapped line of a long paragraph that goes on and on past the wrapping width "
+        "Continues here on the next line.",
+    ]

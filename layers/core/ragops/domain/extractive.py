@@ -84,20 +84,26 @@ def _lead(line: str) -> str:
     return lead if len(lead.split()) <= MAX_LEAD_WORDS else ""
 
 
-def _line_units(text: str) -> list[tuple[str, str, str]]:
-    """The text's lines as ``(kind, text, lead)``: ``text`` (prose), ``item`` (a list item
-    or quote, its marker stripped), ``row`` (a table row, as "a | b | c") or ``cell`` (a
-    cell of a row that holds prose); ``lead`` is the line's bold opening, if any (see
-    ``MAX_LEAD_WORDS``). Markdown headings, fenced code and table rules are dropped, and
-    bold markers removed."""
-    units: list[tuple[str, str, str]] = []
+def _line_units(text: str) -> list[tuple[str, str, str, bool]]:
+    """The text's lines as ``(kind, text, lead, new_paragraph)``: ``text`` (prose),
+    ``item`` (a list item or quote, its marker stripped), ``row`` (a table row, as
+    "a | b | c") or ``cell`` (a cell of a row that holds prose); ``lead`` is the line's bold
+    opening, if any (see ``MAX_LEAD_WORDS``); ``new_paragraph`` says that a blank line, a
+    heading or a code block came before it. Markdown headings, fenced code and table rules
+    are dropped, and bold markers removed."""
+    units: list[tuple[str, str, str, bool]] = []
     fenced = False
+    broken = True  # whether the next unit starts a paragraph
     for raw in text.splitlines():
         if _FENCE.match(raw):
             fenced = not fenced
+            broken = True
             continue
         line = raw.strip()
-        if fenced or not line or line.startswith("#") or _TABLE_RULE.match(line):
+        if fenced or not line or line.startswith("#"):
+            broken = True
+            continue
+        if _TABLE_RULE.match(line):
             continue
         lead = _lead(_LIST_ITEM.sub("", line))
         line = _EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
@@ -108,7 +114,10 @@ def _line_units(text: str) -> list[tuple[str, str, str]]:
                 # A table of sentences or questions (a question and its answer, a term
                 # and its explanation): each cell reads on its own, the row as one would
                 # not, and a question's row would answer the question with itself.
-                units.extend(("cell", " ".join(c.split()), "") for c in cells if _LETTER.search(c))
+                units.extend(
+                    ("cell", " ".join(c.split()), "", True) for c in cells if _LETTER.search(c)
+                )
+                broken = False
                 continue
             line, kind = " | ".join(cells), "row"
             worded = sum(1 for c in cells if _LETTER.search(c))
@@ -122,7 +131,8 @@ def _line_units(text: str) -> list[tuple[str, str, str]]:
         else:
             kind = "text"
         if _LETTER.search(line):
-            units.append((kind, " ".join(line.split()), lead if kind != "row" else ""))
+            units.append((kind, " ".join(line.split()), lead if kind != "row" else "", broken))
+            broken = False
     return units
 
 
@@ -131,8 +141,9 @@ def _joins_lines(text: str) -> list[tuple[str, str]]:
     line goes on the one before when that one ends no sentence and either was wrapped
     (long) or the line goes on in lower case."""
     merged: list[tuple[str, str, str]] = []
-    for kind, line, lead in _line_units(text):
-        if merged and kind == "text" and merged[-1][0] not in ("row", "cell"):
+    for kind, line, lead, new_paragraph in _line_units(text):
+        # A blank line (or a heading, or code) between two lines ends whatever came before.
+        if merged and kind == "text" and not new_paragraph and merged[-1][0] not in ("row", "cell"):
             before_kind, before, before_lead = merged[-1]
             # A colon ends the line when what follows starts anew (a list's lead-in); a
             # line going on in lower case is the same sentence wrapped after the colon.
