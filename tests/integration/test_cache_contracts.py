@@ -102,3 +102,19 @@ def test_an_unreachable_store_is_cache_unavailable():
             store.generation("acme")
         with pytest.raises(CacheUnavailable):
             store.get_exact("acme", "p1", "what is x")
+
+
+def test_dropping_a_tenant_on_the_tier_removes_its_cached_questions(
+    tier_cache, cache_tier, chroma_client
+):
+    from ragops.adapters.http_tier import HttpVectorTier
+
+    tier_cache.add("acme", P1, "e1", "how do glaciers move", unit(1, 0, 0, 0))
+    tier_cache.add("globex", P1, "e2", "how do glaciers move", unit(1, 0, 0, 0))
+    HttpVectorTier(cache_tier.url, token=CACHE_TIER_TOKEN).drop_tenant("acme")
+    names = {c.name if hasattr(c, "name") else c for c in chroma_client.list_collections()}
+    assert "c-acme-questions" not in names and "c-globex-questions" in names
+    assert tier_cache.nearest("acme", P1, unit(1, 0, 0, 0), 5) == []
+    assert [c.entry_id for c in tier_cache.nearest("globex", P1, unit(1, 0, 0, 0), 5)] == ["e2"]
+    # A tenant without cached questions is dropped without complaint.
+    HttpVectorTier(cache_tier.url, token=CACHE_TIER_TOKEN).drop_tenant("initech")

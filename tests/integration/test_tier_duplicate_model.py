@@ -166,3 +166,7 @@ def test_the_model_index_over_chroma_keeps_its_own_collection(chroma_client, mod
     assert found.entry_id == "e1" and found.serve_at == 0.5
     names = {c.name if hasattr(c, "name") else c for c in chroma_client.list_collections()}
     assert {"c-acme-questions", "c-acme-questions-duplicate-model"} <= names
+    # Dropping the tenant removes both, whichever index is asked.
+    index.drop_tenant("acme")
+    names = {c.name if hasattr(c, "name") else c for c in chroma_client.list_collections()}
+    assert not {n for n in names if n.startswith("c-acme-questions")}

@@ -381,6 +381,14 @@ class QuestionIndex(Protocol):
         ...
 
 
+@runtime_checkable
+class ForgetsTenants(Protocol):
+    """A question index that can remove everything it holds for a tenant (the tier's, when
+    the tenant's index is dropped: the cached questions go with it)."""
+
+    def drop_tenant(self, tenant: str) -> None: ...
+
+
 class TierCache(CacheStore, QuestionIndex, Protocol):
     """The answer cache the tier service keeps (entries and cached questions), reached
     by the functions over HTTP."""

@@ -55,6 +55,20 @@ class ChromaQuestionIndex:
             self._collections.clear()
             raise CacheUnavailable(f"the question index could not {action}: {exc}") from exc
 
+    def drop_tenant(self, tenant: str) -> None:
+        """Delete the tenant's question collections, the duplicate model's included."""
+        self._collections.pop(tenant, None)
+        self._newest.pop(tenant, None)
+        for suffix in ("", DUPLICATE_MODEL_SUFFIX):
+            name = question_collection_name(tenant, suffix)
+            try:
+                self.client.delete_collection(name)
+            except Exception as exc:  # chromadb raises several types for "no such collection"
+                text = f"{type(exc).__name__} {exc}".lower()
+                if "notfound" in text or "not exist" in text or "not found" in text:
+                    continue
+                raise CacheUnavailable(f"the question index could not drop {name}: {exc}") from exc
+
     def add(
         self, tenant: str, partition: str, entry_id: str, question: str, embedding: Any
     ) -> None:

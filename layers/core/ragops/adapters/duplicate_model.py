@@ -224,6 +224,12 @@ class DuplicateModelQuestionIndex:
     def _partition(self, partition: str) -> str:
         return f"{partition}:{self.model_id}"
 
+    def drop_tenant(self, tenant: str) -> None:
+        """Forget the tenant's cached questions (``ForgetsTenants``), where ``inner`` can."""
+        drop = getattr(self.inner, "drop_tenant", None)
+        if drop is not None:
+            drop(tenant)
+
     def add(
         self, tenant: str, partition: str, entry_id: str, question: str, embedding: Any
     ) -> None:

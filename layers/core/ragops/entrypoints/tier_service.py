@@ -50,6 +50,7 @@ from ragops.errors import CacheUnavailable, ConfigurationError, RagopsError, Tie
 from ragops.ports import (
     CacheStore,
     CountsLoadedChunks,
+    ForgetsTenants,
     ListsTenants,
     QuestionIndex,
     VectorTier,
@@ -237,6 +238,10 @@ def create_tier_app(
     @app.delete(tenant_routes, name="drop", dependencies=guarded)
     def drop(tenant: str) -> dict[str, str]:
         index.drop_tenant(validate_tenant(tenant))
+        # The tenant's cached questions go with its index (the generation already moved on,
+        # so none would be served; this removes their text).
+        if isinstance(cache_questions, ForgetsTenants):
+            cache_questions.drop_tenant(tenant)
         return {"dropped": tenant}
 
     def store() -> CacheStore:
