@@ -31,6 +31,7 @@ from ragops.adapters.local_embedder import packaged_minilm_dir
 from ragops.adapters.onnx_embedder import OnnxEmbedder, export_to_onnx
 from ragops.domain.cache import Candidate
 from ragops.errors import ConfigurationError
+from ragops.ports import ForgetsTenants
 
 if TYPE_CHECKING:
     from ragops.ports import Embedder, QuestionIndex
@@ -226,9 +227,8 @@ class DuplicateModelQuestionIndex:
 
     def drop_tenant(self, tenant: str) -> None:
         """Forget the tenant's cached questions (``ForgetsTenants``), where ``inner`` can."""
-        drop = getattr(self.inner, "drop_tenant", None)
-        if drop is not None:
-            drop(tenant)
+        if isinstance(self.inner, ForgetsTenants):
+            self.inner.drop_tenant(tenant)
 
     def add(
         self, tenant: str, partition: str, entry_id: str, question: str, embedding: Any

@@ -744,16 +744,15 @@ def compose(
     if not ranked:
         return []
     best = ranked[0]
-    chosen = [best]
+    # Each chosen sentence with the words it may show.
+    chosen: list[tuple[Evidence, int]] = [(best, max_words)]
     used = len(best.candidate.text.split())
-    limits = {id(best): max_words}
     follower = _follower(best, ranked) if _is_lead_in(best.candidate.text) else None
     if follower is not None and max_sentences > 1:
         # A lead-in ("There are two ways to pause the tier:") says what the answer is
         # about, not what it is: what it introduces comes with it, clipped to the words
         # left, whatever it scored.
-        chosen.append(follower)
-        limits[id(follower)] = max(max_words - min(used, max_words), MIN_FOLLOWER_WORDS)
+        chosen.append((follower, max(max_words - min(used, max_words), MIN_FOLLOWER_WORDS)))
         used += len(follower.candidate.text.split())
     for other in ranked[1:]:
         if len(chosen) >= max_sentences or other.score < model.second_sentence_min_score:
@@ -762,25 +761,24 @@ def compose(
         # Overlapping chunks hold a sentence twice, one copy perhaps cut by the boundary;
         # a lead-in without what it introduces answers nothing.
         if _is_lead_in(text) or any(
-            text in c.candidate.text or c.candidate.text in text for c in chosen
+            text in c.candidate.text or c.candidate.text in text for c, _ in chosen
         ):
             continue
-        length = len(other.candidate.text.split())
+        length = len(text.split())
         if used + length > max_words:
             continue
-        chosen.append(other)
-        limits[id(other)] = max_words
+        chosen.append((other, max_words))
         used += length
-    if len(chosen) == 2 and chosen[0].candidate.passage == chosen[1].candidate.passage:
-        chosen.sort(key=lambda e: e.candidate.position)
+    if len(chosen) == 2 and chosen[0][0].candidate.passage == chosen[1][0].candidate.passage:
+        chosen.sort(key=lambda c: c[0].candidate.position)
     # Only a lone sentence (or a lead-in's follower) can be over the limit: a second joins
     # only within it.
     return [
         ExtractedSentence(
-            _clip(_SOURCE_MARKERS.sub("", e.candidate.text), profile, limits[id(e)]),
+            _clip(_SOURCE_MARKERS.sub("", e.candidate.text), profile, limit),
             e.candidate.passage,
         )
-        for e in chosen
+        for e, limit in chosen
     ]
 
 

@@ -63,24 +63,19 @@ class UploadIntents:
 
     def find(self, tenant: str, doc_id: str) -> UploadIntent | None:
         """The intent, or ``None`` when there is none."""
-        try:
-            data = json.loads(self.store.get(self.key(tenant, doc_id)))
-        except ObjectNotFound:
-            return None
-        return UploadIntent.from_dict(data)
+        return self._read(self.key(tenant, doc_id))
 
     def outstanding(self, tenant: str, now: datetime) -> list[UploadIntent]:
         """The tenant's intents whose file may still arrive: not past ``expires_at`` (the
         presigned POST is refused after it). One removed while listing is skipped."""
-        found = []
-        for key in self.store.list(keys.upload_intents_prefix(tenant)):
-            try:
-                intent = UploadIntent.from_dict(json.loads(self.store.get(key)))
-            except ObjectNotFound:
-                continue
-            if datetime.fromisoformat(intent.expires_at) > now:
-                found.append(intent)
-        return found
+        found = (self._read(key) for key in self.store.list(keys.upload_intents_prefix(tenant)))
+        return [i for i in found if i and datetime.fromisoformat(i.expires_at) > now]
+
+    def _read(self, key: str) -> UploadIntent | None:
+        try:
+            return UploadIntent.from_dict(json.loads(self.store.get(key)))
+        except ObjectNotFound:
+            return None
 
     def remove(self, tenant: str, doc_id: str) -> None:
         """Remove the intent; a missing one is not an error."""
