@@ -65,15 +65,17 @@ data "aws_iam_policy_document" "tier" {
     resources = [var.tier_secret_arn]
   }
 
+  # The token and the models are both under the stage's key: decrypting through either
+  # service, never directly.
   statement {
-    sid       = "DecryptTierToken"
+    sid       = "DecryptTokenAndModels"
     actions   = ["kms:Decrypt"]
     resources = [var.kms_key_arn]
 
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+      values   = ["secretsmanager.${var.region}.amazonaws.com", "s3.${var.region}.amazonaws.com"]
     }
   }
 
@@ -96,17 +98,6 @@ data "aws_iam_policy_document" "tier" {
     resources = ["${local.documents_bucket_arn}/${local.models_prefix}/*"]
   }
 
-  statement {
-    sid       = "DecryptTrainedModels"
-    actions   = ["kms:Decrypt"]
-    resources = [var.kms_key_arn]
-
-    condition {
-      test     = "StringEquals"
-      variable = "kms:ViaService"
-      values   = ["s3.${var.region}.amazonaws.com"]
-    }
-  }
 }
 
 resource "aws_iam_role_policy" "tier" {

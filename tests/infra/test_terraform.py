@@ -520,14 +520,7 @@ def test_tier_service_account_reads_the_token_and_the_trained_models_and_nothing
         "${var.tier_secret_arn}": token_arn,
         "${var.region}": "us-east-1",
     }
-
-    def resolve(text: str) -> str:
-        for name, value in values.items():
-            text = text.replace(name, value)
-        assert "${" not in text, f"unresolved expression in the tier policy: {text}"
-        return text
-
-    statements = policy_statements("tier", resolve)
+    statements = substituted_statements("tier", values)
     bucket = f"arn:aws:s3:::{MLFLOW_BUCKET}"
     kms = values["${var.kms_key_arn}"]
     assert permits(statements, "secretsmanager:GetSecretValue", token_arn)
@@ -567,6 +560,19 @@ def test_tier_service_account_reads_the_token_and_the_trained_models_and_nothing
 MLFLOW_BUCKET = "ragops-test-documents-123456789012"
 
 
+def substituted_statements(document: str, values: dict[str, str]) -> list[dict[str, Any]]:
+    """``policy_statements`` of ``document`` with each ``${...}`` of ``values`` replaced;
+    one left over fails the test."""
+
+    def resolve(text: str) -> str:
+        for name, value in values.items():
+            text = text.replace(name, value)
+        assert "${" not in text, f"unresolved expression in the {document} policy: {text}"
+        return text
+
+    return policy_statements(document, resolve)
+
+
 def mlflow_statements() -> list[dict[str, Any]]:
     locals_ = local_values("tier")
     values = {
@@ -575,14 +581,7 @@ def mlflow_statements() -> list[dict[str, Any]]:
         "${var.kms_key_arn}": "arn:aws:kms:us-east-1:123456789012:key/k",
         "${var.region}": "us-east-1",
     }
-
-    def resolve(text: str) -> str:
-        for name, value in values.items():
-            text = text.replace(name, value)
-        assert "${" not in text, f"unresolved expression in the MLflow policy: {text}"
-        return text
-
-    return policy_statements("mlflow", resolve)
+    return substituted_statements("mlflow", values)
 
 
 def test_mlflow_role_reaches_its_prefix_of_the_documents_bucket_and_nothing_else():

@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import venv
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.request import urlopen
@@ -126,17 +127,19 @@ def manifest_environment() -> dict[str, str]:
     raise AssertionError("k8s/base/tier.yaml has no tier container")
 
 
-def test_the_image_environment_serves_every_backend_the_manifest_selects(image_env, tmp_path):
-    """The deployment's own settings (the answer cache in Redis included) work in the
-    image's environment: a missing client library answers 500 on every cache write."""
+@contextmanager
+def manifest_service(image_env: Path, tmp_path: Path, **extra_env: str):
+    """``ragops tier serve`` from the image's environment with the manifest's own settings
+    (and ``extra_env``), beside a Chroma and a Redis server: only the addresses change, as
+    the services beside the tier run on 127.0.0.1 here. Yields (service, its environment)."""
     env = manifest_environment()
-    assert env["RAGOPS_CACHE"] == "redis"
     with ChromaServer(tmp_path / "chroma") as chroma, RedisServer(tmp_path / "redis") as redis:
-        # Only the addresses change: the services beside the tier run on 127.0.0.1 here.
-        env["RAGOPS_CACHE_REDIS_URL"] = redis.url
-        env["RAGOPS_MLFLOW_TRACKING_URI"] = f"http://127.0.0.1:{free_port()}"
-        metrics_port = free_port()
-        env["RAGOPS_TIER_METRICS_PORT"] = str(metrics_port)
+        env.update(
+            RAGOPS_CACHE_REDIS_URL=redis.url,
+            RAGOPS_MLFLOW_TRACKING_URI=f"http://127.0.0.1:{free_port()}",
+            RAGOPS_TIER_METRICS_PORT=str(free_port()),
+            **extra_env,
+        )
         service = TierServiceProcess(
             chroma.url,
             TOKEN,
@@ -146,16 +149,25 @@ def test_the_image_environment_serves_every_backend_the_manifest_selects(image_e
             env=env,
         )
         with service:
-            cache = HttpTierCache(service.url, token=TOKEN, timeout=10)
-            cache.put("acme", "p", "k", "e1", {"answer": "cached"}, 60)
-            assert cache.get_exact("acme", "p", "k") == "e1"
-            assert cache.get_entry("acme", "e1") == {"answer": "cached"}
-            # /metrics on its own port only: the load balancer forwards the API port.
-            with urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
-                assert b"ragops_tier_requests_total" in response.read()
-            with pytest.raises(HTTPError) as refused:
-                urlopen(f"{service.url}/metrics", timeout=10)
-            assert refused.value.code == 404
+            yield service, env
+
+
+def test_the_image_environment_serves_every_backend_the_manifest_selects(image_env, tmp_path):
+    """The deployment's own settings (the answer cache in Redis included) work in the
+    image's environment: a missing client library answers 500 on every cache write."""
+    assert manifest_environment()["RAGOPS_CACHE"] == "redis"
+    with manifest_service(image_env, tmp_path) as (service, env):
+        metrics_port = env["RAGOPS_TIER_METRICS_PORT"]
+        cache = HttpTierCache(service.url, token=TOKEN, timeout=10)
+        cache.put("acme", "p", "k", "e1", {"answer": "cached"}, 60)
+        assert cache.get_exact("acme", "p", "k") == "e1"
+        assert cache.get_entry("acme", "e1") == {"answer": "cached"}
+        # /metrics on its own port only: the load balancer forwards the API port.
+        with urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10) as response:
+            assert b"ragops_tier_requests_total" in response.read()
+        with pytest.raises(HTTPError) as refused:
+            urlopen(f"{service.url}/metrics", timeout=10)
+        assert refused.value.code == 404
 
 
 def test_the_image_environment_serves_the_caches_duplicate_model(image_env, tmp_path):
@@ -181,28 +193,15 @@ def test_the_image_environment_serves_the_caches_duplicate_model(image_env, tmp_
     )
     asked = ["What does pausing the tier do?", "What happens when I pause the tier?"]
     expected = duplicate_model_encoder(folder).embed_array(asked)
-    env = manifest_environment()
-    with ChromaServer(tmp_path / "chroma") as chroma, RedisServer(tmp_path / "redis") as redis:
-        env.update(
-            RAGOPS_CACHE_REDIS_URL=redis.url,
-            RAGOPS_MLFLOW_TRACKING_URI=f"http://127.0.0.1:{free_port()}",
-            RAGOPS_TIER_METRICS_PORT=str(free_port()),
-            RAGOPS_DATA_DIR=str(data),
-            HOME=str(tmp_path / "home"),  # the model cache folder, as the pod's /tmp
-        )
-        service = TierServiceProcess(
-            chroma.url,
-            TOKEN,
-            env["RAGOPS_INDEX_EMBEDDING_MODEL"],
-            tmp_path / "tier.log",
-            ragops=image_env / "bin" / "ragops",
-            env=env,
-        )
-        with service:
-            cache = HttpTierCache(service.url, token=TOKEN, timeout=30)
-            # The functions send their own embedding (Titan's dimension); the tier ignores it.
-            cache.add("acme", "1:s", "e1", asked[0], [0.5] * 1024)
-            (found,) = cache.nearest("acme", "1:s", [0.5] * 1024, 3, asked[1])
+    # The model cache folder under HOME, as the pod's /tmp.
+    running = manifest_service(
+        image_env, tmp_path, RAGOPS_DATA_DIR=str(data), HOME=str(tmp_path / "home")
+    )
+    with running as (service, _):
+        cache = HttpTierCache(service.url, token=TOKEN, timeout=30)
+        # The functions send their own embedding (Titan's dimension); the tier ignores it.
+        cache.add("acme", "1:s", "e1", asked[0], [0.5] * 1024)
+        (found,) = cache.nearest("acme", "1:s", [0.5] * 1024, 3, asked[1])
     assert found.entry_id == "e1" and found.serve_at == 0.8
     assert found.similarity == pytest.approx(float(expected[0] @ expected[1]), abs=2e-3)
 
