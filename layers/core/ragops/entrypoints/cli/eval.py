@@ -368,13 +368,12 @@ def eval_cache(
     # a lookup in the product uses.
     served = cache.questions if cache is not None else None
     model = duplicate_model_encoder_of(served)
-    encoder = None
     if model is not None:
-        # Every question at once: the same model with a session per core (serving has one).
-        encoder = (container.cache_duplicate_model(workers=None) or model)[0]
         at = model[1] if threshold is None else threshold
         verifier = DuplicateVerifier(threshold=at, similarity_floor=at, candidates=1)
-    embedded = _embedded_pairs(container, loaded, encoder)
+    # Every question at once: the same model with a session per core (serving has one).
+    bulk = container.cache_duplicate_model(workers=None) if model is not None else None
+    embedded = _embedded_pairs(container, loaded, (bulk or model)[0] if model else None)
     store, questions = replay_cache_stores(served, threshold=verifier.threshold, primed=embedded)
     report = replay_pairs(loaded, embedded, verifier, (store, questions))
     fields = ("hit_rate", "wrong_hit_rate", "false_hit_rate", "threshold", "pairs")
