@@ -89,6 +89,25 @@ resource "aws_s3_bucket_lifecycle_configuration" "documents" {
     }
   }
 
+  # A conversation not continued within the retention (every turn rewrites its object):
+  # the API deletes an expired one when it meets it; this deletes the ones never met again.
+  rule {
+    id     = "expire-old-conversations"
+    status = "Enabled"
+
+    filter {
+      prefix = "conversations/"
+    }
+
+    expiration {
+      days = var.conversation_retention_days
+    }
+
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+
   rule {
     id     = "expire-replaced-versions"
     status = "Enabled"

@@ -65,6 +65,17 @@ variable "noncurrent_version_expiration_days" {
   default     = 30
 }
 
+variable "conversation_retention_days" {
+  description = "Days a conversation is kept after its last turn (the API's ConversationRetentionDays)."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.conversation_retention_days >= 1
+    error_message = "conversation_retention_days must be 1 or more."
+  }
+}
+
 variable "access_log_expiration_days" {
   description = "Days the documents bucket's S3 server access logs are kept."
   type        = number

@@ -97,7 +97,10 @@ def test_upload_ask_open_citation_vote_and_delete(page):
     page.get_by_role("button", name="Thumbs up").click()
     expect(page.locator("#feedback-status")).to_have_text("Thanks for the feedback.")
 
-    # The same question again comes from the cache, and the UI says so.
+    # The same question again (the box is emptied once answered) comes from the cache, and
+    # the UI says so: it stands on its own words, so the conversation does not scope it.
+    expect(page.get_by_label("Question")).to_have_value("")
+    page.get_by_label("Question").fill("How long is the Aletsch Glacier?")
     page.get_by_role("button", name="Ask").click()
     expect(meta).to_contain_text("exact hit")
 
@@ -105,6 +108,60 @@ def test_upload_ask_open_citation_vote_and_delete(page):
     page.get_by_role("button", name="Delete glaciers.md").click()
     expect(page.locator("#documents tbody tr", has_text="glaciers.md")).to_have_count(0)
     expect(page.locator("#docs-empty")).to_be_visible()
+
+
+def test_a_two_turn_conversation_and_reopening_it_from_the_list(page):
+    from playwright.sync_api import expect
+
+    page.set_input_files(
+        "#file-input",
+        files=[{"name": "alps.md", "mimeType": "text/markdown", "buffer": GLACIERS}],
+    )
+    expect(page.locator("#uploads li.ok")).to_contain_text("alps.md")
+
+    page.get_by_label("Question").fill("Where is the Aletsch Glacier?")
+    page.get_by_role("button", name="Ask").click()
+    thread = page.locator("#thread .turn")
+    expect(thread).to_have_count(1)
+    expect(page.locator("#thread-status")).to_contain_text("Where is the Aletsch Glacier?")
+
+    # The follow-up leans on the first question; the thread says what it was asked as.
+    page.get_by_label("Question").fill("How long is it?")
+    page.get_by_role("button", name="Ask").click()
+    expect(thread).to_have_count(2)
+    expect(thread.nth(1)).to_contain_text("asked as: How long is the Aletsch Glacier?")
+    expect(thread.nth(1)).to_contain_text("23 kilometres")
+    expect(page.locator("#answer-text")).to_contain_text("23 kilometres")
+    listed = page.locator("#conversations li", has_text="Where is the Aletsch Glacier?")
+    expect(listed).to_contain_text("2 questions")
+
+    # A new conversation starts empty; the first stays in the list.
+    page.get_by_role("button", name="New conversation").click()
+    expect(page.locator("#thread")).to_be_hidden()
+    page.get_by_label("Question").fill("What do glaciers carve?")
+    page.get_by_role("button", name="Ask").click()
+    expect(thread).to_have_count(1)
+    expect(page.locator("#conversations li", has_text="What do glaciers carve?")).to_have_count(1)
+
+    # Reopened from the list, in a fresh page: its turns, and it goes on from there.
+    page.reload()
+    page.get_by_role("button", name="Open conversation: Where is the Aletsch Glacier?").click()
+    expect(thread).to_have_count(2)
+    expect(thread.nth(0)).to_contain_text("Where is the Aletsch Glacier?")
+    expect(thread.nth(1)).to_contain_text("asked as: How long is the Aletsch Glacier?")
+    page.get_by_label("Question").fill("What does it carve?")
+    page.get_by_role("button", name="Ask").click()
+    expect(thread).to_have_count(3)
+    expect(thread.nth(2)).to_contain_text("asked as: What does the Aletsch Glacier carve?")
+    expect(listed).to_contain_text("3 questions")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete conversation: Where is the Aletsch Glacier?").click()
+    expect(listed).to_have_count(0)
+    expect(page.locator("#thread")).to_be_hidden()
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete alps.md").click()
+    expect(page.locator("#documents tbody tr", has_text="alps.md")).to_have_count(0)
 
 
 def test_a_bad_file_shows_why_in_words(page):

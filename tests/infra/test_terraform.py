@@ -305,6 +305,17 @@ def test_documents_bucket():
     intents = rules["expire-abandoned-upload-intents"]
     assert attr(block(intents, "filter"), "prefix") == "uploads/"
     assert attr(block(intents, "expiration"), "days") > 14  # the ingest queue keeps 14 days
+    conversations = rules["expire-old-conversations"]
+    assert attr(block(conversations, "filter"), "prefix") == "conversations/"
+    assert expr(attr(block(conversations, "expiration"), "days")) == (
+        "var.conversation_retention_days"
+    )
+    # the API's own retention (the template's parameter) is the same by default
+    template = (ROOT / "template.yaml").read_text()
+    api_default = template.split("  ConversationRetentionDays:")[1].split("Default:")[1]
+    assert variable_default("persistent", "conversation_retention_days") == int(
+        api_default.split()[0]
+    )
     for rule in rules.values():
         assert blocks(rule, "abort_incomplete_multipart_upload"), attr(rule, "id")
 

@@ -74,6 +74,27 @@ def test_ingest_ask_list_delete(library, tmp_path):
     assert missing.returncode == 1 and "not found" in missing.stderr
 
 
+def test_a_follow_up_continues_its_conversation_on_the_cli(library, tmp_path):
+    data = tmp_path / "data"
+    ragops("ingest", str(library), data_dir=data)
+    first = json.loads(ragops("ask", "What causes spring tides?", "--json", data_dir=data).stdout)
+    conversation = first["conversation_id"]
+    follow_up = ragops(
+        "ask", "When do they happen?", "--conversation", conversation, "--json", data_dir=data
+    )
+    answer = json.loads(follow_up.stdout)
+    assert answer["conversation_id"] == conversation
+    assert answer["standalone_question"] == "When do spring tides happen?"
+    assert answer["citations"][0]["source"] == "tides.md"
+    shown = ragops("ask", "And why?", "--conversation", conversation, data_dir=data).stdout
+    assert "asked as: Why do spring tides happen?" in shown
+    assert f"--conversation {conversation}" in shown
+    missing = ragops(
+        "ask", "When?", "--conversation", "c20260101000000" + "0" * 12, data_dir=data, check=False
+    )
+    assert missing.returncode == 1 and "not found" in missing.stderr
+
+
 def test_pause_ingest_resume_on_the_cli(library, tmp_path):
     data = tmp_path / "data"
     ragops("tier", "pause", data_dir=data)

@@ -53,8 +53,10 @@ ANSWER_JSON = {
     "generation_usd": 0.002,
     "total_usd": 0.00201,
     "rerank_usd": 0.0,
+    "rewrite_usd": 0.0,
 }
-"""An answer record as ``services/costs.py`` wrote it before the repository, in order."""
+"""An answer record as the repository writes it, in order (``services/costs.py`` wrote the
+same before the repository, without ``rewrite_usd``)."""
 
 COST_JSON = {
     "tenant": "acme",
@@ -129,8 +131,8 @@ def test_a_cost_record_keeps_its_old_shape_and_name():
     key = record_query_cost(store, "acme", "m", QueryCost(3, 10, 5, 0.0, 0.5, 0.5), at=at)
     assert re.fullmatch(r"usage/acme/2026-11-03/091500000001-[0-9a-f]{8}\.json", key)
     stored = json.loads(store.objects[key])
-    assert stored == {**COST_JSON, "rerank_usd": 0.0}
-    assert list(stored) == [*COST_JSON, "rerank_usd"]
+    assert stored == {**COST_JSON, "rerank_usd": 0.0, "rewrite_usd": 0.0}
+    assert list(stored) == [*COST_JSON, "rerank_usd", "rewrite_usd"]
     # An answer without an id is recorded as a cost record too.
     record_answer_cost(
         store,
@@ -138,13 +140,17 @@ def test_a_cost_record_keeps_its_old_shape_and_name():
         Answer("a", [], "m", Usage(), 3.0, prompt=PromptInfo("v1"), cost=QueryCost(1)),
     )
     newest = next(k for k in store.objects if k != key)
-    assert set(json.loads(store.objects[newest])) == {*COST_JSON, "rerank_usd"}
+    assert set(json.loads(store.objects[newest])) == {*COST_JSON, "rerank_usd", "rewrite_usd"}
 
 
 def test_records_of_older_shapes_read_with_defaults():
     store = MemoryObjectStore()
     put(store, "usage/acme/2026-11-03/091500000001-0a1b2c3d.json", COST_JSON)
-    older = {k: v for k, v in ANSWER_JSON.items() if k not in ("route", "mode", "fallback")}
+    older = {
+        k: v
+        for k, v in ANSWER_JSON.items()
+        if k not in ("route", "mode", "fallback", "rewrite_usd")
+    }
     older["answer_id"] = other = answer_id("2025-03-02", 7)
     put(store, f"usage/acme/2025-03-02/{other}.json", older)
     # Hand-written, as some tests do: no tenant, no time, no answer id in the JSON.
@@ -155,7 +161,7 @@ def test_records_of_older_shapes_read_with_defaults():
     assert cost.answer_id is None and cost.prompt_version is None and cost.model == "m"
     assert cost.cost == QueryCost(3, 10, 5, 0.0, 0.5, 0.5, rerank_usd=0.0)
     assert not cost.abstained and not cost.grounded and cost.cache_hit is None
-    assert cost.to_dict() == {**COST_JSON, "rerank_usd": 0.0}
+    assert cost.to_dict() == {**COST_JSON, "rerank_usd": 0.0, "rewrite_usd": 0.0}
     answer = records["2025-03-02"]
     assert answer.answer_id == other and answer.route is None and answer.mode is None
     assert answer.grounded and answer.latency_ms == 41.5

@@ -243,6 +243,26 @@ def test_every_s3_call_of_every_function_is_allowed_by_its_role(cloud, template)
     assert _body(shown)["status"] == "indexed", shown["body"]
     answer = invoke(cloud, "api", "api_query.json", key=key)
     assert answer["statusCode"] == 200, answer["body"]
+    # A follow-up in the answer's conversation, then the conversation listed, shown, deleted.
+    conversation_id = _body(answer)["conversation_id"]
+    follow_up = {"question": "How long is it?", "conversation_id": conversation_id}
+    followed = invoke(cloud, "api", "api_query.json", key=key, body=json.dumps(follow_up))
+    assert followed["statusCode"] == 200, followed["body"]
+    for method, path, status in [
+        ("GET", "/v1/conversations", 200),
+        ("GET", f"/v1/conversations/{conversation_id}", 200),
+        ("DELETE", f"/v1/conversations/{conversation_id}", 204),
+    ]:
+        shown = invoke(
+            cloud,
+            "api",
+            "api_list_documents.json",
+            key=key,
+            httpMethod=method,
+            path=path,
+            pathParameters={"proxy": path[1:]},
+        )
+        assert shown["statusCode"] == status, shown["body"]
     vote = {"answer_id": _body(answer)["answer_id"], "rating": "up"}
     feedback = invoke(
         cloud,

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ragops.domain.chunking import Chunker
@@ -37,6 +38,7 @@ from ragops.ports import (
     ObjectStore,
     PipelineRegistry,
     QuestionIndex,
+    QuestionRewriter,
     Reranker,
     TierCache,
     TierStateStore,
@@ -45,6 +47,7 @@ from ragops.ports import (
 )
 from ragops.services.answer_cache import CacheInvalidatingTier, SemanticCache
 from ragops.services.answering import AnswerContext, SentenceEmbeddings
+from ragops.services.conversations import ConversationContext
 from ragops.services.ingestion import IngestContext
 from ragops.services.pipeline import ChampionReader, ServedPipeline, served_settings
 from ragops.services.queries import QueryContext
@@ -687,6 +690,33 @@ class Container:
             tier_status=self.tier_status,
         )
 
+    @cached_property
+    def question_rewriter(self) -> QuestionRewriter:
+        """What makes a follow-up standalone (``RAGOPS_CONVERSATION_REWRITER``)."""
+        from ragops.domain.conversations import SubjectCarryingRewriter
+
+        s = self.settings
+        use_model = s.conversation_rewriter == "model" or (
+            s.conversation_rewriter == "auto" and s.llm == "bedrock"
+        )
+        if not use_model:
+            return SubjectCarryingRewriter()
+        from ragops.adapters.chat_rewriter import ChatModelQuestionRewriter
+
+        return ChatModelQuestionRewriter(self.chat_model)
+
+    def conversation_context(self) -> ConversationContext:
+        """What asking within a conversation needs (``ragops.services.conversations``)."""
+        from ragops.repositories.conversations import ConversationRepository
+
+        return ConversationContext(
+            query=self.query_context(),
+            conversations=ConversationRepository(
+                self.store, self.settings.conversation_retention_days
+            ),
+            rewriter=self.question_rewriter,
+        )
+
     def query_context(self) -> QueryContext:
         """What asking a question needs (``ragops.services.queries``)."""
         return QueryContext(
@@ -750,6 +780,14 @@ class Container:
 
         configured = {m: ModelPrice(i, o) for m, (i, o) in self.settings.prices.items()}
         return {**DEFAULT_PRICES, **configured}
+
+
+def scratch_store(directory: Path) -> ObjectStore:
+    """A local object store in ``directory``: where an evaluation keeps what it must not
+    leave in the deployment's store (``ragops eval followups``'s conversations)."""
+    from ragops.adapters.localfs import LocalFsObjectStore
+
+    return LocalFsObjectStore(directory)
 
 
 def replay_cache_stores(

@@ -58,6 +58,15 @@ class AnswerNotFound(RagopsError):
         self.answer_id = answer_id
 
 
+class ConversationNotFound(RagopsError):
+    """No conversation with this id is this tenant's and this user's (HTTP 404): another
+    tenant's or user's reads the same as one that never existed, or has expired."""
+
+    def __init__(self, conversation_id: str) -> None:
+        super().__init__(f"conversation {conversation_id!r} not found")
+        self.conversation_id = conversation_id
+
+
 class ObjectNotFound(RagopsError):
     """The object store has no object under this key."""
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 from ragops.domain.auth import Principal
 from ragops.domain.cache import Candidate
 from ragops.domain.chunking import TokenCounter
+from ragops.domain.conversations import Rewrite, Turn
 from ragops.domain.guardrails import GuardrailVerdict
 from ragops.domain.models import ChatMessage, Chunk, Generation, SearchHit, SearchMode
 from ragops.domain.pipeline import PipelineEvaluation, PipelineVersion
@@ -85,6 +86,18 @@ class StreamingChatModel(Protocol):
     def generate(self, messages: Sequence[ChatMessage]) -> Generation: ...
 
     def stream(self, messages: Sequence[ChatMessage]) -> Iterator[str | Generation]: ...
+
+
+class QuestionRewriter(Protocol):
+    """Makes a follow-up question standalone from the conversation's earlier turns (oldest
+    first): what to search and answer. A question that leans on none comes back as it is.
+    ``calls_model`` says whether the question's text leaves the process (to a model), so
+    that it is screened by the guardrail first."""
+
+    model_id: str
+    calls_model: bool
+
+    def rewrite(self, question: str, earlier: Sequence[Turn]) -> Rewrite: ...
 
 
 class ObjectStore(Protocol):

@@ -277,6 +277,19 @@ class Settings(BaseSettings):
         description="Bearer key for the OpenAI-compatible server, if it wants one.",
     )
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    conversation_rewriter: Literal["auto", "rules", "model"] = Field(
+        default="auto",
+        description="What makes a follow-up question standalone: rules (the earlier "
+        "question's subject carried into it, no model) or model (the chat model that "
+        "answers, on AWS the lite Nova model); auto takes the model with RAGOPS_LLM=bedrock "
+        "and the rules otherwise (SmolLM2 cannot rewrite reliably).",
+    )
+    conversation_retention_days: int = Field(
+        default=30,
+        ge=1,
+        le=3650,
+        description="Days a conversation is kept after its last turn.",
+    )
     local_llm_context_tokens: int = Field(default=4096, ge=512)
     local_llm_threads: int | None = None
     bedrock_chat_model_id: str = "us.amazon.nova-2-lite-v1:0"

@@ -10,6 +10,7 @@ allows what the function does with it (``s3:ListBucket`` included: without it S3
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ KEY_RECORDS = "auth/keys/"
 EVAL = "eval/"
 UPLOADS = "uploads/"
 MODELS = "models/"
+CONVERSATIONS = "conversations/"
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,11 @@ LAYOUTS = (
         MODELS,
         "models/{name}/champion.json and models/{name}/v{version}/{file}: the served copy of "
         "a model the product trained (the MLflow registry is its record)",
+    ),
+    KeyLayout(
+        CONVERSATIONS,
+        "conversations/{tenant}/{user}/{conversation_id}.json: a user's questions and "
+        "answers in order ({user} a digest of the user id; _ for callers naming none)",
     ),
 )
 
@@ -156,3 +163,21 @@ def served_model_champion_key(name: str) -> str:
 
 def served_model_file_key(name: str, version: int, file: str) -> str:
     return f"{MODELS}{_segment(name)}/v{int(version)}/{_segment(file)}"
+
+
+def _user_segment(user: str | None) -> str:
+    """A user id as a key segment: a digest (a user id may be an e-mail address, which
+    should not be in key names or access logs); ``_`` for no user."""
+    if user is None:
+        return "_"
+    return "u" + hashlib.sha256(user.encode("utf-8")).hexdigest()[:24]
+
+
+def conversations_prefix(tenant: str, user: str | None) -> str:
+    """Every conversation of ``user`` within ``tenant`` (the trailing slash keeps one
+    tenant's or user's listing off another's)."""
+    return f"{CONVERSATIONS}{tenant}/{_user_segment(user)}/"
+
+
+def conversation_key(tenant: str, user: str | None, conversation_id: str) -> str:
+    return f"{conversations_prefix(tenant, user)}{conversation_id}.json"

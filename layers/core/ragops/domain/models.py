@@ -214,6 +214,8 @@ class QueryCost:
     generation_usd: float = 0.0
     total_usd: float = 0.0
     rerank_usd: float = 0.0
+    rewrite_usd: float = 0.0
+    """What making a follow-up standalone cost (a model's tokens; the rules are free)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,3 +330,7 @@ class Answer:
     fallback: Fallback | None = None
     """Set when the answer is not what was asked of the mode, and why."""
     answerability: Answerability | None = None
+    conversation_id: str | None = None
+    """The conversation this answer is a turn of (``POST /v1/query`` starts one)."""
+    standalone_question: str | None = None
+    """What was searched and answered, when a follow-up was rewritten to stand alone."""

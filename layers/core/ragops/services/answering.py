@@ -392,6 +392,7 @@ def answer_question(
     top_k: int | None = None,
     mode: SearchMode = SearchMode.HYBRID,
     user: str | None = None,
+    context_key: str = "",
 ) -> Answer:
     """Retrieve the tenant's passages and answer from them, citing them as ``[n]``.
 
@@ -409,10 +410,18 @@ def answer_question(
     answer to the same question (exact, or a verified near duplicate) asked since the
     tenant's corpus last changed is served without retrieval or generation. A generated
     answer uses the experiment's prompt variant for ``tenant`` and ``user`` when one runs;
-    every answer carries an ``answer_id`` for feedback.
+    every answer carries an ``answer_id`` for feedback. ``context_key`` is a follow-up's
+    conversation context: its answer is cached and served within that context only.
     """
     *_, answer = _answer_events(
-        ctx, tenant=tenant, question=question, top_k=top_k, mode=mode, user=user, stream=False
+        ctx,
+        tenant=tenant,
+        question=question,
+        top_k=top_k,
+        mode=mode,
+        user=user,
+        stream=False,
+        context_key=context_key,
     )
     assert isinstance(answer, Answer)
     return answer
@@ -425,11 +434,15 @@ def _named(answer: Answer, prompt: PromptInfo) -> Answer:
     return replace(answer, answer_id=new_answer_id(), prompt=prompt if wrote else None)
 
 
-def _scope(ctx: AnswerContext, mode: SearchMode, top_k: int, template: PromptTemplate) -> str:
+def _scope(
+    ctx: AnswerContext, mode: SearchMode, top_k: int, template: PromptTemplate, context_key: str
+) -> str:
     """The cache partition's retrieval and answering settings: another mode, ``top_k``,
-    prompt or answer mode makes another answer."""
+    prompt or answer mode makes another answer, and so does a follow-up's conversation
+    context (``domain.conversations.context_key``)."""
     variant = template.id if ctx.answer_mode != AnswerMode.EXTRACTIVE else ""
-    return cache_scope(mode, top_k, f"{ctx.answer_mode}:{variant}")
+    scope = cache_scope(mode, top_k, f"{ctx.answer_mode}:{variant}")
+    return f"{scope}|{context_key}" if context_key else scope
 
 
 def _lookup(
@@ -439,6 +452,7 @@ def _lookup(
     mode: SearchMode,
     template: PromptTemplate,
     started: float,
+    context_key: str = "",
 ) -> tuple[Answer | None, str, Any]:
     """(cached answer or None, cache partition, question embedding if computed). The
     partition is "" without a cache or when it cannot be reached; the embedding is reused
@@ -448,7 +462,7 @@ def _lookup(
         return None, "", None
     question = screened.question
     partition, hit = cache.lookup_exact(
-        tenant, _scope(ctx, mode, screened.top_k, template), question
+        tenant, _scope(ctx, mode, screened.top_k, template, context_key), question
     )
     if hit is not None:
         return _cached_answer(ctx, hit, screened, started, embedding_tokens=0), partition, None
@@ -511,6 +525,7 @@ def stream_answer(
     top_k: int | None = None,
     mode: SearchMode = SearchMode.HYBRID,
     user: str | None = None,
+    context_key: str = "",
 ) -> Iterator[AnswerDelta | Answer]:
     """``answer_question``, yielding the answer's sentences as they are made, then the
     final ``Answer``. Errors before the first item (a refused question, a paused tier)
@@ -518,7 +533,14 @@ def stream_answer(
     supported by a passage; with a guardrail service (not the local one) nothing is shown
     before the final answer, which that service checks."""
     return _answer_events(
-        ctx, tenant=tenant, question=question, top_k=top_k, mode=mode, user=user, stream=True
+        ctx,
+        tenant=tenant,
+        question=question,
+        top_k=top_k,
+        mode=mode,
+        user=user,
+        stream=True,
+        context_key=context_key,
     )
 
 
@@ -531,6 +553,7 @@ def _answer_events(
     mode: SearchMode,
     user: str | None,
     stream: bool,
+    context_key: str = "",
 ) -> Iterator[AnswerDelta | Answer]:
     """The one answer pipeline: screen, pick the prompt, look up the cache, prepare
     (retrieve, read, decide), answer, remember, name. With ``stream`` the answer's
@@ -538,7 +561,9 @@ def _answer_events(
     started = ctx.clock()
     screened = screen_question(ctx, tenant=tenant, question=question, top_k=top_k)
     template, prompt = ctx.prompt_for(tenant, user)
-    answer, partition, embedding = _lookup(ctx, tenant, screened, mode, template, started)
+    answer, partition, embedding = _lookup(
+        ctx, tenant, screened, mode, template, started, context_key
+    )
     if answer is None:
         prepared = _prepare(ctx, tenant, screened, mode, embedding)
         if stream and not (prepared.declined or _is_extractive(prepared)):

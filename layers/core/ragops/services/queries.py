@@ -38,17 +38,29 @@ def ask(
     top_k: int | None = None,
     mode: SearchMode = SearchMode.HYBRID,
     user: str | None = None,
+    context_key: str = "",
+    finish: Callable[[Answer], Answer] | None = None,
 ) -> Answer:
     """Answer ``question`` from ``tenant``'s documents. ``ServicePaused`` while the tier
-    is not usable; ``RequestBlocked`` (counted) for a question the guardrail refuses."""
+    is not usable; ``RequestBlocked`` (counted) for a question the guardrail refuses.
+    ``context_key``: a follow-up's conversation context (``answer_question``);
+    ``finish`` completes the answer before it is recorded (a conversation's turn)."""
     require_usable(ctx.tier_status())
     try:
         answer = answer_question(
-            ctx.answering, tenant=tenant, question=question, top_k=top_k, mode=mode, user=user
+            ctx.answering,
+            tenant=tenant,
+            question=question,
+            top_k=top_k,
+            mode=mode,
+            user=user,
+            context_key=context_key,
         )
     except RequestBlocked as exc:
         report_blocked(ctx.metrics, exc.findings)
         raise
+    if finish is not None:
+        answer = finish(answer)
     _remember(ctx, tenant, answer)
     return answer
 
@@ -61,6 +73,8 @@ def ask_streaming(
     top_k: int | None = None,
     mode: SearchMode = SearchMode.HYBRID,
     user: str | None = None,
+    context_key: str = "",
+    finish: Callable[[Answer], Answer] | None = None,
 ) -> Iterator[AnswerDelta | Answer]:
     """``ask`` as a stream of sentences, then the ``Answer``. Everything that refuses the
     question (a paused tier, the guardrail) raises here, before the stream is returned, so
@@ -68,7 +82,13 @@ def ask_streaming(
     the stream reaches it."""
     require_usable(ctx.tier_status())
     events = stream_answer(
-        ctx.answering, tenant=tenant, question=question, top_k=top_k, mode=mode, user=user
+        ctx.answering,
+        tenant=tenant,
+        question=question,
+        top_k=top_k,
+        mode=mode,
+        user=user,
+        context_key=context_key,
     )
     try:
         first = next(events)
@@ -79,6 +99,8 @@ def ask_streaming(
     def remembered() -> Iterator[AnswerDelta | Answer]:
         for item in chain([first], events):
             if isinstance(item, Answer):
+                if finish is not None:
+                    item = finish(item)
                 _remember(ctx, tenant, item)
             yield item
 

@@ -330,7 +330,7 @@ async function streamAnswer(question) {
   const response = await fetch("/v1/query/stream", {
     method: "POST",
     headers: { "Content-Type": "application/json", ...authHeaders() },
-    body: JSON.stringify({ question }),
+    body: JSON.stringify(currentConversation ? { question, conversation_id: currentConversation } : { question }),
   });
   if (!response.ok) {
     const data = await response.json().catch(() => null);
@@ -357,6 +357,7 @@ async function streamAnswer(question) {
         $("answer-text").textContent = streamed;
       } else if (event.kind === "answer") {
         renderAnswer(event.data);
+        addTurn(question, event.data); // conversations.js
         return;
       } else if (event.kind === "error") {
         throw new Error(event.data.error.message);
@@ -375,6 +376,7 @@ async function ask(event) {
   try {
     await streamAnswer(question);
     $("ask-status").textContent = "";
+    $("question").value = "";
   } catch (error) {
     $("ask-status").textContent = error.status === 503
       ? `The search tier is not available: ${error.message}`
@@ -433,6 +435,7 @@ function init() {
   });
   refreshDocuments();
   refreshTier();
+  initConversations(); // conversations.js
 }
 
 document.addEventListener("DOMContentLoaded", init);

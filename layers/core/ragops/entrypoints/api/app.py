@@ -13,7 +13,13 @@ from fastapi.staticfiles import StaticFiles
 from ragops import __version__
 from ragops.bootstrap import Container, build_container
 from ragops.entrypoints.api.errors import error_response, install_error_handlers
-from ragops.entrypoints.api.routers import documents, operations, query, uploads
+from ragops.entrypoints.api.routers import (
+    conversations,
+    documents,
+    operations,
+    query,
+    uploads,
+)
 from ragops.entrypoints.api.routers.uploads import request_body_limit, too_large_message
 
 WEB = Path(__file__).resolve().parent.parent.parent / "web"
@@ -39,7 +45,7 @@ def create_app(container: Container | None = None) -> FastAPI:
             return error_response(413, "payload_too_large", too_large_message(container, size))
         return await call_next(request)
 
-    for module in (operations, documents, uploads, query):
+    for module in (operations, documents, uploads, query, conversations):
         app.include_router(module.router)
     app.mount("/ui", StaticFiles(directory=WEB), name="ui")
 

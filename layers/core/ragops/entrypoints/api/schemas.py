@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ragops.domain.conversations import CONVERSATION_ID, Conversation
 from ragops.domain.models import DocumentRecord, SearchMode
 from ragops.services.answering import MAX_QUESTION_CHARS
 from ragops.services.feedback import MAX_COMMENT_CHARS
@@ -15,6 +17,75 @@ class QueryRequest(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS)
     top_k: int | None = Field(default=None, ge=1, le=50)
     mode: SearchMode = SearchMode.HYBRID
+    conversation_id: str | None = Field(
+        default=None,
+        pattern=CONVERSATION_ID.pattern,
+        description="Continue this conversation (the answer's conversation_id): a "
+        "follow-up is made standalone from its last turns. Without one, a new "
+        "conversation starts.",
+    )
+
+
+class TurnCitationOut(BaseModel):
+    number: int
+    doc_id: str
+    title: str
+    source: str
+    page: int | None = None
+    section: str | None = None
+    snippet: str = ""
+
+
+class TurnOut(BaseModel):
+    question: str
+    standalone_question: str = Field(description="What was searched and answered.")
+    answer: str
+    asked_at: str
+    answer_id: str | None = None
+    abstained: bool = False
+    citations: list[TurnCitationOut] = Field(default_factory=list)
+
+
+class ConversationSummaryOut(BaseModel):
+    conversation_id: str
+    title: str = Field(description="The first question, shortened.")
+    turns: int
+    created_at: str
+    updated_at: str
+
+
+class ConversationListOut(BaseModel):
+    conversations: list[ConversationSummaryOut] = Field(
+        description="The caller's conversations, the latest updated first."
+    )
+
+
+class ConversationOut(BaseModel):
+    conversation_id: str
+    title: str
+    created_at: str
+    updated_at: str
+    turns: list[TurnOut]
+
+
+def conversation_summary(conversation: Conversation) -> ConversationSummaryOut:
+    return ConversationSummaryOut(
+        conversation_id=conversation.conversation_id,
+        title=conversation.title,
+        turns=len(conversation.turns),
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+    )
+
+
+def conversation_out(conversation: Conversation) -> ConversationOut:
+    return ConversationOut(
+        conversation_id=conversation.conversation_id,
+        title=conversation.title,
+        created_at=conversation.created_at,
+        updated_at=conversation.updated_at,
+        turns=[TurnOut.model_validate(asdict(t)) for t in conversation.turns],
+    )
 
 
 class FeedbackRequest(BaseModel):

@@ -17,6 +17,7 @@ from ragops.entrypoints.cli import (
     common,
     costs,
     documents,
+    eval_followups,
     eval_suite,
     keys,
     monitor,
@@ -44,6 +45,7 @@ app.command()(ask.ask)
 app.command()(serve.invoke)
 app.command("sync")(documents.sync)
 eval_app.command("suite")(eval_suite.eval_suite)
+eval_app.command("followups")(eval_followups.eval_followups)
 app.add_typer(documents.documents_app, name="documents")
 app.add_typer(eval_app, name="eval")
 app.add_typer(tier.tier_app, name="tier")

@@ -29,7 +29,16 @@ def ask(
     top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=50)] = None,
     mode: Annotated[SearchMode, typer.Option(help="Retrieval mode.")] = SearchMode.HYBRID,
     user: Annotated[
-        str | None, typer.Option(help="User id (keeps a user in one prompt variant).")
+        str | None,
+        typer.Option(help="User id (keeps a user in one prompt variant; owns the conversation)."),
+    ] = None,
+    conversation: Annotated[
+        str | None,
+        typer.Option(
+            "--conversation",
+            help="Continue this conversation (the id a former answer printed): a follow-up "
+            "question is made standalone from its last turns.",
+        ),
     ] = None,
     data_dir: DataDir = None,
     json_output: JsonFlag = False,
@@ -37,21 +46,24 @@ def ask(
     """Answer a question from the documents, with citations."""
     from dataclasses import asdict
 
-    from ragops.services.queries import ask as ask_question
+    from ragops.services.conversations import ask_in_conversation
 
     tenant = _tenant(tenant)
     container = _container(data_dir, serving=True)
-    answer = ask_question(
-        container.query_context(),
+    answer = ask_in_conversation(
+        container.conversation_context(),
         tenant=tenant,
+        user=user,
         question=question,
+        conversation_id=conversation,
         top_k=top_k,
         mode=mode,
-        user=user,
     )
     if json_output:
         print(json.dumps(asdict(answer), indent=2, ensure_ascii=False))
         return
+    if answer.standalone_question:
+        out.print(f"[dim]asked as: {escape(answer.standalone_question)}[/]", highlight=False)
     out.print(answer.answer, highlight=False)
     if answer.citations:
         out.print()
@@ -74,4 +86,10 @@ def ask(
     out.print(
         f"\n[dim]{escape(how)} · {answer.usage.input_tokens} in / "
         f"{answer.usage.output_tokens} out tokens{cost} · {answer.latency_ms:.0f} ms[/]"
+    )
+    out.print(
+        f"[dim]conversation {answer.conversation_id}: ask a follow-up with "
+        f"--conversation {answer.conversation_id}[/]",
+        highlight=False,
+        soft_wrap=True,
     )

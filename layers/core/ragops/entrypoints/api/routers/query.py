@@ -17,9 +17,9 @@ from ragops.entrypoints.api.errors import ERRORS
 from ragops.entrypoints.api.schemas import FeedbackOut, FeedbackRequest, QueryRequest
 from ragops.errors import RagopsError
 from ragops.services.answering import AnswerDelta
+from ragops.services.conversations import ask_in_conversation, ask_in_conversation_streaming
 from ragops.services.feedback import record_feedback
 from ragops.services.observability import report_feedback
-from ragops.services.queries import ask, ask_streaming
 
 logger = logging.getLogger("ragops.entrypoints.api")
 
@@ -35,14 +35,18 @@ def sse_event(kind: str, data: Any) -> str:
 def query(body: QueryRequest, container: ContainerDep, tenant: TenantDep, user: UserDep) -> Answer:
     """Answer a question from the tenant's documents, citing passages as [n].
     503 with ``Retry-After`` while the search tier is paused. ``answer_id`` names the
-    answer for ``POST /v1/feedback``; ``prompt`` says which template answered."""
-    return ask(
-        container.query_context(),
+    answer for ``POST /v1/feedback``; ``prompt`` says which template answered.
+    ``conversation_id`` continues a conversation (404 if it is not the caller's); the
+    answer carries the conversation's id, and ``standalone_question`` when a follow-up
+    was rewritten to stand alone."""
+    return ask_in_conversation(
+        container.conversation_context(),
         tenant=tenant,
+        user=user,
         question=body.question,
+        conversation_id=body.conversation_id,
         top_k=body.top_k,
         mode=body.mode,
-        user=user,
     )
 
 
@@ -65,13 +69,14 @@ def query_stream(
     """``/v1/query`` as a stream: each sentence appears once written and checked against
     its passages; the final ``answer`` event replaces them. Refused questions and a
     paused tier answer with the usual JSON errors before any event."""
-    events = ask_streaming(
-        container.query_context(),
+    events = ask_in_conversation_streaming(
+        container.conversation_context(),
         tenant=tenant,
+        user=user,
         question=body.question,
+        conversation_id=body.conversation_id,
         top_k=body.top_k,
         mode=body.mode,
-        user=user,
     )
 
     def sse() -> Iterator[str]:
