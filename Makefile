@@ -8,6 +8,10 @@ TOOLS_STAMP := $(TOOLS)/.installed
 IAC := .iac
 IAC_STAMP := $(IAC)/.installed
 BROWSER_STAMP := $(VENV)/.chromium
+# pdf.js, served by the UI itself (no CDN): installed from npm (web-vendor/package-lock.json)
+# and its two built files copied into the package, which ships them (the Lambda layer too).
+PDFJS := layers/core/ragops/web/vendor/pdfjs
+WEB_STAMP := $(PDFJS)/pdf.min.mjs
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SCIFACT ?= ../shared/data/scifact
@@ -39,7 +43,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[local,aws,tier,dev,mlops]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(WEB_STAMP): web-vendor/package-lock.json
+	cd web-vendor && npm ci --silent --no-audit --no-fund --omit=optional
+	mkdir -p $(PDFJS)
+	cp web-vendor/node_modules/pdfjs-dist/build/pdf.min.mjs \
+	  web-vendor/node_modules/pdfjs-dist/build/pdf.worker.min.mjs \
+	  web-vendor/node_modules/pdfjs-dist/LICENSE $(PDFJS)/
+	touch $(WEB_STAMP)
+
+install: $(STAMP) $(WEB_STAMP)
 
 # Infrastructure tools (SAM CLI, cfn-lint, aws-cdk-lib) in an environment of their own.
 $(TOOLS_STAMP): requirements-tools.txt
@@ -73,15 +85,15 @@ $(BROWSER_STAMP): $(STAMP)
 	touch $(BROWSER_STAMP)
 
 ## run: install, ingest the sample documents (docs/), serve on 127.0.0.1:8000
-run: $(STAMP)
+run: $(STAMP) $(WEB_STAMP)
 	$(BIN)/ragops ingest docs
 	$(BIN)/ragops serve --host $(HOST) --port $(PORT)
 
-serve: $(STAMP)
+serve: $(STAMP) $(WEB_STAMP)
 	$(BIN)/ragops serve --host $(HOST) --port $(PORT)
 
 ## test: install what the tests need, lint, and run every test (unit, integration, infra)
-test: $(STAMP) $(TOOLS_STAMP) $(IAC_STAMP) $(BROWSER_STAMP)
+test: $(STAMP) $(WEB_STAMP) $(TOOLS_STAMP) $(IAC_STAMP) $(BROWSER_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -102,7 +114,7 @@ test-unit: $(STAMP)
 test-integration: $(STAMP)
 	$(BIN)/pytest -q tests/integration
 
-test-browser: $(STAMP) $(BROWSER_STAMP)
+test-browser: $(STAMP) $(WEB_STAMP) $(BROWSER_STAMP)
 	$(BIN)/pytest -q tests/browser
 
 test-infra: $(STAMP) $(TOOLS_STAMP) $(IAC_STAMP)
@@ -110,7 +122,7 @@ test-infra: $(STAMP) $(TOOLS_STAMP) $(IAC_STAMP)
 
 ## build: the Lambda functions and layers, as `sam deploy` takes them (.aws-sam/build), with
 ## the runtime's Python 3.13 first on PATH (scripts/tools/lambda_python.py finds it)
-build: $(TOOLS_STAMP)
+build: $(TOOLS_STAMP) $(WEB_STAMP)
 	$(TOOLS)/bin/sam validate --lint
 	PATH="$$($(PYTHON) scripts/tools/lambda_python.py):$$PATH" $(TOOLS)/bin/sam build
 

@@ -179,6 +179,18 @@ resource "aws_s3_bucket_cors_configuration" "documents" {
     allowed_headers = ["*"]
     max_age_seconds = 3000
   }
+
+  # A cited document opened in the UI: GET /v1/documents/{id}/content redirects to a
+  # presigned GET (5 minutes), which the UI's fetch follows cross-origin to read the bytes
+  # (pdf.js renders them). Range: pdf.js may ask for parts.
+  cors_rule {
+    id              = "browser-document-views"
+    allowed_methods = ["GET"]
+    allowed_origins = var.upload_cors_origins
+    allowed_headers = ["Range"]
+    expose_headers  = ["Content-Range", "Content-Length", "Accept-Ranges"]
+    max_age_seconds = 3000
+  }
 }
 
 # Every object event goes to the default EventBridge bus; the SAM stack's rules pick what

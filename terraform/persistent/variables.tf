@@ -27,7 +27,7 @@ variable "documents_bucket_name" {
 }
 
 variable "upload_cors_origins" {
-  description = "Origins of the web UI (https://host, no path: the API's invoke URL host, or its custom domain) whose browsers may POST files straight to the documents bucket with a presigned POST. Empty: no CORS rule."
+  description = "Origins of the web UI (https://host, no path: the API's invoke URL host, or its custom domain) whose browsers may POST files straight to the documents bucket with a presigned POST, and read a cited document through a presigned GET. Empty: no CORS rule (the UI then cannot open originals stored on S3)."
   type        = list(string)
   default     = []
 

@@ -11,6 +11,7 @@ from ragops.bootstrap import build_container
 from ragops.entrypoints.api import create_app
 from ragops.settings import Settings
 from tests.fakes import HashingEmbedder, ScriptedChatModel
+from tests.samples import make_pdf
 from tests.servers import UvicornThread
 
 pytestmark = pytest.mark.slow
@@ -162,6 +163,83 @@ def test_a_two_turn_conversation_and_reopening_it_from_the_list(page):
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Delete alps.md").click()
     expect(page.locator("#documents tbody tr", has_text="alps.md")).to_have_count(0)
+
+
+def test_a_citation_opens_the_pdf_at_its_page_with_the_passage_highlighted(page):
+    from playwright.sync_api import expect
+
+    pdf = make_pdf(
+        [
+            "Moraines are ridges of rock that a glacier leaves behind.",
+            "The Rhone Glacier feeds Lake Geneva with meltwater every summer.",
+            "Crevasses open where the ice flows over a steeper slope.",
+        ],
+        title="Ice atlas",
+    )
+    page.set_input_files(
+        "#file-input", files=[{"name": "atlas.pdf", "mimeType": "application/pdf", "buffer": pdf}]
+    )
+    expect(page.locator("#uploads li.ok")).to_contain_text("atlas.pdf")
+    page.get_by_label("Question").fill("Which lake does the Rhone Glacier feed?")
+    page.get_by_role("button", name="Ask").click()
+    source = page.locator("#citations button", has_text="page 2").first
+    expect(source).to_be_visible()
+    with page.expect_response("**/vendor/pdfjs/pdf.min.mjs") as script:
+        source.click()
+    assert script.value.ok and "javascript" in script.value.headers["content-type"]
+    status = page.locator("#viewer-status")
+    expect(status).to_contain_text("atlas.pdf, page 2 of 3")
+    expect(status).to_contain_text("highlighted")
+    expect(page.locator("#pdf-page")).to_be_visible()
+    cited = page.locator("#pdf-text span.cited")
+    expect(cited.first).to_contain_text("Rhone Glacier")
+    expect(cited.first).to_be_in_viewport()
+    # The page is drawn: the canvas has dark (text) pixels, not a blank page.
+    inked = page.evaluate(
+        """() => {
+            const canvas = document.getElementById('pdf-canvas');
+            const { width, height } = canvas;
+            const pixels = canvas.getContext('2d').getImageData(0, 0, width, height).data;
+            let dark = 0;
+            for (let i = 0; i < pixels.length; i += 4) {
+                if (pixels[i + 3] > 0 && pixels[i] < 128) dark++;
+            }
+            return dark;
+        }"""
+    )
+    assert inked > 100
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete atlas.pdf").click()
+    expect(page.locator("#documents tbody tr", has_text="atlas.pdf")).to_have_count(0)
+
+
+def test_a_citation_of_a_text_document_opens_its_text_at_the_passage(page):
+    from playwright.sync_api import expect
+
+    filler = "".join(
+        f"## Part {n}\n\nThis part is about weather station {n}.\n\n" for n in range(40)
+    )
+    notes = (
+        "# Field notes\n\n"
+        + filler
+        + "## Aletsch\n\nThe Aletsch Glacier is about 23 kilometres long.\n"
+    ).encode()
+    page.set_input_files(
+        "#file-input", files=[{"name": "notes.md", "mimeType": "text/markdown", "buffer": notes}]
+    )
+    expect(page.locator("#uploads li.ok")).to_contain_text("notes.md")
+    page.get_by_label("Question").fill("How long is the Aletsch Glacier?")
+    page.get_by_role("button", name="Ask").click()
+    page.locator("#citations button", has_text="Field notes").first.click()
+    mark = page.locator("#doc-text mark.cited")
+    expect(mark).to_contain_text("23 kilometres")
+    expect(mark).to_be_in_viewport()  # scrolled to, past the forty parts before it
+    expect(page.locator("#viewer-status")).to_contain_text("notes.md: the cited passage")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete notes.md").click()
+    expect(page.locator("#documents tbody tr", has_text="notes.md")).to_have_count(0)
 
 
 def test_a_bad_file_shows_why_in_words(page):

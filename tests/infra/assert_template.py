@@ -89,7 +89,8 @@ RERANK_MODEL_ARN = {
 # usage/: answer records (cost, variant); feedback/: votes on answers; quality/: the tenants'
 # duplicate indexes (quality checks at ingestion); auth/keys/: API key records (salted hashes);
 # uploads/: the intents of direct (presigned) uploads, read by the ingest function; models/:
-# the served copies of models the product trained (ragops cache train), read only.
+# the served copies of models the product trained (ragops cache train), read only;
+# conversations/: a user's questions and answers, per tenant and user (the API's).
 OBJECT_PREFIXES = (
     "raw",
     "documents",
@@ -98,6 +99,7 @@ OBJECT_PREFIXES = (
     "feedback",
     "quality",
     "auth/keys",
+    "conversations",
     "uploads",
     "models",
 )

@@ -518,3 +518,17 @@ class PresignsUploads(Protocol):
         seconds. The client sends the fields, then the file, as ``multipart/form-data``.
         Signed offline; ``StoreUnavailable`` when it cannot be signed."""
         ...
+
+
+@runtime_checkable
+class PresignsDownloads(Protocol):
+    """An object store a client can read one object from directly, for a short time (S3's
+    presigned GET). The local folder cannot: locally the API serves the bytes."""
+
+    def presign_download(
+        self, key: str, *, filename: str, content_type: str, inline: bool, expires_in: int
+    ) -> str:
+        """A URL that reads ``key`` for ``expires_in`` seconds, answered with
+        ``content_type`` and a ``Content-Disposition`` naming ``filename`` (``inline`` or
+        as an attachment). Signed offline; ``StoreUnavailable`` when it cannot be."""
+        ...

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ragops.domain.downloads import content_disposition_name
 from ragops.errors import ObjectNotFound, StoreUnavailable
 
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -18,6 +19,7 @@ _PERMISSIONS = {
     "delete": "s3:DeleteObject",
 }
 _SIGV4_HANDLER = "ragops-sigv4-presigned-post"
+_SIGV4_GET_HANDLER = "ragops-sigv4-presigned-get"
 
 
 def _sigv4_for_presigned_post(signature_version: str, **_: Any) -> str | None:
@@ -25,6 +27,12 @@ def _sigv4_for_presigned_post(signature_version: str, **_: Any) -> str | None:
     with ``signature_version="s3v4"``; S3 refuses SigV2 for objects encrypted with KMS (the
     documents bucket's default), and new regions take SigV4 only."""
     return "s3v4" if signature_version.endswith("-presign-post") else None
+
+
+def _sigv4_for_presigned_get(signature_version: str, **_: Any) -> str | None:
+    """The same for presigned GET URLs (``-query``): SigV4, which KMS-encrypted objects
+    need and which names its expiry (``X-Amz-Expires``)."""
+    return "s3v4-query" if signature_version.endswith("-query") else None
 
 
 def _denied(action: str, bucket: str, key: str) -> str:
@@ -147,6 +155,33 @@ class S3ObjectStore:
                 ExpiresIn=expires_in,
             )
         return str(post["url"]), {name: str(value) for name, value in post["fields"].items()}
+
+    def presign_download(
+        self, key: str, *, filename: str, content_type: str, inline: bool, expires_in: int
+    ) -> str:
+        """A presigned GET (``PresignsDownloads``), signed offline with the client's
+        credentials: S3 checks the read against the signer's ``s3:GetObject`` (and KMS)."""
+        if expires_in < 1:
+            raise ValueError("a presigned download needs expires_in of at least 1")
+        disposition = "inline" if inline else "attachment"
+        self.client.meta.events.register_first(
+            "choose-signer.s3.GetObject", _sigv4_for_presigned_get, unique_id=_SIGV4_GET_HANDLER
+        )
+        with self._errors("presign", key):
+            return str(
+                self.client.generate_presigned_url(
+                    "get_object",
+                    Params={
+                        "Bucket": self.bucket,
+                        "Key": self._key(key),
+                        "ResponseContentType": content_type,
+                        "ResponseContentDisposition": (
+                            f"{disposition}; {content_disposition_name(filename)}"
+                        ),
+                    },
+                    ExpiresIn=expires_in,
+                )
+            )
 
     def list(self, prefix: str) -> Iterator[str]:
         with self._errors("list", prefix):

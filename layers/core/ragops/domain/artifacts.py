@@ -65,6 +65,15 @@ def decode_artifact(data: bytes) -> ChunkArtifact:
     )
 
 
+def decode_artifact_chunks(data: bytes) -> list[Chunk]:
+    """The artifact's chunks alone, without numpy (the API Lambda has none): what showing
+    a document's extracted text needs."""
+    payload = json.loads(data)
+    if payload.get("schema") != ARTIFACT_SCHEMA:
+        raise ValueError(f"unsupported chunk artifact schema {payload.get('schema')!r}")
+    return [Chunk.from_dict(item) for item in payload["chunks"]]
+
+
 def encode_record(record: DocumentRecord) -> bytes:
     return json.dumps(record.to_dict(), ensure_ascii=False, indent=1).encode("utf-8")
 

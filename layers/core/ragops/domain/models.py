@@ -201,6 +201,10 @@ class Citation:
     score: float
     section: str | None = None
     """The heading path of the passage in its document (``Operations > Maintenance mode``)."""
+    start: int | None = None
+    """Where the passage lies in the document's extracted text (``GET
+    /v1/documents/{id}/text``): characters ``start`` to ``end``."""
+    end: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -818,6 +818,8 @@ def _citation(
         snippet=text,
         score=round(hit.score, 6),
         section=chunk.section,
+        start=chunk.start,
+        end=chunk.end,
     )
 
 

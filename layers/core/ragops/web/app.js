@@ -232,6 +232,7 @@ function showPassage(citation) {
   $("passage-text").textContent = citation.snippet;
   $("passage").hidden = false;
   $("passage").focus();
+  openInPlace(citation); // viewer.js: the document at the cited place
 }
 
 function citationButton(citation) {

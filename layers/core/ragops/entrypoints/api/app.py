@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,9 @@ from ragops.entrypoints.api.routers import (
 from ragops.entrypoints.api.routers.uploads import request_body_limit, too_large_message
 
 WEB = Path(__file__).resolve().parent.parent.parent / "web"
+# pdf.js ships as ES modules (.mjs), which a browser runs only with a JavaScript type;
+# Python's table has no .mjs before 3.12.
+mimetypes.add_type("text/javascript", ".mjs")
 
 
 def create_app(container: Container | None = None) -> FastAPI:

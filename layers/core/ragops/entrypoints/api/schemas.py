@@ -134,6 +134,24 @@ class DocumentOut(BaseModel):
     )
 
 
+class TextPartOut(BaseModel):
+    start: int
+    end: int
+    page: int | None = None
+    section: str | None = None
+
+
+class DocumentTextOut(BaseModel):
+    doc_id: str
+    title: str
+    source: str
+    content_type: str
+    text: str = Field(
+        description="The extracted text as indexed; citations' start and end index it."
+    )
+    parts: list[TextPartOut] = Field(description="Where each page and section lies in the text.")
+
+
 class DocumentList(BaseModel):
     documents: list[DocumentOut]
 

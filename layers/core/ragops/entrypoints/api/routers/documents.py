@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, UploadFile, status
-from fastapi.responses import JSONResponse, Response
+from fastapi import APIRouter, File, Header, UploadFile, status
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from ragops.domain.downloads import RangeNotSatisfiable, byte_range, content_disposition_name
 from ragops.entrypoints.api.deps import ContainerDep, TenantDep
 from ragops.entrypoints.api.errors import ERRORS, error_response
 from ragops.entrypoints.api.schemas import (
     DocumentList,
     DocumentOut,
+    DocumentTextOut,
+    ErrorResponse,
+    TextPartOut,
     UploadItem,
     UploadResponse,
     document_out,
 )
 from ragops.errors import DocumentRejected, InvalidInput
 from ragops.services import uploads
+from ragops.services.document_views import document_original, document_text
 from ragops.services.documents import get_document, list_documents
 from ragops.services.ingestion import IngestOutcome, IngestResult, UploadedFile
 
@@ -108,6 +113,85 @@ def get_documents(container: ContainerDep, tenant: TenantDep) -> DocumentList:
 )
 def get_one_document(doc_id: str, container: ContainerDep, tenant: TenantDep) -> DocumentOut:
     return document_out(get_document(container.store, tenant, doc_id))
+
+
+@router.get(
+    "/v1/documents/{doc_id}/content",
+    tags=["documents"],
+    responses={
+        **ERRORS,
+        200: {"content": {"*/*": {}}, "description": "The original file, in its own type."},
+        206: {"content": {"*/*": {}}, "description": "The bytes a Range header asked for."},
+        307: {"description": "On S3: a short-lived presigned URL to read it from."},
+        416: {"model": ErrorResponse, "description": "The range lies past the file's end."},
+    },
+)
+def document_content(
+    doc_id: str,
+    container: ContainerDep,
+    tenant: TenantDep,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
+) -> Response:
+    """The document's original bytes, for its own tenant only (404 otherwise, as for a
+    missing one), with ``Range`` support. A PDF is served inline; any other type as an
+    attachment (an uploaded HTML file never runs as a page of this origin). On S3 the
+    answer is a redirect to a presigned URL valid for 5 minutes."""
+    original = document_original(container.store, tenant, doc_id)
+    record = original.record
+    disposition = f"{'inline' if original.inline else 'attachment'}; " + (
+        content_disposition_name(record.source)
+    )
+    if original.url is not None:
+        return RedirectResponse(original.url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+    data = original.data or b""
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Content-Disposition": disposition,
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "Cache-Control": "private, no-store",
+    }
+    try:
+        wanted = byte_range(range_header, len(data))
+    except RangeNotSatisfiable as exc:
+        return error_response(
+            416,  # Range Not Satisfiable (its constant was renamed across Starlette versions)
+            "RangeNotSatisfiable",
+            f"{exc}: the file has {len(data)} bytes",
+            headers={"Content-Range": f"bytes */{len(data)}"},
+        )
+    if wanted is None:
+        return Response(data, media_type=record.content_type, headers=headers)
+    first, last = wanted
+    headers["Content-Range"] = f"bytes {first}-{last}/{len(data)}"
+    return Response(
+        data[first : last + 1],
+        status_code=status.HTTP_206_PARTIAL_CONTENT,
+        media_type=record.content_type,
+        headers=headers,
+    )
+
+
+@router.get(
+    "/v1/documents/{doc_id}/text",
+    tags=["documents"],
+    response_model=DocumentTextOut,
+    responses=ERRORS,
+)
+def document_text_view(doc_id: str, container: ContainerDep, tenant: TenantDep) -> DocumentTextOut:
+    """The document's extracted text as indexed, with where each page and section lies:
+    a citation's ``start`` and ``end`` index it (the UI highlights the passage there).
+    404 for another tenant's document, or one not indexed yet."""
+    viewed = document_text(container.store, tenant, doc_id)
+    record = viewed.record
+    return DocumentTextOut(
+        doc_id=record.doc_id,
+        title=record.title,
+        source=record.source,
+        content_type=record.content_type,
+        text=viewed.text,
+        parts=[TextPartOut(**part.__dict__) for part in viewed.parts],
+    )
 
 
 @router.delete(
