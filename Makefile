@@ -12,6 +12,8 @@ BROWSER_STAMP := $(VENV)/.chromium
 # and its two built files copied into the package, which ships them (the Lambda layer too).
 PDFJS := layers/core/ragops/web/vendor/pdfjs
 WEB_STAMP := $(PDFJS)/pdf.min.mjs
+# Tesseract reads scanned PDFs and images locally (Debian's package, with its English model).
+OCR_STAMP := $(VENV)/.tesseract
 HOST ?= 127.0.0.1
 PORT ?= 8000
 SCIFACT ?= ../shared/data/scifact
@@ -51,7 +53,11 @@ $(WEB_STAMP): web-vendor/package-lock.json
 	  web-vendor/node_modules/pdfjs-dist/LICENSE $(PDFJS)/
 	touch $(WEB_STAMP)
 
-install: $(STAMP) $(WEB_STAMP)
+$(OCR_STAMP): $(STAMP)
+	command -v tesseract >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr)
+	touch $(OCR_STAMP)
+
+install: $(STAMP) $(WEB_STAMP) $(OCR_STAMP)
 
 # Infrastructure tools (SAM CLI, cfn-lint, aws-cdk-lib) in an environment of their own.
 $(TOOLS_STAMP): requirements-tools.txt
@@ -84,16 +90,17 @@ $(BROWSER_STAMP): $(STAMP)
 	command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 	touch $(BROWSER_STAMP)
 
-## run: install, ingest the sample documents (docs/), serve on 127.0.0.1:8000
-run: $(STAMP) $(WEB_STAMP)
-	$(BIN)/ragops ingest docs
+## run: install, ingest the product's docs (docs/*.md), serve on 127.0.0.1:8000
+run: $(STAMP) $(WEB_STAMP) $(OCR_STAMP)
+	# The product's own docs: the Markdown (its screenshots are images OCR would read too).
+	$(BIN)/ragops ingest $(wildcard docs/*.md)
 	$(BIN)/ragops serve --host $(HOST) --port $(PORT)
 
-serve: $(STAMP) $(WEB_STAMP)
+serve: $(STAMP) $(WEB_STAMP) $(OCR_STAMP)
 	$(BIN)/ragops serve --host $(HOST) --port $(PORT)
 
 ## test: install what the tests need, lint, and run every test (unit, integration, infra)
-test: $(STAMP) $(WEB_STAMP) $(TOOLS_STAMP) $(IAC_STAMP) $(BROWSER_STAMP)
+test: $(STAMP) $(WEB_STAMP) $(OCR_STAMP) $(TOOLS_STAMP) $(IAC_STAMP) $(BROWSER_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
@@ -111,7 +118,7 @@ eval-baseline: $(STAMP)
 test-unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test-integration: $(STAMP)
+test-integration: $(STAMP) $(OCR_STAMP)
 	$(BIN)/pytest -q tests/integration
 
 test-browser: $(STAMP) $(WEB_STAMP) $(BROWSER_STAMP)

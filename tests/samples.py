@@ -133,3 +133,42 @@ def write_squad(path: Path) -> Path:
         json.dumps({"version": "v2.0", "data": [{"title": "Nature", "paragraphs": paragraphs}]})
     )
     return path
+
+
+def render_text_page(
+    text: str,
+    *,
+    font_path: str | None = None,
+    size: int = 36,
+    width: int = 1700,
+    height: int = 2200,
+):
+    """A white page (PIL image, grayscale) with ``text`` typeset on it in black, wrapped at
+    the margins: a scan of known text, for OCR. Pillow's own scalable font unless
+    ``font_path`` names a TrueType file."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(font_path, size) if font_path else ImageFont.load_default(size=size)
+    page = Image.new("L", (width, height), 255)
+    draw = ImageDraw.Draw(page)
+    margin, y, line = width // 10, height // 14, ""
+    for word in text.split():
+        longer = f"{line} {word}".strip()
+        if line and draw.textlength(longer, font=font) > width - 2 * margin:
+            draw.text((margin, y), line, font=font, fill=0)
+            y, line = y + int(size * 1.6), word
+        else:
+            line = longer
+    draw.text((margin, y), line, font=font, fill=0)
+    return page
+
+
+def image_bytes(image, kind: str = "PNG", **options) -> bytes:
+    """``image`` encoded as PNG, JPEG, TIFF, or PDF (an image-only PDF: a scan); a list
+    of images makes a multi-page TIFF or PDF."""
+    import io
+
+    pages = image if isinstance(image, list) else [image]
+    out = io.BytesIO()
+    pages[0].save(out, kind, save_all=len(pages) > 1, append_images=pages[1:], **options)
+    return out.getvalue()

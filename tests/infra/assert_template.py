@@ -80,7 +80,13 @@ MODEL_ID_PARAMETERS = (
 # resource type for them), so only Resource "*" grants them: allowed on "*" in a statement
 # that grants nothing else. bedrock:Rerank: what it reranks with is bounded by InvokeModel on
 # the reranker model (RerankModelId).
-RESOURCELESS_ACTIONS = {"bedrock:rerank"}
+RESOURCELESS_ACTIONS = {
+    "bedrock:rerank",
+    # Textract's text detection has no resource type (the service authorization reference).
+    "textract:detectdocumenttext",
+    "textract:startdocumenttextdetection",
+    "textract:getdocumenttextdetection",
+}
 RERANKER_CONDITION = "UsesBedrockReranker"
 RERANKER_VALUES = ["off", "bedrock"]
 RERANK_MODEL_ARN = {

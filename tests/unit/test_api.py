@@ -65,7 +65,8 @@ def test_reupload_of_same_file_is_unchanged(client):
         ("corrupt.pdf", b"%PDF-1.4 nonsense", 422, "corrupt PDF"),
         ("empty.txt", b"", 422, "empty"),
         ("binary.txt", bytes(range(256)) * 8, 422, "binary"),
-        ("photo.jpg", b"\xff\xd8\xff", 415, "unsupported file type"),
+        ("clip.gif", b"GIF89a", 415, "unsupported file type"),
+        ("photo.jpg", b"GIF89a", 422, "not a JPEG image"),
     ],
 )
 def test_bad_file_gets_a_clear_4xx_and_changes_nothing(

@@ -91,7 +91,7 @@ def folder(tmp_path) -> Path:
     for name, text in FILES.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
-    (root / "logo.png").write_bytes(b"\x89PNG not a document")  # not a supported type
+    (root / "logo.gif").write_bytes(b"GIF89a not a document")  # not a supported type
     return root
 
 
@@ -352,7 +352,7 @@ def test_the_cli_reports_counts_as_json_and_fails_on_a_rejected_file(
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["counts"]["created"] == 3 and report["ingestion"] == "indexed"
-    assert {d["name"] for d in report["documents"]} == set(FILES), "logo.png is not a document"
+    assert {d["name"] for d in report["documents"]} == set(FILES), "logo.gif is not a document"
 
     (folder / "glaciers.md").unlink()
     (folder / "broken.pdf").write_bytes(b"not a pdf")

@@ -5,7 +5,7 @@ import sys
 import pytest
 
 from ragops.domain.parsing import parse_document
-from ragops.errors import DocumentRejected
+from ragops.errors import DocumentRejected, NoTextExtracted
 from tests.samples import make_docx, make_html, make_pdf
 
 LIMIT = 1_000_000
@@ -82,7 +82,9 @@ def test_plain_text_has_no_title_and_accepts_utf8_bom():
         ("broken.pdf", b"%PDF-1.4\n this is not really a pdf", 422, "corrupt PDF"),
         ("fake.pdf", b"hello, I am text", 422, "corrupt PDF"),
         ("broken.docx", b"PK\x03\x04 not a zip really", 422, "corrupt DOCX"),
-        ("image.png", b"\x89PNG\r\n", 415, "unsupported file type"),
+        ("image.gif", b"GIF89a", 415, "unsupported file type"),
+        ("image.png", b"GIF89a", 422, "not a PNG image"),
+        ("scan.tif", b"\x89PNG\r\n\x1a\n", 422, "not a TIFF image"),
         ("noext", b"text", 415, "unsupported file type"),
     ],
 )
@@ -115,3 +117,17 @@ def test_a_parser_library_missing_is_a_configuration_error_naming_the_extra(monk
     monkeypatch.setitem(sys.modules, "pypdf", None)
     with pytest.raises(ConfigurationError, match=r"'pypdf'.*ragops\[ingest\]"):
         parse_document("report.pdf", b"%PDF-1.4 whatever", max_bytes=1_000_000)
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 8),
+        ("photo.JPG", b"\xff\xd8\xff\xe0"),
+        ("scan.tiff", b"II*\x00" + b"\x00" * 8),
+        ("scan.tif", b"MM\x00*" + b"\x00" * 8),
+    ],
+)
+def test_an_image_has_no_text_until_ocr_reads_it(name, data):
+    with pytest.raises(NoTextExtracted, match="needs OCR"):
+        parse_document(name, data, max_bytes=LIMIT)

@@ -306,7 +306,7 @@ def test_a_tenant_gets_a_policy_for_its_own_prefix_only(presigning):
     ("filename", "size", "content_type", "status", "words"),
     [
         ("", 10, None, 422, "no name"),
-        ("photo.jpg", 10, None, 415, "unsupported file type '.jpg'"),
+        ("clip.gif", 10, None, 415, "unsupported file type '.gif'"),
         ("notes", 10, None, 415, "(no extension)"),
         ("paper.pdf", 10, "text/html", 415, "not that of a .pdf file"),
         ("big.pdf", 10_001, None, 413, "over the limit of 10,000 bytes"),

@@ -40,6 +40,7 @@ from ragops.ports import (
     QuestionIndex,
     QuestionRewriter,
     Reranker,
+    TextRecognizer,
     TierCache,
     TierStateStore,
     TokenVerifier,
@@ -617,7 +618,32 @@ class Container:
             embedder=self.embedder,
             chunker=self.chunker,
             max_bytes=self.settings.max_upload_bytes,
+            ocr=self.ocr,
         )
+
+    @cached_property
+    def ocr(self) -> TextRecognizer | None:
+        """What reads scanned PDFs and images (``RAGOPS_OCR``)."""
+        s = self.settings
+        if s.ocr == "off":
+            return None
+        if s.ocr == "textract":
+            from ragops.adapters.textract_ocr import TextractRecognizer
+
+            if s.object_store != "s3" or not s.s3_bucket:
+                raise ConfigurationError(
+                    "RAGOPS_OCR=textract reads files from S3: set RAGOPS_OBJECT_STORE=s3"
+                )
+            return TextractRecognizer(
+                s.s3_bucket,
+                s.s3_prefix,
+                client=self.aws_clients.get("textract"),
+                region=s.aws_region,
+                max_wait_seconds=s.ocr_max_wait_seconds,
+            )
+        from ragops.adapters.tesseract_ocr import TesseractRecognizer
+
+        return TesseractRecognizer()
 
     @cached_property
     def answer_model(self) -> AnswerModel:

@@ -18,7 +18,14 @@ from ragops.domain.cache import Candidate
 from ragops.domain.chunking import TokenCounter
 from ragops.domain.conversations import Rewrite, Turn
 from ragops.domain.guardrails import GuardrailVerdict
-from ragops.domain.models import ChatMessage, Chunk, Generation, SearchHit, SearchMode
+from ragops.domain.models import (
+    ChatMessage,
+    Chunk,
+    Generation,
+    RecognizedText,
+    SearchHit,
+    SearchMode,
+)
 from ragops.domain.pipeline import PipelineEvaluation, PipelineVersion
 from ragops.domain.tier import NodeGroup, TierState
 
@@ -532,3 +539,17 @@ class PresignsDownloads(Protocol):
         ``content_type`` and a ``Content-Disposition`` naming ``filename`` (``inline`` or
         as an attachment). Signed offline; ``StoreUnavailable`` when it cannot be."""
         ...
+
+
+class TextRecognizer(Protocol):
+    """OCR: the text of a scanned PDF or an image (PNG, JPEG, TIFF), page by page, with
+    the engine's mean word confidence (0-100). ``stored_key`` is where the file lies in the
+    object store, for an engine that reads it there (Textract's asynchronous API).
+    ``NoTextExtracted`` when it reads no text; ``DocumentRejected`` for an image it cannot
+    open; ``ModelUnavailable`` when the engine cannot be reached."""
+
+    engine: str
+
+    def recognize(
+        self, filename: str, data: bytes, content_type: str, *, stored_key: str | None = None
+    ) -> RecognizedText: ...

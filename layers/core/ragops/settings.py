@@ -277,6 +277,19 @@ class Settings(BaseSettings):
         description="Bearer key for the OpenAI-compatible server, if it wants one.",
     )
     openai_timeout_seconds: float = Field(default=60.0, gt=0)
+    ocr: Literal["tesseract", "textract", "off"] = Field(
+        default="tesseract",
+        description="What reads scanned PDFs and images (PNG, JPEG, TIFF): tesseract (Debian's "
+        "tesseract-ocr, in process), textract (Amazon Textract; the ingest function on AWS, "
+        "reading the file where the object store keeps it) or off (such files are kept "
+        "unindexed, with why).",
+    )
+    ocr_max_wait_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long Textract's asynchronous job may take before the ingestion "
+        "fails as unavailable (the queue retries it); below the function's timeout.",
+    )
     conversation_rewriter: Literal["auto", "rules", "model"] = Field(
         default="auto",
         description="What makes a follow-up question standalone: rules (the earlier "

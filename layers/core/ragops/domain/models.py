@@ -55,6 +55,30 @@ class Section:
 
 
 @dataclass(frozen=True, slots=True)
+class RecognizedPage:
+    """One page's text as OCR read it, and its mean word confidence (0-100)."""
+
+    page: int
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class RecognizedText:
+    """What OCR read from a file: its pages, and the engine that read them."""
+
+    engine: str
+    pages: list[RecognizedPage]
+
+    @property
+    def confidence(self) -> float:
+        """The mean word confidence over the pages with text, weighted by their length."""
+        weighted = [(p.confidence, len(p.text)) for p in self.pages if p.text.strip()]
+        total = sum(n for _, n in weighted)
+        return round(sum(c * n for c, n in weighted) / total, 1) if total else 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedDocument:
     """What a parser extracted from a file: its own title (if any) and its text by section."""
 

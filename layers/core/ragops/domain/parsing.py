@@ -1,4 +1,6 @@
-"""Turn uploaded bytes into text: PDF, DOCX, HTML, Markdown and plain text.
+"""Turn uploaded bytes into text: PDF, DOCX, HTML, Markdown and plain text. Images (PNG,
+JPEG, TIFF) and scanned PDFs have no text here: ``NoTextExtracted``, which ingestion hands
+to OCR (``TextRecognizer``) where one is configured.
 
 ``parse_document`` either returns a ``ParsedDocument`` with some text in it or raises
 ``DocumentRejected`` naming the file and the reason. It never writes anything.
@@ -27,6 +29,16 @@ SUPPORTED_TYPES: dict[str, str] = {
     ".markdown": "text/markdown",
     ".txt": "text/plain",
     ".text": "text/plain",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".tif": "image/tiff",
+    ".tiff": "image/tiff",
+}
+IMAGE_SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/tiff": (b"II*\x00", b"MM\x00*"),
 }
 
 # Share of characters that may be control characters before a "text" file counts as binary.
@@ -485,7 +497,18 @@ def _docx_runs(document: Any) -> tuple[list[_Run], list[str]]:
     return runs, titles
 
 
+def _image(content_type: str) -> Callable[[str, bytes], ParsedDocument]:
+    def parse(name: str, data: bytes) -> ParsedDocument:
+        if not data.startswith(IMAGE_SIGNATURES[content_type]):
+            kind = content_type.split("/")[1].upper()
+            raise DocumentRejected(name, f"corrupt image: the file is not a {kind} image")
+        raise NoTextExtracted(name, "an image has no text to extract (it needs OCR)")
+
+    return parse
+
+
 _PARSERS: dict[str, Callable[[str, bytes], ParsedDocument]] = {
+    **{kind: _image(kind) for kind in IMAGE_SIGNATURES},
     "application/pdf": _parse_pdf,
     SUPPORTED_TYPES[".docx"]: _parse_docx,
     "text/html": _parse_html,

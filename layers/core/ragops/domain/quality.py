@@ -125,6 +125,20 @@ def empty_text_finding(reason: str) -> QualityFinding:
     return QualityFinding("empty_text", "error", reason)
 
 
+OCR_LOW_CONFIDENCE = 80.0
+"""Below this mean word confidence, an OCR'd document's finding is a warning."""
+
+
+def ocr_finding(engine: str, confidence: float, pages: int) -> QualityFinding:
+    """The text was read by OCR: which engine, over how many pages, how confidently."""
+    low = confidence < OCR_LOW_CONFIDENCE
+    message = (
+        f"the text was read by OCR ({engine}, {pages} page{'s' if pages != 1 else ''}); "
+        f"mean word confidence {confidence:.0f}%" + ("; parts of it may be misread" if low else "")
+    )
+    return QualityFinding("ocr", "warning" if low else "info", message, value=confidence)
+
+
 def detect_language(text: str) -> str | None:
     """An ISO 639-1 code (``en``), or None for too little text or no detector installed
     (py3langid, which ships its model; the API function has none and skips this)."""

@@ -23,6 +23,7 @@ from ragops.domain.models import (
     DocumentRecord,
     DocumentStatus,
     ParsedDocument,
+    Section,
     content_hash,
     document_id_for,
     utc_now,
@@ -30,14 +31,16 @@ from ragops.domain.models import (
 from ragops.domain.parsing import SUPPORTED_TYPES, parse_document
 from ragops.domain.quality import (
     DuplicateIndex,
+    QualityFinding,
     detect_language,
     empty_text_finding,
     minhash,
+    ocr_finding,
     text_findings,
 )
 from ragops.domain.tenants import validate_tenant
 from ragops.errors import DocumentRejected, NoTextExtracted, TierUnavailable
-from ragops.ports import Embedder, ObjectStore, VectorTier
+from ragops.ports import Embedder, ObjectStore, TextRecognizer, VectorTier
 from ragops.repositories.documents import (
     ChunkArtifacts,
     DocumentCatalogue,
@@ -82,6 +85,8 @@ class IngestContext:
     """Texts handed to the embedder per call. Large, because the local embedder sorts each
     call's texts by length before batching them, which saves padding; progress is
     reported between calls."""
+    ocr: TextRecognizer | None = None
+    """Reads scanned PDFs and images; without one they are kept unindexed, with why."""
 
     @property
     def catalogue(self) -> DocumentCatalogue:
@@ -223,11 +228,12 @@ def _prepare(
     ):
         return IngestResult(IngestOutcome.UNCHANGED, previous)
 
-    parsed = parse_document(source, item.data, max_bytes=ctx.max_bytes)
+    stored_key = ctx.originals.key(tenant, doc_id) if item.raw_stored else None
+    parsed, read_by = parse_or_recognize(ctx, source, item.data, stored_key=stored_key)
     record = _new_record(ctx, item, parsed, tenant=tenant, doc_id=doc_id, previous=previous)
     text = "\n".join(section.text for section in parsed.sections)
     record.language = detect_language(text)
-    record.quality = [f.to_dict() for f in text_findings(text, record.language)]
+    record.quality = [f.to_dict() for f in [*read_by, *text_findings(text, record.language)]]
     chunks = ctx.chunker.split(
         parsed,
         doc_id=doc_id,
@@ -247,6 +253,25 @@ def _prepare(
         raw_stored=item.raw_stored,
         signature=minhash(text),
     )
+
+
+def parse_or_recognize(
+    ctx: IngestContext, source: str, data: bytes, *, stored_key: str | None = None
+) -> tuple[ParsedDocument, list[QualityFinding]]:
+    """The file's text: parsed, or, for a scanned PDF or an image, read by OCR (with its
+    finding: engine and mean confidence). ``NoTextExtracted`` when neither finds text."""
+    try:
+        return parse_document(source, data, max_bytes=ctx.max_bytes), []
+    except NoTextExtracted:
+        if ctx.ocr is None:
+            raise
+    name = PurePath(source).name
+    content_type = SUPPORTED_TYPES[PurePath(source).suffix.lower()]
+    read = ctx.ocr.recognize(name, data, content_type, stored_key=stored_key)
+    paged = content_type == "application/pdf" or len(read.pages) > 1
+    sections = [Section(text=p.text, page=p.page if paged else None) for p in read.pages]
+    parsed = ParsedDocument(title=None, sections=sections, content_type=content_type)
+    return parsed, [ocr_finding(read.engine, read.confidence, len(read.pages))]
 
 
 def _check_duplicates(ctx: IngestContext, tenant: str, batch: list[_Prepared]) -> DuplicateIndex:
@@ -476,9 +501,13 @@ def accept_upload(
                 continue
             parsed = parse_document(_source(item), item.data, max_bytes=ctx.max_bytes)
         except NoTextExtracted as rejected:
-            _keep_without_text(ctx, tenant, item, doc_id, rejected)
-            results.append(rejected)
-            continue
+            if ctx.ocr is None:
+                _keep_without_text(ctx, tenant, item, doc_id, rejected)
+                results.append(rejected)
+                continue
+            # OCR reads it when the tier is back and the document is indexed.
+            suffix = PurePath(_source(item)).suffix.lower()
+            parsed = ParsedDocument(title=None, sections=[], content_type=SUPPORTED_TYPES[suffix])
         except DocumentRejected as rejected:
             results.append(rejected)
             continue
