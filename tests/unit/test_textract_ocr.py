@@ -59,7 +59,7 @@ def _recognizer(client, clock=None, **options) -> TextractRecognizer:
     )
 
 
-def _start(stubber, key="ragops/raw/acme/0123456789abcdef", job="job-1"):
+def _start(stubber, key="ragops/raw/acme/a1a1a1a1a1a1a1a1", job="job-1"):
     stubber.add_response(
         "start_document_text_detection",
         {"JobId": job},
@@ -91,7 +91,7 @@ def test_a_stored_file_is_read_by_the_asynchronous_job_every_result_page(textrac
     )
     clock = Clock()
     read = _recognizer(client, clock).recognize(
-        "atlas.pdf", b"%PDF", "application/pdf", stored_key="raw/acme/0123456789abcdef"
+        "atlas.pdf", b"%PDF", "application/pdf", stored_key="raw/acme/a1a1a1a1a1a1a1a1"
     )
     assert read.engine == "textract"
     assert [(p.page, p.text, p.confidence) for p in read.pages] == [
@@ -122,14 +122,14 @@ def test_a_failed_job_or_an_unreadable_file_is_rejected_with_why(textract):
     )
     with pytest.raises(DocumentRejected, match="Unsupported document format"):
         _recognizer(client).recognize(
-            "x.pdf", b"", "application/pdf", stored_key="raw/acme/0123456789abcdef"
+            "x.pdf", b"", "application/pdf", stored_key="raw/acme/a1a1a1a1a1a1a1a1"
         )
     stubber.add_client_error(
         "start_document_text_detection", "InvalidS3ObjectException", "Unable to get object", 400
     )
     with pytest.raises(DocumentRejected, match="Unable to get object"):
         _recognizer(client).recognize(
-            "x.pdf", b"", "application/pdf", stored_key="raw/acme/0123456789abcdef"
+            "x.pdf", b"", "application/pdf", stored_key="raw/acme/a1a1a1a1a1a1a1a1"
         )
 
 
@@ -140,7 +140,7 @@ def test_throttling_and_a_job_that_never_ends_are_unavailable_not_rejected(textr
     )
     with pytest.raises(ModelUnavailable, match="slow down"):
         _recognizer(client).recognize(
-            "x.pdf", b"", "application/pdf", stored_key="raw/acme/0123456789abcdef"
+            "x.pdf", b"", "application/pdf", stored_key="raw/acme/a1a1a1a1a1a1a1a1"
         )
     _start(stubber)
     for _ in range(3):
@@ -151,7 +151,7 @@ def test_throttling_and_a_job_that_never_ends_are_unavailable_not_rejected(textr
         )
     with pytest.raises(ModelUnavailable, match="did not finish within 4 s"):
         _recognizer(client, max_wait_seconds=4, poll_seconds=2).recognize(
-            "x.pdf", b"", "application/pdf", stored_key="raw/acme/0123456789abcdef"
+            "x.pdf", b"", "application/pdf", stored_key="raw/acme/a1a1a1a1a1a1a1a1"
         )
 
 
@@ -165,7 +165,7 @@ def test_a_job_without_text_is_no_text(textract):
     )
     with pytest.raises(NoTextExtracted, match="Textract"):
         _recognizer(client).recognize(
-            "x.pdf", b"", "application/pdf", stored_key="raw/acme/0123456789abcdef"
+            "x.pdf", b"", "application/pdf", stored_key="raw/acme/a1a1a1a1a1a1a1a1"
         )
 
 
@@ -192,11 +192,11 @@ def test_a_scanned_pdf_and_an_image_are_ingested_through_textract_and_answered_f
     scan = image_bytes([render_text_page("x").convert("RGB")] * 2, "PDF")
     photo = image_bytes(render_text_page("y"))
     for data, doc_id, kind in [
-        (scan, "0123456789abcdef", "application/pdf"),
-        (photo, "fedcba9876543210", "image/png"),
+        (scan, "a1a1a1a1a1a1a1a1", "application/pdf"),
+        (photo, "b2b2b2b2b2b2b2b2", "image/png"),
     ]:
         ctx.originals.put("acme", doc_id, data, kind)
-    _start(stubber, key="raw/acme/0123456789abcdef", job="pdf")
+    _start(stubber, key="raw/acme/a1a1a1a1a1a1a1a1", job="pdf")
     stubber.add_response(
         "get_document_text_detection",
         _result(
@@ -208,7 +208,7 @@ def test_a_scanned_pdf_and_an_image_are_ingested_through_textract_and_answered_f
         ),
         {"JobId": "pdf", "MaxResults": 1000},
     )
-    _start(stubber, key="raw/acme/fedcba9876543210", job="png")
+    _start(stubber, key="raw/acme/b2b2b2b2b2b2b2b2", job="png")
     stubber.add_response(
         "get_document_text_detection",
         _result(
@@ -222,8 +222,8 @@ def test_a_scanned_pdf_and_an_image_are_ingested_through_textract_and_answered_f
         ctx,
         tenant="acme",
         files=[
-            UploadedFile("atlas.pdf", scan, "0123456789abcdef", raw_stored=True),
-            UploadedFile("moraine.png", photo, "fedcba9876543210", raw_stored=True),
+            UploadedFile("atlas.pdf", scan, "a1a1a1a1a1a1a1a1", raw_stored=True),
+            UploadedFile("moraine.png", photo, "b2b2b2b2b2b2b2b2", raw_stored=True),
         ],
     )
     pdf, png = (r.record for r in results)
