@@ -27,9 +27,11 @@ from ragops.domain.conversations import (
 )
 from ragops.domain.costs import price_of
 from ragops.domain.models import Answer, SearchMode
+from ragops.errors import RequestBlocked
 from ragops.ports import QuestionRewriter
 from ragops.repositories.conversations import ConversationRepository
 from ragops.services.answering import AnswerDelta, screen_question, validate_question
+from ragops.services.observability import report_blocked
 from ragops.services.queries import QueryContext, ask, ask_streaming
 
 
@@ -72,9 +74,13 @@ def _begin(
     if ctx.rewriter.calls_model:
         # The question's text goes to a model: the guardrail sees it first (refused, it
         # raises; personal data is masked before it leaves).
-        asked = screen_question(
-            ctx.query.answering, tenant=tenant, question=question, top_k=top_k
-        ).question
+        try:
+            asked = screen_question(
+                ctx.query.answering, tenant=tenant, question=question, top_k=top_k
+            ).question
+        except RequestBlocked as exc:
+            report_blocked(ctx.query.metrics, exc.findings)
+            raise
     rewrite = ctx.rewriter.rewrite(asked, earlier)
     if rewrite.question == asked:
         # It stands on its own words: cached with every other question of the tenant.
