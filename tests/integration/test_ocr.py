@@ -31,6 +31,7 @@ def client(tmp_path, embedder, chroma_client, chat_model):
         settings, embedder=embedder, chroma_client=chroma_client, chat_model=chat_model
     )
     with TestClient(create_app(container)) as test_client:
+        test_client.container = container
         yield test_client
 
 
@@ -101,3 +102,20 @@ def test_a_corrupt_image_is_rejected_with_why(client):
     wrong = client.post("/v1/documents", files={"file": ("photo.jpg", b"GIF89a....")})
     assert wrong.status_code == 422
     assert "not a JPEG image" in wrong.json()["error"]["message"]
+
+
+def test_a_scan_uploaded_while_the_tier_is_paused_is_read_when_it_resumes(client):
+    from ragops.services.tier import pause_tier, resume_tier
+
+    container = client.container
+    pause_tier(container.tier_state)
+    upload = client.post(
+        "/v1/documents", files={"file": ("rhone.png", image_bytes(render_text_page(RHONE)))}
+    )
+    assert upload.status_code == 202, upload.text
+    assert upload.json()["results"][0]["document"]["status"] == "pending"
+    (result,) = resume_tier(container.tier_state, container.ingest_context())
+    assert result.record.status == "indexed"
+    assert "ocr" in [f["check"] for f in result.record.quality]
+    answer = client.post("/v1/query", json={"question": "Which lake does the Rhone Glacier feed?"})
+    assert answer.json()["citations"][0]["source"] == "rhone.png"
