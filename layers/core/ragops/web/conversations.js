@@ -29,8 +29,9 @@ function showThread(conversationId, title) {
   currentConversation = conversationId;
   $("new-conversation").hidden = !conversationId;
   $("thread").hidden = $("thread").children.length === 0;
+  const named = /[.?!]$/.test(title) ? title : `${title}.`;
   $("thread-status").textContent = conversationId
-    ? `Conversation: ${title}. Ask a follow-up, or start a new conversation.`
+    ? `Conversation: ${named} Ask a follow-up, or start a new conversation.`
     : "A new conversation: a follow-up question can lean on the ones before it.";
 }
 
