@@ -1,6 +1,7 @@
-"""Screenshots of the web UI for docs/: the main screen with an answer, and the operations
-page. Runs the product on its embedded defaults (real local models) in a temporary data
-directory, ingests docs/, asks a question in headless Chromium and saves PNGs.
+"""Screenshots of the web UI for docs/: the main screen with a question, its follow-up and
+the cited passage open in its document, and the operations page. Runs the product on its
+embedded defaults (real local models) in a temporary data directory, ingests docs/*.md,
+asks in headless Chromium and saves PNGs.
 
     .venv/bin/python scripts/screenshots.py [--out docs/images]
 """
@@ -25,6 +26,7 @@ from tests.servers import UvicornThread  # noqa: E402
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]  # fmt: skip
 QUESTION = "What happens to queries while the tier is paused?"
+FOLLOW_UP = "How long does it take to resume?"
 
 
 def main() -> None:
@@ -50,7 +52,12 @@ def main() -> None:
             page.get_by_label("Question").fill(QUESTION)
             page.get_by_role("button", name="Ask").click()
             expect(page.locator("#answer")).to_be_visible(timeout=300_000)
+            expect(page.locator("#thread .turn")).to_have_count(1, timeout=60_000)
+            page.get_by_label("Question").fill(FOLLOW_UP)
+            page.get_by_role("button", name="Ask").click()
+            expect(page.locator("#thread .turn")).to_have_count(2, timeout=60_000)
             page.locator("#citations button").first.click()
+            expect(page.locator("#doc-text mark.cited")).to_be_visible()
             args.out.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(args.out / "ui-answer.png"), full_page=True)
             page.get_by_label("Question").fill(QUESTION)
