@@ -45,17 +45,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[local,aws,tier,dev,mlops]'
 	touch $(STAMP)
 
+# Without npm the UI still opens a cited PDF, as its extracted text with the passage marked.
 $(WEB_STAMP): web-vendor/package-lock.json
-	cd web-vendor && npm ci --silent --no-audit --no-fund --omit=optional
-	mkdir -p $(PDFJS)
-	cp web-vendor/node_modules/pdfjs-dist/build/pdf.min.mjs \
-	  web-vendor/node_modules/pdfjs-dist/build/pdf.worker.min.mjs \
-	  web-vendor/node_modules/pdfjs-dist/LICENSE $(PDFJS)/
-	touch $(WEB_STAMP)
+	@if command -v npm >/dev/null; then \
+	  cd web-vendor && npm ci --silent --no-audit --no-fund --omit=optional && cd .. && \
+	  mkdir -p $(PDFJS) && \
+	  cp web-vendor/node_modules/pdfjs-dist/build/pdf.min.mjs \
+	    web-vendor/node_modules/pdfjs-dist/build/pdf.worker.min.mjs \
+	    web-vendor/node_modules/pdfjs-dist/LICENSE $(PDFJS)/ && \
+	  touch $(WEB_STAMP); \
+	else echo "npm not found: cited PDFs open as their text, not their pages (install npm for pdf.js)"; fi
 
+# Without it (not root, not Debian) scanned documents and images are kept unindexed, with why.
 $(OCR_STAMP): $(STAMP)
-	command -v tesseract >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr)
-	touch $(OCR_STAMP)
+	@command -v tesseract >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr) \
+	  || echo "tesseract-ocr could not be installed: scanned documents and images stay unindexed until it is"
+	@if command -v tesseract >/dev/null; then touch $(OCR_STAMP); fi
 
 install: $(STAMP) $(WEB_STAMP) $(OCR_STAMP)
 

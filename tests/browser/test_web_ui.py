@@ -214,6 +214,29 @@ def test_a_citation_opens_the_pdf_at_its_page_with_the_passage_highlighted(page)
     expect(page.locator("#documents tbody tr", has_text="atlas.pdf")).to_have_count(0)
 
 
+def test_without_pdfjs_a_cited_pdf_opens_as_its_text(page):
+    """An install without npm has no pdf.js: the citation still opens, as the PDF's text
+    with the passage marked, and says why the page is not drawn."""
+    from playwright.sync_api import expect
+
+    page.route("**/vendor/pdfjs/**", lambda route: route.fulfill(status=404, body="missing"))
+    pdf = make_pdf(["Moraines are ridges of rock.", "The Rhone Glacier feeds Lake Geneva."])
+    page.set_input_files(
+        "#file-input", files=[{"name": "small.pdf", "mimeType": "application/pdf", "buffer": pdf}]
+    )
+    expect(page.locator("#uploads li.ok")).to_contain_text("small.pdf")
+    page.get_by_label("Question").fill("Which lake does the Rhone Glacier feed?")
+    page.get_by_role("button", name="Ask").click()
+    page.locator("#citations button", has_text="page 2").first.click()
+    expect(page.locator("#doc-text mark.cited")).to_contain_text("Lake Geneva")
+    expect(page.locator("#pdf-page")).to_be_hidden()
+    expect(page.locator("#viewer-status")).to_contain_text("page 2; the page itself could not")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete small.pdf").click()
+    expect(page.locator("#documents tbody tr", has_text="small.pdf")).to_have_count(0)
+
+
 def test_a_citation_of_a_text_document_opens_its_text_at_the_passage(page):
     from playwright.sync_api import expect
 

@@ -112,10 +112,19 @@ async function openInPlace(citation) {
     if (viewing !== citation) return;
     if (citation.page != null && doc.content_type === "application/pdf") {
       const passage = citation.start != null ? doc.text.slice(citation.start, citation.end) : citation.snippet;
-      await showPdfPage(citation, passage);
-    } else {
-      showText(citation, doc);
+      try {
+        await showPdfPage(citation, passage);
+        return;
+      } catch (error) {
+        // No pdf.js here (installed without npm), or a page it cannot draw: the text.
+        if (viewing !== citation) return;
+        $("pdf-page").hidden = true;
+        showText(citation, doc);
+        $("viewer-status").textContent += ` (page ${citation.page}; the page itself could not be shown: ${error.message})`;
+        return;
+      }
     }
+    showText(citation, doc);
   } catch (error) {
     if (viewing === citation) $("viewer-status").textContent = `Could not open the document: ${error.message}`;
   }
