@@ -245,7 +245,17 @@ def test_the_model_rewrite_is_used_when_it_is_one_question():
     assert messages[-1].content.rstrip().endswith("Rewritten question:")
 
 
-@pytest.mark.parametrize("reply", ["", "\n\n", "x" * 5000])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "",
+        "\n\n",
+        "x" * 5000,
+        # a small model answers instead of rewriting (SmolLM2 did, 96 times in 100)
+        "The rehydrate command takes a few minutes.",
+        "It takes about ten minutes [1]?",
+    ],
+)
 def test_a_reply_that_is_no_question_falls_back_to_the_rules(reply):
     model = ScriptedChatModel(responses=[reply])
     rewrite = ChatModelQuestionRewriter(model).rewrite("How long does it take?", EARLIER)

@@ -72,12 +72,24 @@ class ChatModelQuestionRewriter:
             return self.fallback.rewrite(question, earlier)
         text = _one_question(generation.text)
         context = sum(len(t.standalone_question) for t in earlier[-CONTEXT_TURNS:])
-        if not text or len(text) > min(MAX_QUESTION_CHARS, 2 * (len(question) + context) + 50):
+        too_long = len(text) > min(MAX_QUESTION_CHARS, 2 * (len(question) + context) + 50)
+        if not text or too_long or not _asks(text, question):
             logger.warning("the rewriting model's reply is not a question; using the rules")
             rules = self.fallback.rewrite(question, earlier)
             return Rewrite(rules.question, rules.carried, self.model_id, generation.usage)
         carried = "" if text == question.strip() else "model"
         return Rewrite(text, carried, self.model_id, generation.usage)
+
+
+_CITATION = re.compile(r"\[\d+\]")
+
+
+def _asks(text: str, question: str) -> bool:
+    """Whether a reply is a question as the follow-up was (ends with "?" when it did, and
+    cites nothing): a small model tends to answer the question instead of rewriting it."""
+    if _CITATION.search(text):
+        return False
+    return text.endswith("?") or not question.rstrip().endswith("?")
 
 
 def _one_question(reply: str) -> str:
