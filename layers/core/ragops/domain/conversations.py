@@ -140,12 +140,13 @@ def context_key(turns: Sequence[Turn]) -> str:
 _WORD = re.compile(r"['\u2019]s\b|[A-Za-z0-9][A-Za-z0-9&.-]*[A-Za-z0-9]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
 
 
-def _words(text: str) -> frozenset[str]:
+def word_set(text: str) -> frozenset[str]:
+    """The words of ``text`` (split on whitespace), as a set: word lists written as text."""
     return frozenset(text.split())
 
 
-_QUESTION_WORDS = _words("what which who whom whose when where why how whats")
-_SMALL = _words(
+_QUESTION_WORDS = word_set("what which who whom whose when where why how whats")
+_SMALL = word_set(
     "a an the and or but of in on at to for from by with about into onto over under as is "
     "are was were be been being do does did has have had can could will would shall "
     "should may might must not no than then so if that this these those there here it its "
@@ -160,11 +161,11 @@ _SUBJECT_PRONOUNS = {"it", "they", "he", "she"}
 _OBJECT_PRONOUNS = {"it", "them", "him"}
 _POSSESSIVES = {"its", "their", "his"}
 _DEMONSTRATIVES = {"this", "that", "these", "those"}
-_AFTER_DEMONSTRATIVE = _words(
+_AFTER_DEMONSTRATIVE = word_set(
     "is was are were do does did has have had mean means happen happened cost costs work "
     "works take takes begin began end ended"
 )
-_CONNECTORS = _words("of the de du von van da del la le and &")
+_CONNECTORS = word_set("of the de du von van da del la le and &")
 _ELLIPSIS = re.compile(
     r"^\s*(?:and|but|so|also)?\s*,?\s*(?:what|how)\s+about\s+(?P<subject>.+?)\s*[?.!]*\s*$",
     re.IGNORECASE,
@@ -184,7 +185,8 @@ class Rewrite:
     usage: Usage = field(default_factory=Usage)
 
 
-def _tokens(text: str) -> list[str]:
+def question_tokens(text: str) -> list[str]:
+    """A question's words (a possessive "'s" apart) and punctuation marks, in order."""
     return _WORD.findall(text)
 
 
@@ -224,14 +226,14 @@ class _Phrase:
     hybrid fusion done?"): taken only from a question without phrases."""
 
 
-_SENTENCE_STARTERS = _words(
+_SENTENCE_STARTERS = word_set(
     "though although there name give list according after before during since while "
     "besides aside along in on at by for from with under over between among despite"
 )
-_DETERMINERS = _words("the a an this that these those")
-_AUXILIARIES = _words("did does do can could will would should shall may might must")
-_BE = _words("is are was were")
-_SMALL_VERBS = _BE | _words("be been have has had do does did")
+_DETERMINERS = word_set("the a an this that these those")
+_AUXILIARIES = word_set("did does do can could will would should shall may might must")
+_BE = word_set("is are was were")
+_SMALL_VERBS = _BE | word_set("be been have has had do does did")
 
 
 def _plural(word: str) -> bool:
@@ -248,7 +250,7 @@ def _name_start(tokens: Sequence[str], i: int) -> bool:
     return not (sentence_start and starter)
 
 
-_COMMON_VERBS = _words(
+_COMMON_VERBS = word_set(
     "keep keeps get gets make makes take takes use uses work works go goes come comes give "
     "gives find finds tell tells show shows need needs mean means help helps start starts "
     "stop stops change changes handle handles store stores send sends read reads write "
@@ -256,7 +258,7 @@ _COMMON_VERBS = _words(
     "support supports serve serves load loads return returns protect protects separate "
     "separates share shares affect affects run runs cause causes"
 )
-_IRREGULAR_PARTICIPLES = _words(
+_IRREGULAR_PARTICIPLES = word_set(
     "done made used set put run kept held sent built found paid said told left lost meant "
     "chosen given taken seen known shown"
 )
@@ -275,7 +277,7 @@ def phrases_of(question: str) -> list[_Phrase]:
     noun or before a participle; right after "did" (or "can", "will"...) its last word
     is the verb ("When did the church reform begin?"), and after "was" or "were" a
     participle ending the question is ("When were the Wars of Religion fought?")."""
-    tokens = _tokens(question)
+    tokens = question_tokens(question)
     lowered = [t.lower() for t in tokens]
     found: list[_Phrase] = []
     covered: set[int] = set()
@@ -354,13 +356,15 @@ def subject_of(question: str, follow_up: str = "", *, last: bool = False) -> str
     among its phrases (``phrases_of``) not already in the follow-up, one that agrees
     with the pronoun in number ("they" a plural, "it" a singular; "he" or "she" a
     name), names before common nouns, the first of those. ``""`` when none is left."""
-    asked = {_stem(t) for t in _tokens(follow_up) if _is_content(t)}
+    asked = {_stem(t) for t in question_tokens(follow_up) if _is_content(t)}
     phrases = [
         p
         for p in phrases_of(question)
-        if not {_stem(t) for t in _tokens(p.text) if _is_content(t)} <= asked
+        if not {_stem(t) for t in question_tokens(p.text) if _is_content(t)} <= asked
     ]
-    pronoun = next((t.lower() for t in _tokens(follow_up) if t.lower() in _PRONOUNS_BY_NUMBER), "")
+    pronoun = next(
+        (t.lower() for t in question_tokens(follow_up) if t.lower() in _PRONOUNS_BY_NUMBER), ""
+    )
     wanted = _PRONOUNS_BY_NUMBER.get(pronoun)
     if wanted == "person":
         agreeing = [p for p in phrases if p.name and not p.plural]
@@ -470,13 +474,13 @@ def carry_subject(question: str, earlier: Sequence[str]) -> Rewrite:
         if old and old in latest:
             return Rewrite(latest.replace(old, new_subject, 1), carried=latest)
         return Rewrite(f"{latest.rstrip(' ?.!')} {new_subject}?", carried=latest)
-    tokens = _tokens(question)
+    tokens = question_tokens(question)
     if not _needs_context(tokens):
         return Rewrite(question)
     has_content = any(_is_content(t) and t.lower() not in _QUESTION_WORDS for t in tokens)
     if not has_content:
         asked = [t for t in tokens if t.lower() in _QUESTION_WORDS]
-        rest = [t for t in _tokens(latest) if t.lower() not in _QUESTION_WORDS]
+        rest = [t for t in question_tokens(latest) if t.lower() not in _QUESTION_WORDS]
         body = _join([*(asked or []), *[t for t in rest if t not in "?.!"]])
         return Rewrite(body[:1].upper() + body[1:] + "?", carried=latest)
     subject = next((s for s in (subject_of(q, question) for q in reversed(earlier)) if s), "")
@@ -488,7 +492,7 @@ def carry_subject(question: str, earlier: Sequence[str]) -> Rewrite:
 
 def _strip_leading_and(tokens: list[str], question: str) -> list[str]:
     stripped = _LEADING_AND.sub("", question)
-    return _tokens(stripped) if stripped != question else tokens
+    return question_tokens(stripped) if stripped != question else tokens
 
 
 class SubjectCarryingRewriter:

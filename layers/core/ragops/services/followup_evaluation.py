@@ -24,6 +24,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from ragops.domain.conversations import question_tokens, word_set
 from ragops.domain.metrics import percentile
 from ragops.errors import InvalidInput, RequestBlocked
 from ragops.ports import ObjectStore, QuestionRewriter
@@ -39,22 +40,13 @@ Progress = Callable[[str, int, int], None]
 FORMAT = "ragops-followups/1"
 PAIRS_PER_PARAGRAPH = 2
 
-_TOKEN = re.compile(
-    r"['\u2019]s\b|[A-Za-z0-9][A-Za-z0-9.&-]*[A-Za-z0-9]|[A-Za-z0-9]|[^\sA-Za-z0-9]"
-)
-
-
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_FUNCTION = _words(
+_FUNCTION = word_set(
     "a an the and or but of in on at to for from by with about into as is are was were "
     "be been do does did has have had can could will would what which who whom whose "
     "when where why how many much that this these those there it its they them their "
     "he him his she her not no than then so if also other"
 )
-_PREPOSITIONS = _words(
+_PREPOSITIONS = word_set(
     "of in on at to for from by with about into over under against after before during "
     "between among through without within upon toward towards"
 )
@@ -143,7 +135,7 @@ def _pronoun(phrase: list[str], before: str, possessive: bool) -> str:
 def lean_on(first: str, second: str) -> tuple[str, str] | None:
     """``second`` rewritten to lean on ``first`` and the phrase the pronoun replaced, or
     ``None`` when they share no phrase of content or nothing would be left to ask."""
-    a, b = _TOKEN.findall(first), _TOKEN.findall(second)
+    a, b = question_tokens(first), question_tokens(second)
     span = _shared_span(a, b)
     if span is None:
         return None
