@@ -172,3 +172,16 @@ def image_bytes(image, kind: str = "PNG", **options) -> bytes:
     out = io.BytesIO()
     pages[0].save(out, kind, save_all=len(pages) > 1, append_images=pages[1:], **options)
     return out.getvalue()
+
+
+def join_pdfs(*pdfs: bytes) -> bytes:
+    """One PDF with the pages of ``pdfs`` in order (a text PDF with scanned pages in it)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    for pdf in pdfs:
+        for page in PdfReader(io.BytesIO(pdf)).pages:
+            writer.add_page(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -119,3 +119,22 @@ def test_a_scan_uploaded_while_the_tier_is_paused_is_read_when_it_resumes(client
     assert "ocr" in [f["check"] for f in result.record.quality]
     answer = client.post("/v1/query", json={"question": "Which lake does the Rhone Glacier feed?"})
     assert answer.json()["citations"][0]["source"] == "rhone.png"
+
+
+def test_the_scanned_page_of_a_text_pdf_is_read_and_answered_from(client):
+    from tests.samples import join_pdfs, make_pdf
+
+    mixed = join_pdfs(
+        make_pdf(["Moraines are ridges of rock and debris that a glacier leaves behind."]),
+        image_bytes(render_text_page(RHONE).convert("RGB"), "PDF", resolution=150),
+    )
+    document = _upload(client, "atlas-mixed.pdf", mixed)["document"]
+    assert document["status"] == "indexed" and document["pages"] == 2
+    (ocr,) = [f for f in document["quality"] if f["check"] == "ocr"]
+    assert "1 of 2 pages had no text layer" in ocr["message"] and ocr["value"] > 80
+    answer = client.post("/v1/query", json={"question": "Which lake does the Rhone Glacier feed?"})
+    citation = answer.json()["citations"][0]
+    assert citation["source"] == "atlas-mixed.pdf" and citation["page"] == 2
+    assert "Lake Geneva" in answer.json()["answer"]
+    moraines = client.post("/v1/query", json={"question": "What are moraines?"}).json()
+    assert moraines["citations"][0]["page"] == 1

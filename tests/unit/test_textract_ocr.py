@@ -5,15 +5,21 @@ PDF and an image ingested through it and answered from."""
 
 from __future__ import annotations
 
+import io
+from datetime import date
+
 import boto3
 import pytest
 from botocore.stub import Stubber
+from pypdf import PdfReader
 
-from ragops.adapters.textract_ocr import TextractRecognizer
+from ragops.adapters.textract_ocr import TextractRecognizer, job_token
 from ragops.errors import DocumentRejected, ModelUnavailable, NoTextExtracted
 from ragops.services.answering import answer_question
 from ragops.services.ingestion import UploadedFile, ingest_files
 from tests.samples import image_bytes, render_text_page
+
+DAY = date(2026, 12, 7)
 
 
 def _line(text: str, page: int, confidence: float = 99.0) -> dict:
@@ -55,21 +61,30 @@ class Clock:
 def _recognizer(client, clock=None, **options) -> TextractRecognizer:
     clock = clock or Clock()
     return TextractRecognizer(
-        "docs-bucket", "ragops/", client=client, sleep=clock.sleep, clock=clock, **options
+        "docs-bucket",
+        "ragops/",
+        client=client,
+        sleep=clock.sleep,
+        clock=clock,
+        today=lambda: DAY,
+        **options,
     )
 
 
-def _start(stubber, key="ragops/raw/acme/a1a1a1a1a1a1a1a1", job="job-1"):
+def _start(stubber, key="ragops/raw/acme/a1a1a1a1a1a1a1a1", job="job-1", data=b""):
     stubber.add_response(
         "start_document_text_detection",
         {"JobId": job},
-        {"DocumentLocation": {"S3Object": {"Bucket": "docs-bucket", "Name": key}}},
+        {
+            "DocumentLocation": {"S3Object": {"Bucket": "docs-bucket", "Name": key}},
+            "ClientRequestToken": job_token(key, data, DAY),
+        },
     )
 
 
 def test_a_stored_file_is_read_by_the_asynchronous_job_every_result_page(textract):
     client, stubber = textract
-    _start(stubber)
+    _start(stubber, data=b"%PDF")
     stubber.add_response(
         "get_document_text_detection",
         _result("IN_PROGRESS"),
@@ -155,6 +170,35 @@ def test_throttling_and_a_job_that_never_ends_are_unavailable_not_rejected(textr
         )
 
 
+def test_a_retry_after_a_job_outlived_its_wait_polls_the_same_job(textract):
+    """The queue redelivers the file: the second start request carries the same token, so
+    Textract answers with the job already running (the Stubber checks the token)."""
+    client, stubber = textract
+    scan = b"%PDF-1.7 two hundred scanned pages"
+    key = "ragops/raw/acme/a1a1a1a1a1a1a1a1"
+    token = job_token(key, scan, DAY)
+    assert token == job_token(key, scan, DAY) != job_token(key, scan + b" v2", DAY)
+    assert token != job_token(key, scan, date(2026, 12, 8)) and len(token) == 64
+    _start(stubber, job="long", data=scan)
+    stubber.add_response(
+        "get_document_text_detection", _result("IN_PROGRESS"), {"JobId": "long", "MaxResults": 1000}
+    )
+    with pytest.raises(ModelUnavailable, match="did not finish"):
+        _recognizer(client, max_wait_seconds=0).recognize(
+            "atlas.pdf", scan, "application/pdf", stored_key="raw/acme/a1a1a1a1a1a1a1a1"
+        )
+    _start(stubber, job="long", data=scan)  # the same token: the same job
+    stubber.add_response(
+        "get_document_text_detection",
+        _result("SUCCEEDED", [_line("Moraines are ridges of rock.", 1)], pages=1),
+        {"JobId": "long", "MaxResults": 1000},
+    )
+    read = _recognizer(client).recognize(
+        "atlas.pdf", scan, "application/pdf", stored_key="raw/acme/a1a1a1a1a1a1a1a1"
+    )
+    assert read.pages[0].text == "Moraines are ridges of rock."
+
+
 def test_a_job_without_text_is_no_text(textract):
     client, stubber = textract
     _start(stubber)
@@ -196,7 +240,7 @@ def test_a_scanned_pdf_and_an_image_are_ingested_through_textract_and_answered_f
         (photo, "b2b2b2b2b2b2b2b2", "image/png"),
     ]:
         ctx.originals.put("acme", doc_id, data, kind)
-    _start(stubber, key="raw/acme/a1a1a1a1a1a1a1a1", job="pdf")
+    _start(stubber, key="raw/acme/a1a1a1a1a1a1a1a1", job="pdf", data=scan)
     stubber.add_response(
         "get_document_text_detection",
         _result(
@@ -208,7 +252,7 @@ def test_a_scanned_pdf_and_an_image_are_ingested_through_textract_and_answered_f
         ),
         {"JobId": "pdf", "MaxResults": 1000},
     )
-    _start(stubber, key="raw/acme/b2b2b2b2b2b2b2b2", job="png")
+    _start(stubber, key="raw/acme/b2b2b2b2b2b2b2b2", job="png", data=photo)
     stubber.add_response(
         "get_document_text_detection",
         _result(
@@ -243,3 +287,65 @@ def test_a_scanned_pdf_and_an_image_are_ingested_through_textract_and_answered_f
         container.answer_context(), tenant="acme", question="Where do crevasses open?"
     )
     assert crevasses.citations[0].source == "moraine.png"
+
+
+def test_the_scanned_page_of_a_text_pdf_is_read_by_the_synchronous_call(
+    textract, tmp_path, embedder, chroma_client, chat_model
+):
+    """A PDF with text on page 1 and a scan on page 2, in the bucket: only page 2 goes to
+    Textract, as a one-page PDF to the synchronous call (no job for one page), and is
+    answered from with its page number."""
+    from dataclasses import replace
+
+    from botocore.stub import ANY
+
+    from ragops.bootstrap import build_container
+    from ragops.settings import Settings
+    from tests.samples import join_pdfs, make_pdf
+
+    client, stubber = textract
+    container = build_container(
+        Settings(data_dir=tmp_path / "data", min_relevance=0.0, answerability_threshold=0.0),
+        embedder=embedder,
+        chroma_client=chroma_client,
+        chat_model=chat_model,
+    )
+    ocr = _recognizer(client)
+    ocr.prefix = ""
+    ctx = replace(container.ingest_context(), ocr=ocr)
+    mixed = join_pdfs(
+        make_pdf(["Moraines are ridges of rock and debris that a glacier leaves behind."]),
+        image_bytes(render_text_page("scan").convert("RGB"), "PDF"),
+    )
+    ctx.originals.put("acme", "a1a1a1a1a1a1a1a1", mixed, "application/pdf")
+    sent: list[bytes] = []
+    client.meta.events.register(
+        "before-parameter-build.textract.DetectDocumentText",
+        lambda params, **_: sent.append(params["Document"]["Bytes"]),
+    )
+    stubber.add_response(
+        "detect_document_text",
+        {
+            "DocumentMetadata": {"Pages": 1},
+            "Blocks": [_line("The Rhone Glacier feeds Lake Geneva with meltwater.", 1, 93.0)],
+        },
+        {"Document": {"Bytes": ANY}},
+    )
+    (result,) = ingest_files(
+        ctx,
+        tenant="acme",
+        files=[UploadedFile("atlas.pdf", mixed, "a1a1a1a1a1a1a1a1", raw_stored=True)],
+    )
+    assert result.record.pages == 2
+    (finding,) = [f for f in result.record.quality if f["check"] == "ocr"]
+    assert "1 of 2 pages had no text layer" in finding["message"] and finding["value"] == 93.0
+    (one_page,) = sent
+    assert len(PdfReader(io.BytesIO(one_page)).pages) == 1
+
+    answer = answer_question(
+        container.answer_context(),
+        tenant="acme",
+        question="Which lake does the Rhone Glacier feed?",
+    )
+    assert answer.citations[0].source == "atlas.pdf" and answer.citations[0].page == 2
+    assert "Lake Geneva" in answer.answer

@@ -8,13 +8,21 @@ Textract reads the object with the caller's permissions (the ingest role's
 7 days; nothing else is stored. Errors: a document Textract cannot read is rejected with
 its words (``DocumentRejected``); throttling, a service fault or a job that does not end
 within ``max_wait_seconds`` is ``ModelUnavailable`` (the queue redelivers the event).
+
+A job that outlives one invocation is not started again by the next: the start request
+carries a ``ClientRequestToken`` made of the object's key, a digest of its bytes and the
+day, and Textract answers the same token with the same job, so the retry polls the job
+already running (a token per day keeps a retry from meeting a job whose results have
+expired, after 7 days).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 from ragops.domain.models import RecognizedPage, RecognizedText
@@ -31,6 +39,17 @@ _REJECTING = {
     "BadDocumentException",
     "DocumentTooLargeException",
 }
+
+
+def job_token(key: str, data: bytes, day: date) -> str:
+    """The start request's idempotency token for the object at ``key`` holding ``data``,
+    on ``day`` (64 characters of ``[0-9a-f]``, within Textract's pattern and length)."""
+    digest = hashlib.sha256(data).hexdigest()
+    return hashlib.sha256(f"{key}\n{digest}\n{day.isoformat()}".encode()).hexdigest()
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
 
 
 class TextractRecognizer:
@@ -50,6 +69,7 @@ class TextractRecognizer:
         max_wait_seconds: float = 600.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        today: Callable[[], date] = _today,
     ) -> None:
         self.bucket = bucket
         # As the S3 object store lays keys out under its prefix.
@@ -60,6 +80,7 @@ class TextractRecognizer:
         self.max_wait_seconds = max_wait_seconds
         self.sleep = sleep
         self.clock = clock
+        self.today = today
 
     @property
     def client(self) -> Any:
@@ -73,7 +94,7 @@ class TextractRecognizer:
         self, filename: str, data: bytes, content_type: str, *, stored_key: str | None = None
     ) -> RecognizedText:
         if stored_key is not None:
-            blocks = self._detect_async(filename, self.prefix + stored_key)
+            blocks = self._detect_async(filename, self.prefix + stored_key, data)
         elif len(data) <= SYNC_MAX_BYTES:
             response = self._call(
                 filename, lambda: self.client.detect_document_text(Document={"Bytes": data})
@@ -88,11 +109,12 @@ class TextractRecognizer:
             raise NoTextExtracted(filename, "OCR (Textract) found no text in it")
         return RecognizedText(self.engine, pages)
 
-    def _detect_async(self, filename: str, key: str) -> list[dict[str, Any]]:
+    def _detect_async(self, filename: str, key: str, data: bytes) -> list[dict[str, Any]]:
         started = self._call(
             filename,
             lambda: self.client.start_document_text_detection(
-                DocumentLocation={"S3Object": {"Bucket": self.bucket, "Name": key}}
+                DocumentLocation={"S3Object": {"Bucket": self.bucket, "Name": key}},
+                ClientRequestToken=job_token(key, data, self.today()),
             ),
         )
         job = started["JobId"]

@@ -438,6 +438,35 @@ def _parse_pdf(name: str, data: bytes) -> ParsedDocument:
     return ParsedDocument(title=title, sections=sections, content_type="application/pdf")
 
 
+TEXTLESS_PAGE_CHARACTERS = 20
+"""A PDF page whose text layer holds fewer visible characters is taken for a scan (or a
+figure) and, where OCR is configured, read by it."""
+
+
+def textless_pdf_pages(parsed: ParsedDocument) -> list[int]:
+    """The page numbers of a parsed PDF whose text layer is (nearly) empty: scanned pages
+    in a PDF that has text elsewhere, which parsing alone would index as nothing."""
+    if parsed.content_type != "application/pdf":
+        return []
+    return [
+        s.page
+        for s in parsed.sections
+        if s.page is not None and sum(not c.isspace() for c in s.text) < TEXTLESS_PAGE_CHARACTERS
+    ]
+
+
+def pdf_page(data: bytes, page: int) -> bytes:
+    """Page ``page`` (1-based) of a PDF, as a PDF of its own: what OCR reads of one page
+    (a synchronous OCR call takes a single page)."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    writer.add_page(PdfReader(io.BytesIO(data), strict=False).pages[page - 1])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 def _parse_docx(name: str, data: bytes) -> ParsedDocument:
     import docx
     from docx.opc.exceptions import PackageNotFoundError

@@ -129,12 +129,20 @@ OCR_LOW_CONFIDENCE = 80.0
 """Below this mean word confidence, an OCR'd document's finding is a warning."""
 
 
-def ocr_finding(engine: str, confidence: float, pages: int) -> QualityFinding:
-    """The text was read by OCR: which engine, over how many pages, how confidently."""
+def ocr_finding(
+    engine: str, confidence: float, pages: int, *, of_pages: int | None = None
+) -> QualityFinding:
+    """The text was read by OCR: which engine, over how many pages, how confidently.
+    ``of_pages``: the PDF's page count, where OCR read only its pages without text."""
     low = confidence < OCR_LOW_CONFIDENCE
-    message = (
-        f"the text was read by OCR ({engine}, {pages} page{'s' if pages != 1 else ''}); "
-        f"mean word confidence {confidence:.0f}%" + ("; parts of it may be misread" if low else "")
+    plural = "s" if pages != 1 else ""
+    read = (
+        f"the text was read by OCR ({engine}, {pages} page{plural})"
+        if of_pages is None
+        else f"{pages} of {of_pages} pages had no text layer and were read by OCR ({engine})"
+    )
+    message = f"{read}; mean word confidence {confidence:.0f}%" + (
+        "; parts of it may be misread" if low else ""
     )
     return QualityFinding("ocr", "warning" if low else "info", message, value=confidence)
 

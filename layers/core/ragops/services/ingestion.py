@@ -23,7 +23,6 @@ from ragops.domain.models import (
     DocumentRecord,
     DocumentStatus,
     ParsedDocument,
-    Section,
     content_hash,
     document_id_for,
     utc_now,
@@ -31,11 +30,9 @@ from ragops.domain.models import (
 from ragops.domain.parsing import SUPPORTED_TYPES, parse_document
 from ragops.domain.quality import (
     DuplicateIndex,
-    QualityFinding,
     detect_language,
     empty_text_finding,
     minhash,
-    ocr_finding,
     text_findings,
 )
 from ragops.domain.tenants import validate_tenant
@@ -48,6 +45,7 @@ from ragops.repositories.documents import (
     QualitySignatures,
     UndoableStore,
 )
+from ragops.services.recognition import parse_or_recognize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -229,7 +227,9 @@ def _prepare(
         return IngestResult(IngestOutcome.UNCHANGED, previous)
 
     stored_key = ctx.originals.key(tenant, doc_id) if item.raw_stored else None
-    parsed, read_by = parse_or_recognize(ctx, source, item.data, stored_key=stored_key)
+    parsed, read_by = parse_or_recognize(
+        source, item.data, max_bytes=ctx.max_bytes, ocr=ctx.ocr, stored_key=stored_key
+    )
     record = _new_record(ctx, item, parsed, tenant=tenant, doc_id=doc_id, previous=previous)
     text = "\n".join(section.text for section in parsed.sections)
     record.language = detect_language(text)
@@ -253,25 +253,6 @@ def _prepare(
         raw_stored=item.raw_stored,
         signature=minhash(text),
     )
-
-
-def parse_or_recognize(
-    ctx: IngestContext, source: str, data: bytes, *, stored_key: str | None = None
-) -> tuple[ParsedDocument, list[QualityFinding]]:
-    """The file's text: parsed, or, for a scanned PDF or an image, read by OCR (with its
-    finding: engine and mean confidence). ``NoTextExtracted`` when neither finds text."""
-    try:
-        return parse_document(source, data, max_bytes=ctx.max_bytes), []
-    except NoTextExtracted:
-        if ctx.ocr is None:
-            raise
-    name = PurePath(source).name
-    content_type = SUPPORTED_TYPES[PurePath(source).suffix.lower()]
-    read = ctx.ocr.recognize(name, data, content_type, stored_key=stored_key)
-    paged = content_type == "application/pdf" or len(read.pages) > 1
-    sections = [Section(text=p.text, page=p.page if paged else None) for p in read.pages]
-    parsed = ParsedDocument(title=None, sections=sections, content_type=content_type)
-    return parsed, [ocr_finding(read.engine, read.confidence, len(read.pages))]
 
 
 def _check_duplicates(ctx: IngestContext, tenant: str, batch: list[_Prepared]) -> DuplicateIndex:

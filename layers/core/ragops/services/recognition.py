@@ -1,0 +1,119 @@
+"""A file's text for ingestion: parsed where it has a text layer, read by OCR where it has
+none (an image, a scanned PDF) and, in a PDF that has text on some pages only, for the
+pages without it (a scanned appendix, a signed page scanned back in), so that no page is
+indexed as nothing while OCR is configured.
+
+The pages of a partly scanned PDF are read one at a time, as one-page PDFs (Textract's
+synchronous call takes one page; Tesseract renders only that page); more than
+``PAGE_BY_PAGE_LIMIT`` of them in a file already in the object store are read by one
+whole-document job instead (Textract's asynchronous API), which keeps the ingest function
+within its time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from pathlib import PurePath
+
+from ragops.domain.models import ParsedDocument, RecognizedPage, RecognizedText, Section
+from ragops.domain.parsing import SUPPORTED_TYPES, parse_document, pdf_page, textless_pdf_pages
+from ragops.domain.quality import QualityFinding, ocr_finding
+from ragops.errors import DocumentRejected, NoTextExtracted
+from ragops.ports import TextRecognizer
+
+logger = logging.getLogger(__name__)
+
+PAGE_BY_PAGE_LIMIT = 10
+"""Pages without text read one by one; above it (for a stored file) one job reads them all."""
+
+
+def parse_or_recognize(
+    source: str,
+    data: bytes,
+    *,
+    max_bytes: int,
+    ocr: TextRecognizer | None,
+    stored_key: str | None = None,
+) -> tuple[ParsedDocument, list[QualityFinding]]:
+    """The file's text: parsed, or, for a scanned PDF or an image, read by OCR (with its
+    finding: engine and mean confidence); a PDF's pages without a text layer are read by
+    OCR too. ``NoTextExtracted`` when neither finds any text."""
+    try:
+        parsed = parse_document(source, data, max_bytes=max_bytes)
+    except NoTextExtracted:
+        if ocr is None:
+            raise
+    else:
+        if ocr is None:
+            return parsed, []
+        return _recognize_textless_pages(ocr, source, data, parsed, stored_key)
+    name = PurePath(source).name
+    content_type = SUPPORTED_TYPES[PurePath(source).suffix.lower()]
+    read = ocr.recognize(name, data, content_type, stored_key=stored_key)
+    paged = content_type == "application/pdf" or len(read.pages) > 1
+    sections = [Section(text=p.text, page=p.page if paged else None) for p in read.pages]
+    parsed = ParsedDocument(title=None, sections=sections, content_type=content_type)
+    return parsed, [ocr_finding(read.engine, read.confidence, len(read.pages))]
+
+
+def _recognize_textless_pages(
+    ocr: TextRecognizer,
+    source: str,
+    data: bytes,
+    parsed: ParsedDocument,
+    stored_key: str | None,
+) -> tuple[ParsedDocument, list[QualityFinding]]:
+    """``parsed`` with the text OCR reads on its pages without a text layer (where OCR
+    reads more than the layer holds), and the finding that says so; unchanged when every
+    page has text. ``ModelUnavailable`` propagates (the whole file is tried again later);
+    a page OCR cannot read keeps what it had, with a warning in the log."""
+    textless = textless_pdf_pages(parsed)
+    if not textless:
+        return parsed, []
+    name = PurePath(source).name
+    read = _read_pages(ocr, name, data, textless, stored_key)
+    layer = {s.page: s.text for s in parsed.sections}
+    better = {
+        page.page: page
+        for page in read.pages
+        if page.page in layer and _visible(page.text) > _visible(layer[page.page])
+    }
+    if not better:
+        return parsed, []
+    sections = [
+        replace(s, text=better[s.page].text) if s.page in better else s for s in parsed.sections
+    ]
+    used = RecognizedText(read.engine, list(better.values()))
+    finding = ocr_finding(used.engine, used.confidence, len(better), of_pages=len(layer))
+    return replace(parsed, sections=sections), [finding]
+
+
+def _read_pages(
+    ocr: TextRecognizer, name: str, data: bytes, pages: list[int], stored_key: str | None
+) -> RecognizedText:
+    """What OCR reads on ``pages`` of a PDF (pages it finds empty are left out)."""
+    if stored_key is not None and len(pages) > PAGE_BY_PAGE_LIMIT:
+        try:
+            whole = ocr.recognize(name, data, "application/pdf", stored_key=stored_key)
+        except (NoTextExtracted, DocumentRejected) as exc:
+            logger.warning("OCR of the pages without text of %s failed: %s", name, exc)
+            return RecognizedText(ocr.engine, [])
+        wanted = set(pages)
+        return RecognizedText(whole.engine, [p for p in whole.pages if p.page in wanted])
+    engine = ocr.engine
+    found: list[RecognizedPage] = []
+    for number in pages:
+        try:
+            one = ocr.recognize(name, pdf_page(data, number), "application/pdf")
+        except (NoTextExtracted, DocumentRejected) as exc:
+            logger.info("OCR read nothing on page %d of %s: %s", number, name, exc)
+            continue
+        engine = one.engine
+        text = "\n".join(p.text for p in one.pages if p.text.strip())
+        found.append(RecognizedPage(number, text, one.confidence))
+    return RecognizedText(engine, found)
+
+
+def _visible(text: str) -> int:
+    return sum(not c.isspace() for c in text)

@@ -1,0 +1,97 @@
+"""A PDF with text on some pages and scans on others: the pages without a text layer are
+read by OCR (one page at a time, or by one whole-document job for many pages of a stored
+file), the pages with text keep it, and the finding says how many pages OCR read."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from pypdf import PdfReader
+
+from ragops.domain.models import RecognizedPage, RecognizedText
+from ragops.errors import NoTextExtracted
+from ragops.services.recognition import PAGE_BY_PAGE_LIMIT, parse_or_recognize
+from tests.samples import make_pdf
+
+INTRO = "Glaciers of the Alps: an introduction to moraines, crevasses and meltwater."
+OUTRO = "Appendix: the measurements were taken in the summer of 2019 by the survey team."
+
+
+class FakeRecognizer:
+    """Reads what it is told to: ``read`` maps a page's own (text layer) marker to the
+    text OCR returns for it; records every call."""
+
+    engine = "fake-ocr"
+
+    def __init__(self, read: dict[int, str], confidence: float = 91.0) -> None:
+        self.read = read
+        self.confidence = confidence
+        self.calls: list[tuple[int, str | None]] = []
+
+    def recognize(self, filename, data, content_type, *, stored_key=None):
+        pages = PdfReader(io.BytesIO(data)).pages
+        self.calls.append((len(pages), stored_key))
+        if stored_key is not None:  # a whole-document job: every page of the stored file
+            found = [RecognizedPage(n, t, self.confidence) for n, t in sorted(self.read.items())]
+        else:  # one page, marked by the single character it holds in this test
+            marker = int(pages[0].extract_text().strip() or 0)
+            if marker not in self.read:
+                raise NoTextExtracted(filename, "OCR found no text in it")
+            found = [RecognizedPage(1, self.read[marker], self.confidence)]
+        return RecognizedText(self.engine, found)
+
+
+def _parse(data: bytes, ocr, stored_key=None):
+    return parse_or_recognize("atlas.pdf", data, max_bytes=10**7, ocr=ocr, stored_key=stored_key)
+
+
+def test_the_pages_without_text_are_read_one_by_one_and_keep_their_numbers():
+    # Pages 2 and 4 are "scans": a text layer of one digit (the fake's marker), as a
+    # scanner's page stamp would leave; page 4 is blank to OCR as well.
+    data = make_pdf([INTRO, "2", OUTRO, "4"])
+    ocr = FakeRecognizer({2: "The Rhone Glacier feeds Lake Geneva with meltwater."})
+    parsed, findings = _parse(data, ocr)
+    assert [(s.page, s.text) for s in parsed.sections] == [
+        (1, INTRO),
+        (2, "The Rhone Glacier feeds Lake Geneva with meltwater."),
+        (3, OUTRO),
+        (4, "4"),
+    ]
+    assert ocr.calls == [(1, None), (1, None)]  # pages 2 and 4, each as a one-page PDF
+    (finding,) = findings
+    assert finding.check == "ocr" and finding.value == 91.0
+    assert "1 of 4 pages had no text layer and were read by OCR (fake-ocr)" in finding.message
+
+
+def test_a_pdf_with_text_on_every_page_is_not_read_by_ocr():
+    ocr = FakeRecognizer({})
+    parsed, findings = _parse(make_pdf([INTRO, OUTRO]), ocr)
+    assert (ocr.calls, findings) == ([], [])
+    assert [s.text for s in parsed.sections] == [INTRO, OUTRO]
+
+
+def test_ocr_that_reads_less_than_the_layer_leaves_the_page_as_it_was():
+    ocr = FakeRecognizer({2: ""})
+    parsed, findings = _parse(make_pdf([INTRO, "2"]), ocr)
+    assert findings == [] and [s.text for s in parsed.sections] == [INTRO, "2"]
+
+
+def test_many_pages_without_text_of_a_stored_file_are_read_by_one_job():
+    pages = [INTRO] + [str(n) for n in range(2, PAGE_BY_PAGE_LIMIT + 3)]
+    read = {n: f"Scanned page {n} says the glacier moved {n} metres." for n in range(1, 13)}
+    ocr = FakeRecognizer(read)
+    parsed, findings = _parse(make_pdf(pages), ocr, stored_key="raw/acme/a1a1a1a1a1a1a1a1")
+    assert ocr.calls == [(len(pages), "raw/acme/a1a1a1a1a1a1a1a1")]
+    # Page 1 has its own text: the job's reading of it is not used.
+    assert parsed.sections[0].text == INTRO
+    assert parsed.sections[5].text == read[6]
+    assert f"{len(pages) - 1} of {len(pages)} pages" in findings[0].message
+
+
+@pytest.mark.parametrize("stored_key", [None, "raw/acme/a1a1a1a1a1a1a1a1"])
+def test_without_ocr_a_partly_scanned_pdf_is_parsed_as_it_is(stored_key):
+    parsed, findings = parse_or_recognize(
+        "atlas.pdf", make_pdf([INTRO, "2"]), max_bytes=10**7, ocr=None, stored_key=stored_key
+    )
+    assert findings == [] and [s.text for s in parsed.sections] == [INTRO, "2"]
