@@ -187,6 +187,21 @@ class MemoryObjectStore:
     def list(self, prefix: str):
         return iter(sorted(k for k in list(self.objects) if k.startswith(prefix)))
 
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        from ragops.adapters.localfs import version_tag
+
+        data = self.get(key)
+        return data, version_tag(data)
+
+    def put_if(self, key: str, data: bytes, content_type: str | None = None, *, tag) -> None:
+        from ragops.adapters.localfs import version_tag
+        from ragops.errors import WriteConflict
+
+        current = self.objects.get(key)
+        if (None if current is None else version_tag(current)) != tag:
+            raise WriteConflict(key)
+        self.put(key, data, content_type)
+
 
 class RecordingTracker:
     """The ``ExperimentTracker`` port in memory, as MLflow keeps runs: parameters as

@@ -167,9 +167,7 @@ def repository():
 def _saved(repository, tenant, user, question):
     conversation = repository.start(tenant, user)
     at = repository.clock().isoformat()
-    conversation = conversation.with_turn(_turn(question, at))
-    repository.save(conversation)
-    return conversation
+    return repository.append(conversation, _turn(question, at))
 
 
 def test_conversations_never_cross_tenants_or_users(repository):
@@ -311,3 +309,41 @@ def test_bedrock_lite_rewrites_through_converse_as_the_service_expects():
         stubber.assert_no_pending_responses()
     assert rewrite.question == "How long does the rehydrate command take?"
     assert (rewrite.usage.input_tokens, rewrite.usage.output_tokens) == (140, 10)
+
+
+def test_two_questions_asked_at_once_both_keep_their_turn(repository):
+    first = _saved(repository, "acme", "ana", "Who was Rollo?")
+    # Two requests read the conversation as it is, then each appends its answer.
+    read_by_one = repository.get("acme", "ana", first.conversation_id)
+    read_by_other = repository.get("acme", "ana", first.conversation_id)
+    repository.append(read_by_one, _turn("When did he die?"))
+    repository.append(read_by_other, _turn("Where was he born?"))
+    stored = repository.get("acme", "ana", first.conversation_id)
+    assert [t.question for t in stored.turns] == [
+        "Who was Rollo?",
+        "When did he die?",
+        "Where was he born?",
+    ]
+
+
+def test_a_conversation_deleted_while_a_question_is_answered_stays_deleted(repository):
+    first = _saved(repository, "acme", "ana", "Who was Rollo?")
+    read = repository.get("acme", "ana", first.conversation_id)
+    repository.delete("acme", "ana", first.conversation_id)
+    assert repository.append(read, _turn("When did he die?")) is None
+    assert repository.list("acme", "ana") == []
+
+
+def test_concurrent_appends_on_the_local_store_lose_no_turn(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ragops.adapters.localfs import LocalFsObjectStore
+
+    repository = ConversationRepository(LocalFsObjectStore(tmp_path), clock=Clock())
+    first = _saved(repository, "acme", "ana", "Who was Rollo?")
+    read = repository.get("acme", "ana", first.conversation_id)
+    questions = [f"question {n}?" for n in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(lambda q: repository.append(read, _turn(q)), questions))
+    stored = repository.get("acme", "ana", first.conversation_id)
+    assert sorted(t.question for t in stored.turns[1:]) == questions

@@ -9,7 +9,7 @@ from moto import mock_aws
 
 from ragops.adapters.localfs import LocalFsObjectStore
 from ragops.adapters.s3 import S3ObjectStore
-from ragops.errors import ObjectNotFound, StoreUnavailable
+from ragops.errors import ObjectNotFound, StoreUnavailable, WriteConflict
 from tests.fakes import MemoryObjectStore
 
 
@@ -53,6 +53,26 @@ def test_list_by_prefix(store):
         "documents/t10/c.json",
     ]
     assert list(store.list("nothing/")) == []
+
+
+def test_conditional_writes_compare_the_version_read(store):
+    key = "conversations/t1/u1/c1.json"
+    store.put_if(key, b"one", "application/json", tag=None)  # only if absent: created
+    with pytest.raises(WriteConflict):
+        store.put_if(key, b"again", tag=None)  # it exists now
+    data, first = store.get_tagged(key)
+    assert data == b"one"
+    store.put_if(key, b"two", "application/json", tag=first)
+    with pytest.raises(WriteConflict):
+        store.put_if(key, b"stale", tag=first)  # written since that tag was read
+    data, second = store.get_tagged(key)
+    assert (data, second != first) == (b"two", True)
+    store.delete(key)
+    with pytest.raises(WriteConflict):
+        store.put_if(key, b"resurrected", tag=second)  # deleted since
+    assert not store.exists(key)
+    with pytest.raises(ObjectNotFound):
+        store.get_tagged(key)
 
 
 def test_local_keys_cannot_escape_the_root(tmp_path):

@@ -79,6 +79,15 @@ class StoreUnavailable(RagopsError):
     """The object store could not be reached or refused the request (HTTP 503)."""
 
 
+class WriteConflict(RagopsError):
+    """A conditional write lost: the object changed (or was created, or deleted) since
+    the version the writer read. The writer reads it again and retries."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"object {key!r} changed since it was read")
+        self.key = key
+
+
 class TierUnavailable(RagopsError):
     """The vector tier could not serve the request (HTTP 503)."""
 

@@ -125,6 +125,19 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str) -> Iterator[str]: ...
 
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        """The object and its version tag (S3's ETag; locally the same MD5 of the bytes):
+        what ``put_if`` compares against. ``ObjectNotFound`` for a missing key."""
+        ...
+
+    def put_if(
+        self, key: str, data: bytes, content_type: str | None = None, *, tag: str | None
+    ) -> None:
+        """Write only if the object is still at version ``tag`` (``None``: only if there
+        is no object), atomically against other ``put_if`` calls; ``WriteConflict``
+        otherwise (changed, created or deleted meanwhile), writing nothing."""
+        ...
+
 
 class ChunkStore(Protocol):
     """Writes to the index: a tenant's chunks with their embeddings, by document."""

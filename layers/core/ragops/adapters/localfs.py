@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from ragops.errors import ObjectNotFound, StoreUnavailable
+from ragops.errors import ObjectNotFound, StoreUnavailable, WriteConflict
+
+
+def version_tag(data: bytes) -> str:
+    """An object's version tag: the MD5 of its bytes, quoted, as S3 tags an object written
+    in one part (not a security property: it only tells versions apart)."""
+    return '"' + hashlib.md5(data, usedforsecurity=False).hexdigest() + '"'
 
 
 class LocalFsObjectStore:
@@ -57,6 +65,33 @@ class LocalFsObjectStore:
             raise ObjectNotFound(key) from exc
         except OSError as exc:
             raise StoreUnavailable(f"could not read {key!r}: {exc}") from exc
+
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        data = self.get(key)
+        return data, version_tag(data)
+
+    def put_if(
+        self, key: str, data: bytes, content_type: str | None = None, *, tag: str | None
+    ) -> None:
+        """The compare and the write run under an exclusive lock on the key's folder
+        (``flock``, which other processes on this machine honour too)."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            folder = os.open(path.parent, os.O_RDONLY)
+        except OSError as exc:
+            raise StoreUnavailable(f"could not write {key!r}: {exc}") from exc
+        try:
+            fcntl.flock(folder, fcntl.LOCK_EX)
+            try:
+                current: str | None = version_tag(path.read_bytes())
+            except FileNotFoundError:
+                current = None
+            if current != tag:
+                raise WriteConflict(key)
+            self.put(key, data, content_type)
+        finally:
+            os.close(folder)  # releases the lock
 
     def exists(self, key: str) -> bool:
         try:

@@ -8,9 +8,12 @@ from contextlib import contextmanager
 from typing import Any
 
 from ragops.domain.downloads import content_disposition_name
-from ragops.errors import ObjectNotFound, StoreUnavailable
+from ragops.errors import ObjectNotFound, StoreUnavailable, WriteConflict
 
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_CONFLICT_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict", "409"})
+"""A conditional write that lost: the ETag no longer matches (412), or another
+conditional write to the key is in flight (409)."""
 _DENIED_CODES = frozenset({"AccessDenied", "403", "Forbidden"})
 _PERMISSIONS = {
     "read": "s3:GetObject",
@@ -97,6 +100,8 @@ class S3ObjectStore:
             code = exc.response.get("Error", {}).get("Code")
             if code in _MISSING_CODES:
                 raise ObjectNotFound(key) from exc
+            if code in _CONFLICT_CODES and action == "write":
+                raise WriteConflict(key) from exc
             if code in _DENIED_CODES:
                 raise StoreUnavailable(_denied(action, self.bucket, self._key(key))) from exc
             raise StoreUnavailable(
@@ -115,6 +120,23 @@ class S3ObjectStore:
     def get(self, key: str) -> bytes:
         with self._errors("read", key):
             return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+
+    def get_tagged(self, key: str) -> tuple[bytes, str]:
+        with self._errors("read", key):
+            response = self.client.get_object(Bucket=self.bucket, Key=self._key(key))
+            return response["Body"].read(), str(response["ETag"])
+
+    def put_if(
+        self, key: str, data: bytes, content_type: str | None = None, *, tag: str | None
+    ) -> None:
+        """S3's conditional writes: ``If-Match`` the tag, or ``If-None-Match: *``."""
+        extra: dict[str, str] = {"ContentType": content_type} if content_type else {}
+        extra.update({"IfMatch": tag} if tag is not None else {"IfNoneMatch": "*"})
+        try:
+            with self._errors("write", key):
+                self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data, **extra)
+        except ObjectNotFound as exc:  # If-Match on a key deleted meanwhile
+            raise WriteConflict(key) from exc
 
     def exists(self, key: str) -> bool:
         try:

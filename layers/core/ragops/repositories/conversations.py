@@ -6,6 +6,10 @@ own: another tenant's or user's id is simply not under the caller's prefix. A
 conversation not updated for ``retention_days`` has expired: it reads as missing and is
 deleted when met (on AWS an S3 lifecycle rule on ``conversations/`` deletes it too, so
 one never read again does not stay).
+
+A turn is appended to the conversation as stored when the answer is ready, not as it was
+read when the question came, with a conditional write (``ObjectStore.put_if``): two
+questions asked at once in one conversation both keep their turn.
 """
 
 from __future__ import annotations
@@ -15,12 +19,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from ragops.domain import keys
-from ragops.domain.conversations import Conversation, is_conversation_id, new_conversation_id
+from ragops.domain.conversations import (
+    Conversation,
+    Turn,
+    is_conversation_id,
+    new_conversation_id,
+)
 from ragops.domain.tenants import validate_tenant
-from ragops.errors import ConversationNotFound, ObjectNotFound
+from ragops.errors import ConversationNotFound, ObjectNotFound, StoreUnavailable, WriteConflict
 from ragops.ports import ObjectStore
 
 DEFAULT_RETENTION_DAYS = 30
+APPEND_ATTEMPTS = 8
+"""Conditional writes tried before giving up on a conversation others keep writing."""
 
 
 def _now() -> datetime:
@@ -70,12 +81,39 @@ class ConversationRepository:
             raise ConversationNotFound(conversation_id)
         return conversation
 
-    def save(self, conversation: Conversation) -> None:
-        key = keys.conversation_key(
+    def append(self, conversation: Conversation, turn: Turn) -> Conversation | None:
+        """Adds ``turn`` to ``conversation`` as it is stored now (a turn that another
+        request saved since ``conversation`` was read is kept), creating a conversation
+        that this turn starts (one without turns). Returns what was saved, or None for a
+        conversation deleted meanwhile: it stays deleted. ``StoreUnavailable`` when other
+        writes keep winning."""
+        key = self._key(conversation)
+        stored = bool(conversation.turns)
+        for _ in range(APPEND_ATTEMPTS):
+            current, tag = conversation, None
+            if stored:
+                try:
+                    data, tag = self.store.get_tagged(key)
+                except ObjectNotFound:
+                    return None
+                current = Conversation.from_dict(json.loads(data))
+            updated = current.with_turn(turn)
+            try:
+                self.store.put_if(key, _encoded(updated), "application/json", tag=tag)
+            except WriteConflict:
+                stored = True  # created or changed meanwhile: read it again
+                continue
+            return updated
+        raise StoreUnavailable(
+            f"conversation {conversation.conversation_id} is being written by other "
+            "requests; ask again"
+        )
+
+    @staticmethod
+    def _key(conversation: Conversation) -> str:
+        return keys.conversation_key(
             conversation.tenant, conversation.user, conversation.conversation_id
         )
-        data = json.dumps(conversation.to_dict(), ensure_ascii=False).encode("utf-8")
-        self.store.put(key, data, "application/json")
 
     def list(self, tenant: str, user: str | None) -> list[Conversation]:
         """``user``'s conversations within ``tenant``, the latest updated first; expired
@@ -108,3 +146,7 @@ class ConversationRepository:
         if updated.tzinfo is None:
             updated = updated.replace(tzinfo=UTC)
         return self.clock() - updated > self.retention
+
+
+def _encoded(conversation: Conversation) -> bytes:
+    return json.dumps(conversation.to_dict(), ensure_ascii=False).encode("utf-8")

@@ -105,7 +105,8 @@ def _finisher(ctx: ConversationContext, turn: _Turn) -> Callable[[Answer], Answe
                 10,
             )
             cost = replace(cost, rewrite_usd=usd, total_usd=round(cost.total_usd + usd, 10))
-        conversation = turn.conversation.with_turn(
+        ctx.conversations.append(
+            turn.conversation,
             Turn(
                 question=turn.question,
                 standalone_question=rewrite.question,
@@ -119,13 +120,12 @@ def _finisher(ctx: ConversationContext, turn: _Turn) -> Callable[[Answer], Answe
                     )
                     for c in answer.citations
                 ],
-            )
+            ),
         )
-        ctx.conversations.save(conversation)
         return replace(
             answer,
             cost=cost,
-            conversation_id=conversation.conversation_id,
+            conversation_id=turn.conversation.conversation_id,
             standalone_question=rewrite.question if rewrite.question != turn.question else None,
         )
 
