@@ -39,6 +39,46 @@ def test_html_drops_script_and_style_and_takes_title():
     assert "color:red" not in text
 
 
+SAVED_PAGE = """<html><head><title>Tides | Ocean Weekly</title></head><body>
+<header><a href="/">Ocean Weekly</a>
+  <nav><ul><li>Home</li><li>Subscribe to our newsletter</li><li>Share this article</li></ul></nav>
+</header>
+<div role="navigation">Previous story · Next story</div>
+<main>
+  <h1>Tides</h1>
+  <p>The moon pulls the sea toward it, which raises the tide twice a day.</p>
+  <article><h2>Spring tides</h2><p>The sun adds its pull at new and full moon.</p></article>
+</main>
+<aside>Related: how waves form</aside>
+<footer>Cookie settings · Privacy policy · All rights reserved</footer>
+</body></html>"""
+
+
+def test_a_saved_web_page_is_read_for_its_content_not_its_menus():
+    parsed = parse_document("tides.html", SAVED_PAGE.encode(), max_bytes=LIMIT)
+    text = " ".join(s.text for s in parsed.sections)
+    assert "raises the tide twice a day" in text and "new and full moon" in text
+    for chrome in ["Subscribe", "Share this", "Next story", "Cookie", "Related", "Ocean Weekly"]:
+        assert chrome not in text
+    assert [s.section for s in parsed.sections if s.text.strip()] == [
+        "Tides",
+        "Tides > Spring tides",
+    ]
+
+
+def test_a_page_without_one_marked_content_element_is_read_whole_less_its_menus():
+    page = (
+        "<html><body><nav>Menu</nav><article><p>First post about tides.</p></article>"
+        "<article><p>Second post about waves.</p></article><p>Closing words.</p>"
+        "<footer>Imprint</footer></body></html>"
+    )
+    text = " ".join(
+        s.text for s in parse_document("b.html", page.encode(), max_bytes=LIMIT).sections
+    )
+    assert "First post" in text and "Second post" in text and "Closing words." in text
+    assert "Menu" not in text and "Imprint" not in text
+
+
 def test_markdown_title_from_first_heading():
     data = b"Intro line\n\n# Real Title\n\nBody text.\n\n## Sub\n"
     parsed = parse_document("notes.md", data, max_bytes=LIMIT)

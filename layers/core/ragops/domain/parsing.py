@@ -382,6 +382,29 @@ def _html_runs(body: Any) -> list[_Run]:
     return runs
 
 
+_PAGE_CHROME_TAGS = frozenset({"nav", "footer"})
+_PAGE_CHROME_ROLES = frozenset({"navigation", "contentinfo", "search"})
+
+
+def _is_page_chrome(tag: Any) -> bool:
+    """A saved web page's menus and site footer ("Share", "Subscribe", "Cookie settings"):
+    text that would be indexed as the page's and quoted as an answer to a question that
+    happens to share its words."""
+    return tag.name in _PAGE_CHROME_TAGS or tag.get("role") in _PAGE_CHROME_ROLES
+
+
+def _main_content(soup: Any) -> Any | None:
+    """The page's one ``<main>`` (or ``role="main"``), else its one ``<article>``: where a
+    page marks its content, the rest (banner, sidebars, related links) is not read. None
+    where it marks none, or several."""
+    marked = {id(tag): tag for tag in soup.find_all(["main"])}
+    marked.update({id(tag): tag for tag in soup.find_all(attrs={"role": "main"})})
+    candidates = list(marked.values()) or soup.find_all("article")
+    if len(candidates) == 1 and candidates[0].get_text(strip=True):
+        return candidates[0]
+    return None
+
+
 def _parse_html(name: str, data: bytes) -> ParsedDocument:
     from bs4 import BeautifulSoup, UnicodeDammit  # imported here to keep start-up light
     from bs4.exceptions import ParserRejectedMarkup
@@ -400,7 +423,10 @@ def _parse_html(name: str, data: bytes) -> ParsedDocument:
     title = soup.title.get_text(" ", strip=True) if soup.title else None
     if soup.title:
         soup.title.decompose()
-    body = soup.body or soup
+    for tag in soup.find_all(_is_page_chrome):
+        if not tag.decomposed:  # inside one already removed
+            tag.decompose()
+    body = _main_content(soup) or soup.body or soup
     sections = _sectioned(_html_runs(body), [title], _html_text)
     return ParsedDocument(title=title or None, sections=sections, content_type="text/html")
 
