@@ -190,13 +190,15 @@ def question_tokens(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def _join(tokens: Sequence[str]) -> str:
+def join_tokens(tokens: Sequence[str]) -> str:
+    """``question_tokens`` back into text: punctuation, a possessive and an apostrophe
+    glued to the word before, an opening bracket and a currency sign to the word after."""
     text = ""
     for token in tokens:
         if (
             not text
             or re.fullmatch(r"[?.!,;:)\]'\u2019]|'s|\u2019s", token)
-            or text.endswith(("(", "["))
+            or text.endswith(("(", "[", "$", "\u20ac", "\u00a3"))
         ):
             text += token
         else:
@@ -327,7 +329,7 @@ def phrases_of(question: str) -> list[_Phrase]:
             words = ["the", *words[1:]] if len(words) > 1 else []
         if any(_is_content(w) for w in words):
             capitalised = any(w[:1].isupper() for w in words if _is_content(w))
-            found.append(_Phrase(_join(words), capitalised, _plural(words[-1])))
+            found.append(_Phrase(join_tokens(words), capitalised, _plural(words[-1])))
             covered.update(range(start, j))
         i = max(j, i + 1)
     # Runs of the other words of content ("hybrid fusion" of "How is hybrid fusion done?";
@@ -346,7 +348,7 @@ def phrases_of(question: str) -> list[_Phrase]:
             run.append(token)
             continue
         if run:
-            found.append(_Phrase(_join(run), False, _plural(run[-1]), bare=True))
+            found.append(_Phrase(join_tokens(run), False, _plural(run[-1]), bare=True))
             run = []
     return found
 
@@ -481,12 +483,12 @@ def carry_subject(question: str, earlier: Sequence[str]) -> Rewrite:
     if not has_content:
         asked = [t for t in tokens if t.lower() in _QUESTION_WORDS]
         rest = [t for t in question_tokens(latest) if t.lower() not in _QUESTION_WORDS]
-        body = _join([*(asked or []), *[t for t in rest if t not in "?.!"]])
+        body = join_tokens([*(asked or []), *[t for t in rest if t not in "?.!"]])
         return Rewrite(body[:1].upper() + body[1:] + "?", carried=latest)
     subject = next((s for s in (subject_of(q, question) for q in reversed(earlier)) if s), "")
     if not subject:
         return Rewrite(question)
-    rewritten = _join(_substitute(_strip_leading_and(tokens, question), subject))
+    rewritten = join_tokens(_substitute(_strip_leading_and(tokens, question), subject))
     return Rewrite(rewritten[:1].upper() + rewritten[1:], carried=subject)
 
 

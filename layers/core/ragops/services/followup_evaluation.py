@@ -24,7 +24,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-from ragops.domain.conversations import question_tokens, word_set
+from ragops.domain.conversations import join_tokens, question_tokens, word_set
 from ragops.domain.metrics import percentile
 from ragops.errors import InvalidInput, RequestBlocked
 from ragops.ports import ObjectStore, QuestionRewriter
@@ -64,14 +64,6 @@ class FollowUpCase:
     answers: tuple[str, ...]
     paragraph: int
     article: str
-
-
-def _join(tokens: Sequence[str]) -> str:
-    text = ""
-    for token in tokens:
-        glue = re.fullmatch(r"[?.!,;:)\]]|'s|\u2019s", token) or text.endswith(("(", "[", "$"))
-        text += token if not text or glue else " " + token
-    return text
 
 
 def _content(token: str) -> bool:
@@ -149,8 +141,8 @@ def lean_on(first: str, second: str) -> tuple[str, str] | None:
     rest = [*b[:start], pronoun, *b[end + (1 if possessive else 0) :]]
     if not any(_content(t) for t in rest if t.lower() not in {pronoun}):
         return None
-    text = _join(rest)
-    return text[:1].upper() + text[1:], _join(phrase)
+    text = join_tokens(rest)
+    return text[:1].upper() + text[1:], join_tokens(phrase)
 
 
 def build_followups(

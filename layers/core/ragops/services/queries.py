@@ -59,10 +59,7 @@ def ask(
     except RequestBlocked as exc:
         report_blocked(ctx.metrics, exc.findings)
         raise
-    if finish is not None:
-        answer = finish(answer)
-    _remember(ctx, tenant, answer)
-    return answer
+    return _completed(ctx, tenant, answer, finish)
 
 
 def ask_streaming(
@@ -98,15 +95,17 @@ def ask_streaming(
 
     def remembered() -> Iterator[AnswerDelta | Answer]:
         for item in chain([first], events):
-            if isinstance(item, Answer):
-                if finish is not None:
-                    item = finish(item)
-                _remember(ctx, tenant, item)
-            yield item
+            yield _completed(ctx, tenant, item, finish) if isinstance(item, Answer) else item
 
     return remembered()
 
 
-def _remember(ctx: QueryContext, tenant: str, answer: Answer) -> None:
+def _completed(
+    ctx: QueryContext, tenant: str, answer: Answer, finish: Callable[[Answer], Answer] | None
+) -> Answer:
+    """The answer as ``finish`` completes it, recorded (its cost) and reported."""
+    if finish is not None:
+        answer = finish(answer)
     record_answer_cost(ctx.store, tenant, answer)
     report_answer(ctx.metrics, answer)
+    return answer
