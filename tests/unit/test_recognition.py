@@ -23,6 +23,7 @@ class FakeRecognizer:
     text OCR returns for it; records every call."""
 
     engine = "fake-ocr"
+    reads_stored_files = True
 
     def __init__(self, read: dict[int, str], confidence: float = 91.0) -> None:
         self.read = read
@@ -95,3 +96,15 @@ def test_without_ocr_a_partly_scanned_pdf_is_parsed_as_it_is(stored_key):
         "atlas.pdf", make_pdf([INTRO, "2"]), max_bytes=10**7, ocr=None, stored_key=stored_key
     )
     assert findings == [] and [s.text for s in parsed.sections] == [INTRO, "2"]
+
+
+def test_an_engine_that_reads_pages_in_process_reads_only_the_pages_without_text():
+    """Tesseract has no whole-document job: a stored file's many pages without text are
+    still read one by one (a job would render every page, those with text too)."""
+    pages = [INTRO] + [str(n) for n in range(2, PAGE_BY_PAGE_LIMIT + 3)]
+    ocr = FakeRecognizer({n: f"Scanned page {n} of the glacier survey." for n in range(2, 13)})
+    ocr.reads_stored_files = False
+    parsed, findings = _parse(make_pdf(pages), ocr, stored_key="raw/acme/a1a1a1a1a1a1a1a1")
+    assert ocr.calls == [(1, None)] * (len(pages) - 1)
+    assert parsed.sections[0].text == INTRO and parsed.sections[-1].text.startswith("Scanned")
+    assert f"{len(pages) - 1} of {len(pages)} pages" in findings[0].message

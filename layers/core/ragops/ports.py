@@ -562,6 +562,10 @@ class TextRecognizer(Protocol):
     open; ``ModelUnavailable`` when the engine cannot be reached."""
 
     engine: str
+    reads_stored_files: bool
+    """True for an engine that reads a stored file in place, as one job for all its pages
+    (Textract's asynchronous API): many pages are cheaper read that way than one by one.
+    False where each page is read in process anyway (Tesseract)."""
 
     def recognize(
         self, filename: str, data: bytes, content_type: str, *, stored_key: str | None = None

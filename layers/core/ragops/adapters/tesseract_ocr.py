@@ -32,6 +32,7 @@ class TesseractRecognizer:
     language code whose model the OS has, ``eng`` by default)."""
 
     engine = "tesseract"
+    reads_stored_files = False
 
     def __init__(self, language: str = "eng", dpi: int = RENDER_DPI) -> None:
         self.language = language

@@ -57,6 +57,7 @@ class TextractRecognizer:
     store's (a stored key is ``prefix + key`` in ``bucket``)."""
 
     engine = "textract"
+    reads_stored_files = True
 
     def __init__(
         self,

@@ -6,8 +6,9 @@ indexed as nothing while OCR is configured.
 The pages of a partly scanned PDF are read one at a time, as one-page PDFs (Textract's
 synchronous call takes one page; Tesseract renders only that page); more than
 ``PAGE_BY_PAGE_LIMIT`` of them in a file already in the object store are read by one
-whole-document job instead (Textract's asynchronous API), which keeps the ingest function
-within its time.
+whole-document job instead where the engine runs such jobs (Textract's asynchronous API),
+which keeps the ingest function within its time. Tesseract always reads page by page: a
+job of its own would render the pages that have text too.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def _read_pages(
     ocr: TextRecognizer, name: str, data: bytes, pages: list[int], stored_key: str | None
 ) -> RecognizedText:
     """What OCR reads on ``pages`` of a PDF (pages it finds empty are left out)."""
-    if stored_key is not None and len(pages) > PAGE_BY_PAGE_LIMIT:
+    if stored_key is not None and ocr.reads_stored_files and len(pages) > PAGE_BY_PAGE_LIMIT:
         try:
             whole = ocr.recognize(name, data, "application/pdf", stored_key=stored_key)
         except (NoTextExtracted, DocumentRejected) as exc:
