@@ -138,3 +138,22 @@ def test_the_scanned_page_of_a_text_pdf_is_read_and_answered_from(client):
     assert "Lake Geneva" in answer.json()["answer"]
     moraines = client.post("/v1/query", json={"question": "What are moraines?"}).json()
     assert moraines["citations"][0]["page"] == 1
+
+
+def test_a_word_document_of_a_pasted_scan_is_read_and_answered_from(client):
+    import io
+
+    import docx
+
+    document = docx.Document()
+    scan = render_text_page(ALETSCH).convert("RGB")
+    document.add_picture(io.BytesIO(image_bytes(scan, "JPEG", quality=85)))
+    out = io.BytesIO()
+    document.save(out)
+    result = _upload(client, "aletsch-scan.docx", out.getvalue())["document"]
+    assert result["status"] == "indexed"
+    (ocr,) = [f for f in result["quality"] if f["check"] == "ocr"]
+    assert "1 picture)" in ocr["message"] and ocr["value"] > 80
+    answer = client.post("/v1/query", json={"question": "How long is the Aletsch Glacier?"})
+    assert answer.json()["citations"][0]["source"] == "aletsch-scan.docx"
+    assert "23 kilometres" in answer.json()["answer"]

@@ -220,3 +220,18 @@ def test_a_bad_ssm_value_is_a_configuration_error():
         client.put_parameter(Name="/ragops/test/tier", Value="sleeping", Type="String")
         with pytest.raises(ConfigurationError, match="sleeping"):
             SsmTierState("/ragops/test/tier", client=client).get()
+
+
+def test_while_paused_a_scan_waits_for_ocr_and_an_empty_text_file_is_refused(client, container):
+    from tests.samples import image_bytes, render_text_page
+
+    pause_tier(container.tier_state)
+    empty = client.post("/v1/documents", files={"file": ("notes.txt", b"   \n")})
+    assert empty.status_code == 422, empty.text
+    assert "no text could be extracted" in empty.json()["error"]["message"]
+    scan = image_bytes(render_text_page("Etna is the most active volcano in Europe."))
+    held = client.post("/v1/documents", files={"file": ("etna.png", scan)})
+    assert held.status_code == 202, held.text
+    assert held.json()["results"][0]["document"]["status"] == "pending"
+    listed = {d["source"]: d["status"] for d in client.get("/v1/documents").json()["documents"]}
+    assert listed == {"notes.txt": "failed", "etna.png": "pending"}

@@ -108,3 +108,64 @@ def test_an_engine_that_reads_pages_in_process_reads_only_the_pages_without_text
     assert ocr.calls == [(1, None)] * (len(pages) - 1)
     assert parsed.sections[0].text == INTRO and parsed.sections[-1].text.startswith("Scanned")
     assert f"{len(pages) - 1} of {len(pages)} pages" in findings[0].message
+
+
+class PictureReader:
+    """Reads a picture as the text it was rendered from (kept by its bytes)."""
+
+    engine = "fake-ocr"
+    reads_stored_files = False
+
+    def __init__(self, texts: dict[bytes, str]) -> None:
+        self.texts = texts
+        self.calls: list[str] = []
+
+    def recognize(self, filename, data, content_type, *, stored_key=None):
+        self.calls.append(content_type)
+        if not self.texts.get(data):
+            raise NoTextExtracted(filename, "OCR found no text in it")
+        return RecognizedText(self.engine, [RecognizedPage(1, self.texts[data], 88.0)])
+
+
+def _word_with_pictures(*pictures: bytes) -> bytes:
+    import docx
+
+    document = docx.Document()
+    for picture in pictures:
+        document.add_picture(io.BytesIO(picture))
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_a_word_document_of_pasted_scans_is_read_picture_by_picture():
+    from tests.samples import image_bytes, render_text_page
+
+    first = image_bytes(render_text_page("one"))
+    blank = image_bytes(render_text_page(" ").convert("RGB"), "JPEG")
+    second = image_bytes(render_text_page("two").convert("RGB"), "JPEG")
+    ocr = PictureReader({first: "Moraines are ridges of rock.", second: "Crevasses open."})
+    parsed, (finding,) = parse_or_recognize(
+        "scans.docx", _word_with_pictures(first, blank, second), max_bytes=10**8, ocr=ocr
+    )
+    assert ocr.calls == ["image/png", "image/jpeg", "image/jpeg"]
+    assert [s.text for s in parsed.sections] == ["Moraines are ridges of rock.", "Crevasses open."]
+    assert "(fake-ocr, 2 pictures)" in finding.message and finding.value == 88.0
+
+
+def test_a_word_document_without_text_or_readable_pictures_says_so():
+    with pytest.raises(NoTextExtracted, match="OCR found none in its pictures"):
+        parse_or_recognize(
+            "empty.docx", _word_with_pictures(), max_bytes=10**8, ocr=PictureReader({})
+        )
+
+
+@pytest.mark.parametrize("name", ["empty.txt", "blank.md", "page.html"])
+def test_a_text_file_without_text_is_not_handed_to_ocr(name):
+    """OCR reads pictures: an empty text, Markdown or HTML file keeps the parser's own
+    reason (before, OCR was asked and called it a corrupt image)."""
+    ocr = PictureReader({})
+    data = b"<html><body> </body></html>" if name.endswith("html") else b"  \n"
+    with pytest.raises(NoTextExtracted, match="no text could be extracted") as refused:
+        parse_or_recognize(name, data, max_bytes=10**8, ocr=ocr)
+    assert ocr.calls == [] and "image" not in str(refused.value)

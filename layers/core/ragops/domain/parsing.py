@@ -511,6 +511,28 @@ def _parse_docx(name: str, data: bytes) -> ParsedDocument:
 
 
 _DOCX_HEADING = re.compile(r"heading ([1-9])", re.IGNORECASE)
+OCR_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/tiff"})
+"""The picture formats OCR reads (Tesseract through Pillow, and Textract)."""
+
+
+def docx_images(data: bytes) -> list[tuple[str, bytes]]:
+    """The pictures of a Word document, in the order the body shows them (inline and
+    floating, each once), as ``(content_type, bytes)``, in the formats OCR reads: what a
+    scan pasted into Word holds. Drawings (EMF, WMF) and other formats are left out."""
+    import docx
+    from docx.oxml.ns import qn
+
+    document = docx.Document(io.BytesIO(data))
+    related = document.part.related_parts
+    found: dict[str, tuple[str, bytes]] = {}
+    for blip in document.element.body.iter(qn("a:blip")):
+        part = related.get(blip.get(qn("r:embed")) or "")
+        if part is None or part.partname in found:
+            continue
+        content_type = str(part.content_type)
+        if content_type in OCR_IMAGE_TYPES:
+            found[part.partname] = (content_type, part.blob)
+    return list(found.values())
 
 
 def _docx_level(paragraph: Any) -> int | None:

@@ -130,14 +130,20 @@ OCR_LOW_CONFIDENCE = 80.0
 
 
 def ocr_finding(
-    engine: str, confidence: float, pages: int, *, of_pages: int | None = None
+    engine: str,
+    confidence: float,
+    pages: int,
+    *,
+    of_pages: int | None = None,
+    unit: str = "page",
 ) -> QualityFinding:
-    """The text was read by OCR: which engine, over how many pages, how confidently.
-    ``of_pages``: the PDF's page count, where OCR read only its pages without text."""
+    """The text was read by OCR: which engine, over how many pages (or pictures: ``unit``),
+    how confidently. ``of_pages``: the PDF's page count, where OCR read only its pages
+    without text."""
     low = confidence < OCR_LOW_CONFIDENCE
     plural = "s" if pages != 1 else ""
     read = (
-        f"the text was read by OCR ({engine}, {pages} page{plural})"
+        f"the text was read by OCR ({engine}, {pages} {unit}{plural})"
         if of_pages is None
         else f"{pages} of {of_pages} pages had no text layer and were read by OCR ({engine})"
     )

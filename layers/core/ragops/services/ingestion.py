@@ -45,7 +45,7 @@ from ragops.repositories.documents import (
     QualitySignatures,
     UndoableStore,
 )
-from ragops.services.recognition import parse_or_recognize
+from ragops.services.recognition import ocr_reads, parse_or_recognize
 
 if TYPE_CHECKING:
     import numpy as np
@@ -482,13 +482,13 @@ def accept_upload(
                 continue
             parsed = parse_document(_source(item), item.data, max_bytes=ctx.max_bytes)
         except NoTextExtracted as rejected:
-            if ctx.ocr is None:
+            content_type = SUPPORTED_TYPES[PurePath(_source(item)).suffix.lower()]
+            if ctx.ocr is None or not ocr_reads(content_type):
                 _keep_without_text(ctx, tenant, item, doc_id, rejected)
                 results.append(rejected)
                 continue
             # OCR reads it when the tier is back and the document is indexed.
-            suffix = PurePath(_source(item)).suffix.lower()
-            parsed = ParsedDocument(title=None, sections=[], content_type=SUPPORTED_TYPES[suffix])
+            parsed = ParsedDocument(title=None, sections=[], content_type=content_type)
         except DocumentRejected as rejected:
             results.append(rejected)
             continue

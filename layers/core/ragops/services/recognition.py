@@ -1,7 +1,7 @@
 """A file's text for ingestion: parsed where it has a text layer, read by OCR where it has
-none (an image, a scanned PDF) and, in a PDF that has text on some pages only, for the
-pages without it (a scanned appendix, a signed page scanned back in), so that no page is
-indexed as nothing while OCR is configured.
+none (an image, a scanned PDF, a Word document holding only pasted scans) and, in a PDF
+that has text on some pages only, for the pages without it (a scanned appendix, a signed
+page scanned back in), so that no page is indexed as nothing while OCR is configured.
 
 The pages of a partly scanned PDF are read one at a time, as one-page PDFs (Textract's
 synchronous call takes one page; Tesseract renders only that page); more than
@@ -18,15 +18,29 @@ from dataclasses import replace
 from pathlib import PurePath
 
 from ragops.domain.models import ParsedDocument, RecognizedPage, RecognizedText, Section
-from ragops.domain.parsing import SUPPORTED_TYPES, parse_document, pdf_page, textless_pdf_pages
+from ragops.domain.parsing import (
+    OCR_IMAGE_TYPES,
+    SUPPORTED_TYPES,
+    docx_images,
+    parse_document,
+    pdf_page,
+    textless_pdf_pages,
+)
 from ragops.domain.quality import QualityFinding, ocr_finding
 from ragops.errors import DocumentRejected, NoTextExtracted
 from ragops.ports import TextRecognizer
 
 logger = logging.getLogger(__name__)
 
+DOCX = SUPPORTED_TYPES[".docx"]
 PAGE_BY_PAGE_LIMIT = 10
 """Pages without text read one by one; above it (for a stored file) one job reads them all."""
+
+
+def ocr_reads(content_type: str) -> bool:
+    """Whether OCR can find text in a file of this type that parsing found none in: a
+    PDF, an image, a Word document's pictures (not a text, Markdown or HTML file)."""
+    return content_type in {"application/pdf", DOCX, *OCR_IMAGE_TYPES}
 
 
 def parse_or_recognize(
@@ -40,22 +54,51 @@ def parse_or_recognize(
     """The file's text: parsed, or, for a scanned PDF or an image, read by OCR (with its
     finding: engine and mean confidence); a PDF's pages without a text layer are read by
     OCR too. ``NoTextExtracted`` when neither finds any text."""
+    name = PurePath(source).name
+    content_type = SUPPORTED_TYPES.get(PurePath(source).suffix.lower(), "")
     try:
         parsed = parse_document(source, data, max_bytes=max_bytes)
     except NoTextExtracted:
-        if ocr is None:
-            raise
+        if ocr is None or not ocr_reads(content_type):
+            raise  # an empty text or HTML file: nothing for OCR to read
+        if content_type == DOCX:
+            return _recognize_docx_pictures(ocr, name, data)
     else:
         if ocr is None:
             return parsed, []
         return _recognize_textless_pages(ocr, source, data, parsed, stored_key)
-    name = PurePath(source).name
-    content_type = SUPPORTED_TYPES[PurePath(source).suffix.lower()]
     read = ocr.recognize(name, data, content_type, stored_key=stored_key)
     paged = content_type == "application/pdf" or len(read.pages) > 1
     sections = [Section(text=p.text, page=p.page if paged else None) for p in read.pages]
     parsed = ParsedDocument(title=None, sections=sections, content_type=content_type)
     return parsed, [ocr_finding(read.engine, read.confidence, len(read.pages))]
+
+
+def _recognize_docx_pictures(
+    ocr: TextRecognizer, name: str, data: bytes
+) -> tuple[ParsedDocument, list[QualityFinding]]:
+    """A Word document without text: its pictures, read by OCR in the body's order (a
+    scan pasted into Word), each a section. ``NoTextExtracted`` when none holds text."""
+    sections: list[Section] = []
+    pages: list[RecognizedPage] = []
+    engine = ocr.engine
+    for content_type, picture in docx_images(data):
+        try:
+            read = ocr.recognize(name, picture, content_type)
+        except (NoTextExtracted, DocumentRejected) as exc:
+            logger.info("OCR read nothing in a picture of %s: %s", name, exc)
+            continue
+        engine = read.engine
+        text = "\n".join(p.text for p in read.pages if p.text.strip())
+        sections.append(Section(text=text))
+        pages.append(RecognizedPage(len(pages) + 1, text, read.confidence))
+    if not sections:
+        raise NoTextExtracted(
+            name, "the Word document has no text, and OCR found none in its pictures"
+        )
+    used = RecognizedText(engine, pages)
+    finding = ocr_finding(engine, used.confidence, len(pages), unit="picture")
+    return ParsedDocument(title=None, sections=sections, content_type=DOCX), [finding]
 
 
 def _recognize_textless_pages(
