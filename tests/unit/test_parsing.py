@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import sys
 
 import pytest
@@ -171,3 +172,15 @@ def test_a_parser_library_missing_is_a_configuration_error_naming_the_extra(monk
 def test_an_image_has_no_text_until_ocr_reads_it(name, data):
     with pytest.raises(NoTextExtracted, match="needs OCR"):
         parse_document(name, data, max_bytes=LIMIT)
+
+
+def test_one_page_of_a_pdf_is_written_out_on_its_own_or_refused_with_why():
+    from pypdf import PdfReader
+
+    from ragops.domain.parsing import pdf_page
+
+    data = make_pdf(["First page about glaciers.", "Second page about rivers."])
+    second = PdfReader(io.BytesIO(pdf_page("water.pdf", data, 2)))
+    assert len(second.pages) == 1 and "rivers" in second.pages[0].extract_text()
+    with pytest.raises(DocumentRejected, match=r"water\.pdf: page 3 cannot be read on its own"):
+        pdf_page("water.pdf", data, 3)

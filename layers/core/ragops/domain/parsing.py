@@ -481,15 +481,20 @@ def textless_pdf_pages(parsed: ParsedDocument) -> list[int]:
     ]
 
 
-def pdf_page(data: bytes, page: int) -> bytes:
+def pdf_page(name: str, data: bytes, page: int) -> bytes:
     """Page ``page`` (1-based) of a PDF, as a PDF of its own: what OCR reads of one page
-    (a synchronous OCR call takes a single page)."""
+    (a synchronous OCR call takes a single page). ``DocumentRejected`` for a page that
+    cannot be written out (a malformed object the reader tolerated)."""
     from pypdf import PdfReader, PdfWriter
+    from pypdf.errors import PyPdfError
 
-    writer = PdfWriter()
-    writer.add_page(PdfReader(io.BytesIO(data), strict=False).pages[page - 1])
-    out = io.BytesIO()
-    writer.write(out)
+    try:
+        writer = PdfWriter()
+        writer.add_page(PdfReader(io.BytesIO(data), strict=False).pages[page - 1])
+        out = io.BytesIO()
+        writer.write(out)
+    except (PyPdfError, *_MALFORMED) as exc:
+        raise DocumentRejected(name, f"page {page} cannot be read on its own: {exc}") from exc
     return out.getvalue()
 
 

@@ -94,9 +94,9 @@ class ConversationRepository:
             if stored:
                 try:
                     data, tag = self.store.get_tagged(key)
-                except ObjectNotFound:
+                    current = Conversation.from_dict(json.loads(data))
+                except (ObjectNotFound, ValueError):  # deleted, or unreadable as in ``get``
                     return None
-                current = Conversation.from_dict(json.loads(data))
             updated = current.with_turn(turn)
             try:
                 self.store.put_if(key, _encoded(updated), "application/json", tag=tag)

@@ -51,9 +51,10 @@ def parse_or_recognize(
     ocr: TextRecognizer | None,
     stored_key: str | None = None,
 ) -> tuple[ParsedDocument, list[QualityFinding]]:
-    """The file's text: parsed, or, for a scanned PDF or an image, read by OCR (with its
-    finding: engine and mean confidence); a PDF's pages without a text layer are read by
-    OCR too. ``NoTextExtracted`` when neither finds any text."""
+    """The file's text: parsed, or, for a scanned PDF, an image or a Word document of
+    pictures, read by OCR (with its finding: engine and mean confidence); a PDF's pages
+    without a text layer are read by OCR too. ``NoTextExtracted`` when neither finds any
+    text (and for a file of a type OCR does not read)."""
     name = PurePath(source).name
     content_type = SUPPORTED_TYPES.get(PurePath(source).suffix.lower(), "")
     try:
@@ -149,7 +150,7 @@ def _read_pages(
     found: list[RecognizedPage] = []
     for number in pages:
         try:
-            one = ocr.recognize(name, pdf_page(data, number), "application/pdf")
+            one = ocr.recognize(name, pdf_page(name, data, number), "application/pdf")
         except (NoTextExtracted, DocumentRejected) as exc:
             logger.info("OCR read nothing on page %d of %s: %s", number, name, exc)
             continue
