@@ -213,11 +213,10 @@ def test_a_job_without_text_is_no_text(textract):
         )
 
 
-def test_a_scanned_pdf_and_an_image_are_ingested_through_textract_and_answered_from(
-    textract, tmp_path, embedder, chroma_client, chat_model
-):
-    """The ingest function's path: the files are in the store already (an S3 event), so
-    the asynchronous job reads them there; pages and the confidence finding are kept."""
+@pytest.fixture
+def textract_ingest(textract, tmp_path, embedder, chroma_client, chat_model):
+    """A local container whose ingestion reads scans with Textract under the Stubber:
+    ``(container, ingest context, stubber)``."""
     from dataclasses import replace
 
     from ragops.bootstrap import build_container
@@ -232,7 +231,15 @@ def test_a_scanned_pdf_and_an_image_are_ingested_through_textract_and_answered_f
     )
     ocr = _recognizer(client)
     ocr.prefix = ""  # the local store lays keys out without one
-    ctx = replace(container.ingest_context(), ocr=ocr)
+    return container, replace(container.ingest_context(), ocr=ocr), stubber
+
+
+def test_a_scanned_pdf_and_an_image_are_ingested_through_textract_and_answered_from(
+    textract_ingest,
+):
+    """The ingest function's path: the files are in the store already (an S3 event), so
+    the asynchronous job reads them there; pages and the confidence finding are kept."""
+    container, ctx, stubber = textract_ingest
     scan = image_bytes([render_text_page("x").convert("RGB")] * 2, "PDF")
     photo = image_bytes(render_text_page("y"))
     for data, doc_id, kind in [
@@ -289,30 +296,16 @@ def test_a_scanned_pdf_and_an_image_are_ingested_through_textract_and_answered_f
     assert crevasses.citations[0].source == "moraine.png"
 
 
-def test_the_scanned_page_of_a_text_pdf_is_read_by_the_synchronous_call(
-    textract, tmp_path, embedder, chroma_client, chat_model
-):
+def test_the_scanned_page_of_a_text_pdf_is_read_by_the_synchronous_call(textract_ingest):
     """A PDF with text on page 1 and a scan on page 2, in the bucket: only page 2 goes to
     Textract, as a one-page PDF to the synchronous call (no job for one page), and is
     answered from with its page number."""
-    from dataclasses import replace
-
     from botocore.stub import ANY
 
-    from ragops.bootstrap import build_container
-    from ragops.settings import Settings
     from tests.samples import join_pdfs, make_pdf
 
-    client, stubber = textract
-    container = build_container(
-        Settings(data_dir=tmp_path / "data", min_relevance=0.0, answerability_threshold=0.0),
-        embedder=embedder,
-        chroma_client=chroma_client,
-        chat_model=chat_model,
-    )
-    ocr = _recognizer(client)
-    ocr.prefix = ""
-    ctx = replace(container.ingest_context(), ocr=ocr)
+    container, ctx, stubber = textract_ingest
+    client = ctx.ocr.client
     mixed = join_pdfs(
         make_pdf(["Moraines are ridges of rock and debris that a glacier leaves behind."]),
         image_bytes(render_text_page("scan").convert("RGB"), "PDF"),

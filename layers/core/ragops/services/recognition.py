@@ -14,6 +14,7 @@ job of its own would render the pages that have text too.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import PurePath
 
@@ -80,25 +81,15 @@ def _recognize_docx_pictures(
 ) -> tuple[ParsedDocument, list[QualityFinding]]:
     """A Word document without text: its pictures, read by OCR in the body's order (a
     scan pasted into Word), each a section. ``NoTextExtracted`` when none holds text."""
-    sections: list[Section] = []
-    pages: list[RecognizedPage] = []
-    engine = ocr.engine
-    for content_type, picture in docx_images(data):
-        try:
-            read = ocr.recognize(name, picture, content_type)
-        except (NoTextExtracted, DocumentRejected) as exc:
-            logger.info("OCR read nothing in a picture of %s: %s", name, exc)
-            continue
-        engine = read.engine
-        text = "\n".join(p.text for p in read.pages if p.text.strip())
-        sections.append(Section(text=text))
-        pages.append(RecognizedPage(len(pages) + 1, text, read.confidence))
-    if not sections:
+    pictures = docx_images(data)
+    parts = [(kind, lambda p=picture: p, n) for n, (kind, picture) in enumerate(pictures, 1)]
+    read = _read_each(ocr, name, parts)
+    if not read.pages:
         raise NoTextExtracted(
             name, "the Word document has no text, and OCR found none in its pictures"
         )
-    used = RecognizedText(engine, pages)
-    finding = ocr_finding(engine, used.confidence, len(pages), unit="picture")
+    sections = [Section(text=p.text) for p in read.pages]
+    finding = ocr_finding(read.engine, read.confidence, len(read.pages), unit="picture")
     return ParsedDocument(title=None, sections=sections, content_type=DOCX), [finding]
 
 
@@ -146,17 +137,28 @@ def _read_pages(
             return RecognizedText(ocr.engine, [])
         wanted = set(pages)
         return RecognizedText(whole.engine, [p for p in whole.pages if p.page in wanted])
+    parts = [("application/pdf", lambda n=n: pdf_page(name, data, n), n) for n in pages]
+    return _read_each(ocr, name, parts)
+
+
+def _read_each(
+    ocr: TextRecognizer, name: str, parts: Iterable[tuple[str, Callable[[], bytes], int]]
+) -> RecognizedText:
+    """OCR of each ``(content_type, bytes of it, number)`` part of a file on its own (a
+    PDF's page, a Word document's picture), as one page per part that OCR finds text in,
+    numbered ``number``; the parts it reads nothing in, or that cannot be taken out or
+    opened, are left out."""
     engine = ocr.engine
     found: list[RecognizedPage] = []
-    for number in pages:
+    for content_type, part, number in parts:
         try:
-            one = ocr.recognize(name, pdf_page(name, data, number), "application/pdf")
+            read = ocr.recognize(name, part(), content_type)
         except (NoTextExtracted, DocumentRejected) as exc:
-            logger.info("OCR read nothing on page %d of %s: %s", number, name, exc)
+            logger.info("OCR read nothing in part %d of %s: %s", number, name, exc)
             continue
-        engine = one.engine
-        text = "\n".join(p.text for p in one.pages if p.text.strip())
-        found.append(RecognizedPage(number, text, one.confidence))
+        engine = read.engine
+        text = "\n".join(p.text for p in read.pages if p.text.strip())
+        found.append(RecognizedPage(number, text, read.confidence))
     return RecognizedText(engine, found)
 
 
