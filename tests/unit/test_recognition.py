@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 import pytest
-from pypdf import PdfReader
+from pypdf import PdfReader, PdfWriter
 
 from ragops.domain.models import RecognizedPage, RecognizedText
 from ragops.errors import NoTextExtracted
@@ -70,6 +70,31 @@ def test_a_pdf_with_text_on_every_page_is_not_read_by_ocr():
     parsed, findings = _parse(make_pdf([INTRO, OUTRO]), ocr)
     assert (ocr.calls, findings) == ([], [])
     assert [s.text for s in parsed.sections] == [INTRO, OUTRO]
+
+
+def _with_blank_page(data: bytes, at: int) -> bytes:
+    """``data`` with an empty page (nothing drawn on it) inserted at index ``at``."""
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.insert_blank_page(width=612, height=792, index=at)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_a_blank_page_is_not_sent_to_ocr():
+    # A separator page that paints nothing would cost an OCR call that reads nothing;
+    # the scanned page beside it (a marker glyph here) is still read.
+    data = _with_blank_page(make_pdf([INTRO, "2", OUTRO]), at=1)
+    ocr = FakeRecognizer({2: "The Rhone Glacier feeds Lake Geneva with meltwater."})
+    parsed, findings = _parse(data, ocr)
+    assert ocr.calls == [(1, None)]  # the marker page only, not the blank page 2
+    assert [(s.page, s.text) for s in parsed.sections] == [
+        (1, INTRO),
+        (2, ""),
+        (3, "The Rhone Glacier feeds Lake Geneva with meltwater."),
+        (4, OUTRO),
+    ]
+    assert "1 of 4 pages had no text layer" in findings[0].message
 
 
 def test_ocr_that_reads_less_than_the_layer_leaves_the_page_as_it_was():

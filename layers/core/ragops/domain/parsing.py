@@ -481,6 +481,41 @@ def textless_pdf_pages(parsed: ParsedDocument) -> list[int]:
     ]
 
 
+_PAINTING_OPERATORS = frozenset(
+    {
+        b"Do",  # an image or a form (a scan is an image)
+        b"INLINE IMAGE",  # pypdf's name for BI ... EI
+        b"sh",  # a shading
+        *(b"S", b"s", b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"),  # a path stroked or filled
+        *(b"Tj", b"TJ", b"'", b'"'),  # glyphs: text that extracts as nothing can still show
+    }
+)
+
+
+def blank_pdf_pages(data: bytes, pages: Iterable[int]) -> set[int]:
+    """Those of ``pages`` (1-based) whose content paints nothing at all: no image, form,
+    shape or glyph (a blank separator page, a page left empty), where OCR would find
+    nothing and still cost a call. A page whose content cannot be read is not counted
+    blank: OCR decides."""
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+    except (PyPdfError, *_MALFORMED):
+        return set()
+    blank: set[int] = set()
+    for number in pages:
+        try:
+            contents = reader.pages[number - 1].get_contents()
+            operators = set() if contents is None else {op for _, op in contents.operations}
+        except (PyPdfError, *_MALFORMED):
+            continue
+        if not operators & _PAINTING_OPERATORS:
+            blank.add(number)
+    return blank
+
+
 def pdf_page(name: str, data: bytes, page: int) -> bytes:
     """Page ``page`` (1-based) of a PDF, as a PDF of its own: what OCR reads of one page
     (a synchronous OCR call takes a single page). ``DocumentRejected`` for a page that

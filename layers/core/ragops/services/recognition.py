@@ -1,7 +1,9 @@
 """A file's text for ingestion: parsed where it has a text layer, read by OCR where it has
 none (an image, a scanned PDF, a Word document holding only pasted scans) and, in a PDF
 that has text on some pages only, for the pages without it (a scanned appendix, a signed
-page scanned back in), so that no page is indexed as nothing while OCR is configured.
+page scanned back in), so that no page is indexed as nothing while OCR is configured. A
+page that paints nothing at all (a blank separator page) is not sent: OCR would find
+nothing there, at a call's cost.
 
 The pages of a partly scanned PDF are read one at a time, as one-page PDFs (Textract's
 synchronous call takes one page; Tesseract renders only that page); more than
@@ -22,6 +24,7 @@ from ragops.domain.models import ParsedDocument, RecognizedPage, RecognizedText,
 from ragops.domain.parsing import (
     OCR_IMAGE_TYPES,
     SUPPORTED_TYPES,
+    blank_pdf_pages,
     docx_images,
     parse_document,
     pdf_page,
@@ -105,6 +108,9 @@ def _recognize_textless_pages(
     page has text. ``ModelUnavailable`` propagates (the whole file is tried again later);
     a page OCR cannot read keeps what it had, with a warning in the log."""
     textless = textless_pdf_pages(parsed)
+    if textless:
+        blank = blank_pdf_pages(data, textless)  # nothing for OCR to find, at a call's cost
+        textless = [page for page in textless if page not in blank]
     if not textless:
         return parsed, []
     name = PurePath(source).name
