@@ -20,6 +20,7 @@ from ragops.domain.extractive import (
     sentence_candidates,
     sentence_evidence,
     split_sentences,
+    without_header,
 )
 
 
@@ -183,6 +184,67 @@ def test_a_model_fitted_on_other_features_is_refused() -> None:
         AnswerModel.from_dict(data)
     with pytest.raises(ValueError, match="not a ragops answer model"):
         AnswerModel.from_dict({"format": "something else"})
+
+
+BANKING = "Global Banking Annual Review 2025: Why precision, not heft, defines banking"
+
+
+def test_a_saved_pages_header_is_not_part_of_the_sentence_it_was_pasted_before() -> None:
+    # Text pasted from a web page opens with its title (twice), a date line and a byline,
+    # with no full stop between them and the first sentence.
+    pasted = (
+        f"{BANKING} {BANKING} Back to location October 23, 2025 | Report By Ulrich Kleipass"
+        " and Christian Schareck Banks need to prepare for the next growth curve."
+    )
+    assert without_header(pasted, BANKING) == "Banks need to prepare for the next growth curve."
+    # Chrome before a repeated title goes too: the last title before a date line ends it.
+    podcast = (
+        f"{BANKING} The McKinsey Podcast {BANKING} September 4, 2025 | Podcast Anna Manz "
+        "shares her learnings on managing uncertainty."
+    )
+    assert without_header(podcast, BANKING) == (
+        "Anna Manz shares her learnings on managing uncertainty."
+    )
+    # A title followed by the page's buttons, or alone, holds no prose: no candidate.
+    buttons = f"{BANKING} Save It For Later Saved To My Saved Content Share Link Subscribe"
+    assert without_header(buttons, BANKING) is None
+    assert without_header(BANKING, BANKING) is None
+
+
+@pytest.mark.parametrize(
+    ("sentence", "title"),
+    [
+        # The title as the sentence's subject, or quoted in it, is the sentence's own.
+        (
+            "Computational complexity theory is a branch of the theory of computation.",
+            "Computational complexity theory",
+        ),
+        (
+            "The report, Global Banking Annual Review 2025: Why precision, not heft, defines "
+            "banking, was read by many.",
+            BANKING,
+        ),
+        # A short title opening a sentence is most often its subject ("Oxygen Gas ...").
+        ("Steam Engine Company built the first one in 1712 in Dudley.", "Steam engine"),
+        ("French and Indian War (1754-1763) was fought in North America.", "French and Indian War"),
+    ],
+)
+def test_a_title_that_is_not_a_header_stays(sentence: str, title: str) -> None:
+    assert without_header(sentence, title) == sentence
+    assert without_header(sentence, None) == sentence
+
+
+def test_candidates_leave_a_pages_header_out_given_the_titles() -> None:
+    passage = (
+        f"{BANKING} {BANKING} October 23, 2025 | Report Banks need to prepare for the next "
+        "growth curve. Precision is the decisive differentiator for leading banks."
+    )
+    titled = sentence_candidates([passage], [BANKING])
+    assert [c.text for c in titled] == [
+        "Banks need to prepare for the next growth curve.",
+        "Precision is the decisive differentiator for leading banks.",
+    ]
+    assert sentence_candidates([passage])[0].text.startswith(BANKING)  # without titles
 
 
 def test_sentences_a_chunk_boundary_cut_are_not_candidates() -> None:

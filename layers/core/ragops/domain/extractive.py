@@ -345,13 +345,78 @@ def _cut(sentences: list[str], position: int) -> bool:
     return position == len(sentences) - 1 and not _ENDS.search(sentence)
 
 
-def sentence_candidates(passages: Sequence[str]) -> list[SentenceCandidate]:
+MIN_HEADER_TITLE_WORDS = 3
+"""A title this long opening a sentence, and not as its subject, is a page's header."""
+_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+_DATELINE = re.compile(
+    # A page's date, with the few words of chrome a page puts before it ("Back to
+    # location") and the kind of page after it ("| Report").
+    rf"^(?:[A-Z][a-z]+(?: [a-z]+){{0,3}} )?(?:(?:{_MONTHS}) \d{{1,2}}, \d{{4}}"
+    rf"|\d{{1,2}} (?:{_MONTHS}) \d{{4}}|\d{{4}}-\d{{2}}-\d{{2}})(?:\s*\|\s*[A-Z][\w-]*)?\s+"
+)
+_NAME = r"[A-Z][^\s,]* (?:[A-Z]\. )?[A-Z][^\s,]*"  # a first name and a last
+_BYLINE = re.compile(rf"^By {_NAME}(?:\s*(?:,|and)\s*{_NAME})*\s+")
+_TITLE_GLUE = " |:-\u2013\u2014"
+MIN_PROSE_SHARE = 0.5
+"""Of a header's remainder's content words, the share in lower case for it to be prose."""
+
+
+def without_header(sentence: str, title: str | None) -> str | None:
+    """``sentence`` less a web page's header pasted before it: the document's title (once
+    or twice over, as a saved page repeats it), the date line after it ("October 23, 2025
+    | Report", what came before the title too) and a byline. The title counts as a header
+    where it opens the sentence with something capitalised after it (followed by lower
+    case it is the sentence's subject, and stays) or where a date line follows it. None
+    when no prose is left (the title alone, or a title and the page's buttons: "Save It
+    For Later ... Subscribe"): a header answers nothing, and the title is indexed already."""
+    if not title:
+        return sentence
+    head = " ".join(title.split())
+    if len(words(head)) < MIN_HEADER_TITLE_WORDS:
+        return sentence
+    named = re.compile(re.escape(head), re.IGNORECASE)
+
+    def whole(m: re.Match[str], text: str) -> bool:  # the title, not part of a longer word
+        before = text[m.start() - 1 : m.start()]
+        return not before.isalnum() and not text[m.end() : m.end() + 1].isalnum()
+
+    places = [m for m in named.finditer(sentence) if whole(m, sentence)]
+    rests = [sentence[m.end() :].lstrip(_TITLE_GLUE) for m in places]
+    dated = [(rest, found) for rest in rests if (found := _DATELINE.match(rest))]
+    if dated:  # the last title before a date line ends the header
+        rest, line = dated[-1]
+        rest = _BYLINE.sub("", rest[line.end() :], count=1)
+    elif places and places[0].start() == 0:
+        rest = sentence
+        while (opening := named.match(rest)) and whole(opening, rest):
+            rest = rest[opening.end() :].lstrip(_TITLE_GLUE)
+        if not (rest == "" or rest[:1].isupper() or rest[:1].isdigit()):
+            return sentence  # the title is the sentence's subject
+    else:
+        return sentence  # no title, or one quoted in the sentence
+    initials = [
+        m.group(0) for w in rest.split() if w.lower() not in _STOP and (m := _LETTER.search(w))
+    ]
+    if len(words(rest)) < MIN_SENTENCE_WORDS or not initials:
+        return None
+    lower = sum(1 for initial in initials if initial.islower())
+    return rest if lower >= MIN_PROSE_SHARE * len(initials) else None
+
+
+def sentence_candidates(
+    passages: Sequence[str], titles: Sequence[str | None] | None = None
+) -> list[SentenceCandidate]:
     """Every sentence of ``passages`` long enough to answer something, but questions
     (a question answers nothing) and those a chunk boundary cut (unless a passage has
-    nothing else)."""
+    nothing else). With the passages' document ``titles``, a web page's header pasted
+    before a sentence is left out of it (``without_header``)."""
     found = []
     for number, passage in enumerate(passages):
         led = led_sentences(passage)
+        if titles is not None and titles[number]:
+            title = titles[number]
+            kept = [(without_header(sentence, title), lead) for sentence, lead in led]
+            led = [(sentence, lead) for sentence, lead in kept if sentence is not None]
         sentences = [sentence for sentence, _ in led]
         long_enough = [
             position

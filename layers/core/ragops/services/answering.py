@@ -348,7 +348,7 @@ def _read(
     ctx: AnswerContext, question: str, embedding: Any, hits: list[SearchHit]
 ) -> tuple[Extraction, int]:
     """The passages' sentences scored against the question, and the tokens embedded."""
-    candidates = sentence_candidates([h.chunk.text for h in hits])
+    candidates = sentence_candidates([h.chunk.text for h in hits], [h.chunk.title for h in hits])
     tokens = 0
     cosines: list[float] = []
     if candidates:
