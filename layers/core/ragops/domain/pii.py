@@ -90,11 +90,14 @@ def _ssn_ok(match: re.Match[str]) -> bool:
 
 
 def _ip_ok(candidate: str) -> bool:
+    """An address that can point at someone's machine: not the loopback (127.0.0.1, ::1)
+    nor the unspecified one (0.0.0.0), which name every machine alike; documentation
+    telling a reader to open http://127.0.0.1:8000 keeps it."""
     try:
-        ipaddress.ip_address(candidate)
+        address = ipaddress.ip_address(candidate)
     except ValueError:
         return False
-    return True
+    return not (address.is_loopback or address.is_unspecified)
 
 
 def _phone_ok(candidate: str) -> bool:
