@@ -186,6 +186,49 @@ def test_a_model_fitted_on_other_features_is_refused() -> None:
         AnswerModel.from_dict({"format": "something else"})
 
 
+def test_a_passage_cut_within_a_code_block_does_not_read_the_code_as_prose() -> None:
+    # A chunk that starts inside a fenced block: its first fence closes it.
+    cut = (
+        'ragops ask "What does the rehydrate command do?" --tenant acme\n'
+        "ragops tier status\n"
+        "```\n\n"
+        "Rehydrate reads every chunk artifact and upserts the stored embeddings."
+    )
+    assert split_sentences(cut) == [
+        "Rehydrate reads every chunk artifact and upserts the stored embeddings."
+    ]
+    # A command line with no fence at all in the passage (the block's middle).
+    middle = "ragops keys revoke 3f2a9c0d --tenant acme\nRevoked keys stop at once."
+    assert split_sentences(middle) == ["Revoked keys stop at once."]
+    # Prose that quotes options in code spans, or that opens a block after a colon, stays.
+    prose = (
+        "Sync with `ragops sync docs/ --prune` to drop what left the folder, then\n"
+        "run it daily. Install it:\n```\npip install ragops\n```"
+    )
+    assert split_sentences(prose) == [
+        "Sync with `ragops sync docs/ --prune` to drop what left the folder, then run it daily.",
+        "Install it:",
+    ]
+
+
+def test_a_shell_command_explained_by_its_comment_is_a_candidate() -> None:
+    block = (
+        "```sh\n"
+        "make run    # installs, ingests the docs, serves the API\n"
+        "make test   # lints and runs every test\n"
+        "make lint\n"
+        "python bench/ingest.py  # --runtime torch\n"
+        "```\n"
+        "```python\n"
+        "retries = 3  # how often a throttled call is tried again\n"
+        "```"
+    )
+    assert split_sentences(block) == [
+        "make run # installs, ingests the docs, serves the API",
+        "make test # lints and runs every test",
+    ]
+
+
 BANKING = "Global Banking Annual Review 2025: Why precision, not heft, defines banking"
 
 

@@ -47,6 +47,12 @@ _ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[`*]?[A-Z0-9])")
 _TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_COMMAND_OPTION = re.compile(r"(?:^|\s)--[a-z][\w-]*(?:=\S*)?(?=\s|$)")
+"""A bare command-line option (``--tenant``): prose writes one in backticks."""
+_CODE_SPAN = re.compile(r"`[^`]*`")
+_SHELL_BLOCKS = frozenset({"", "sh", "bash", "shell", "console", "zsh"})
+_EXPLAINED_COMMAND = re.compile(r"^([A-Za-z][^#]*?)\s+#\s+([^\W\d_]\S*(?:\s+\S+){2,})$")
+"""A command with a comment of three words or more after it, in a shell block."""
 _LETTER = re.compile(r"[^\W\d_]")
 
 
@@ -84,26 +90,59 @@ def _lead(line: str) -> str:
     return lead if len(lead.split()) <= MAX_LEAD_WORDS else ""
 
 
+def _opens_in_code(lines: list[str]) -> bool:
+    """Whether a passage starts inside a fenced code block (a chunk cut within one): its
+    first fence is a bare closing one after lines that end no sentence (a fence opening a
+    block usually names its language, and prose before one ends a sentence or a colon)."""
+    before = []
+    for line in lines:
+        fence = _FENCE.match(line)
+        if fence:
+            bare = not line.strip()[len(fence.group(1)) :].strip()
+            return (
+                bare and bool(before) and not any(b.endswith((".", "!", "?", ":")) for b in before)
+            )
+        if line.strip() and not line.lstrip().startswith("#"):
+            before.append(line.rstrip())
+    return False
+
+
+def _is_command(line: str) -> bool:
+    """A command line outside a fence (a chunk cut within a code block, an unfenced
+    example): it passes a bare option such as ``--tenant`` and ends no sentence. Prose
+    quotes options in code spans, which do not count (nor does a line a span crosses)."""
+    if line.count("`") % 2 or line.endswith((".", "!", "?")):
+        return False
+    return bool(_COMMAND_OPTION.search(_CODE_SPAN.sub(" ", line)))
+
+
 def _line_units(text: str) -> list[tuple[str, str, str, bool]]:
     """The text's lines as ``(kind, text, lead, new_paragraph)``: ``text`` (prose),
     ``item`` (a list item or quote, its marker stripped), ``row`` (a table row, as
     "a | b | c") or ``cell`` (a cell of a row that holds prose); ``lead`` is the line's bold
     opening, if any (see ``MAX_LEAD_WORDS``); ``new_paragraph`` says that a blank line, a
     heading or a code block came before it. Markdown headings, fenced code and table rules
-    are dropped, and bold markers removed."""
+    are dropped, and bold markers removed; a command in a shell block that a comment
+    explains on its line is an item ("make test # lints, runs every test")."""
     units: list[tuple[str, str, str, bool]] = []
-    fenced = False
+    lines = text.splitlines()
+    fenced = shell = _opens_in_code(lines)
     broken = True  # whether the next unit starts a paragraph
-    for raw in text.splitlines():
-        if _FENCE.match(raw):
+    for raw in lines:
+        if fence := _FENCE.match(raw):
             fenced = not fenced
+            shell = fenced and raw.strip()[len(fence.group(1)) :].strip() in _SHELL_BLOCKS
             broken = True
             continue
         line = raw.strip()
+        if fenced and shell and (explained := _EXPLAINED_COMMAND.match(line)):
+            # "make test   # lints, runs every test": the command and what it does.
+            units.append(("item", " ".join(f"{explained[1]} # {explained[2]}".split()), "", True))
+            continue
         if fenced or not line or line.startswith("#"):
             broken = True
             continue
-        if _TABLE_RULE.match(line):
+        if _TABLE_RULE.match(line) or _is_command(line):
             continue
         lead = _lead(_LIST_ITEM.sub("", line))
         line = _EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
