@@ -72,6 +72,10 @@ def test_markdown_headings_code_and_table_rules_are_not_sentences() -> None:
         ("Why did the Normans convert?", "reason"),
         ("How does fusion work?", "manner"),
         ("What is the capital of Normandy?", "other"),
+        # "when" asks for a time opening or closing a question, inside one it is a condition.
+        ("The French church in Portarlington was built when?", "time"),
+        ("What happens when a document is uploaded twice?", "other"),
+        ("Who led Richard's troops when Cyprus was conquered?", "person"),
     ],
 )
 def test_question_kinds(question: str, kind: str) -> None:

@@ -261,8 +261,11 @@ _QUANTITY = re.compile(
     re.I,
 )
 _TIME = re.compile(
-    r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|century|decade|period|era)\b|"
-    r"\bhow long ago\b",
+    # "when" asks for a time where it opens the question or ends it ("built when?",
+    # "until when?"); inside one it makes a condition ("What happens when a file is
+    # uploaded twice?", "Who led the troops when Cyprus was conquered?").
+    r"^\W*when\b|\bwhen\W*$|\b(?:what|which) (?:year|date|day|month|time|century|decade"
+    r"|period|era)\b|\bhow long ago\b",
     re.I,
 )
 _PERSON = re.compile(r"\bwho(?:m|se)?\b", re.I)
