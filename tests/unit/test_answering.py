@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from ragops.domain.models import AnswerMode, Fallback
+from ragops.domain.models import AnswerMode, Chunk, Fallback, SearchHit, SearchMode
 from ragops.domain.prompts import NOT_FOUND_ANSWER
 from ragops.errors import InvalidInput
-from ragops.services.answering import answer_question
+from ragops.services.answering import answer_question, relevant_passages
 from ragops.services.ingestion import ingest_document
 
 GUIDE = (
@@ -75,3 +75,20 @@ def test_ungrounded_generation_is_replaced_by_the_extractive_answer(ready, chat_
 def test_bad_questions_are_refused(ready, question, top_k):
     with pytest.raises(InvalidInput):
         answer_question(ready.answer_context(), tenant="default", question=question, top_k=top_k)
+
+
+def _hit(number: int, cosine: float | None) -> SearchHit:
+    text = f"passage {number}"
+    chunk = Chunk(f"c{number}", f"d{number}", "acme", 0, text, "Doc", "doc.md", None, 0, len(text))
+    return SearchHit(chunk, 1.0 - number / 10, vector_score=cosine, bm25_score=1.0)
+
+
+def test_passages_below_the_threshold_are_read_only_once_one_reaches_it():
+    # Fused order kept; 0.16 is above 0.6 x 0.25, 0.14 below; a BM25-only hit has no cosine.
+    hits = [_hit(0, 0.16), _hit(1, 0.31), _hit(2, 0.14), _hit(3, None)]
+    kept = relevant_passages(hits, 0.25, SearchMode.HYBRID)
+    assert [h.chunk.chunk_id for h in kept] == ["c0", "c1"]
+    # No passage reaches the threshold: the question is not about the documents.
+    assert relevant_passages(hits[:1] + hits[2:], 0.25, SearchMode.HYBRID) == []
+    # BM25 alone has no cosine to judge by: every keyword match is read.
+    assert relevant_passages(hits, 0.25, SearchMode.BM25) == hits
