@@ -20,6 +20,7 @@ from ragops.domain.extractive import (
     sentence_candidates,
     sentence_evidence,
     split_sentences,
+    terms,
     without_header,
 )
 
@@ -80,6 +81,13 @@ def test_markdown_headings_code_and_table_rules_are_not_sentences() -> None:
 )
 def test_question_kinds(question: str, kind: str) -> None:
     assert question_kind(question) == kind
+
+
+def test_a_camel_case_identifier_counts_as_its_words_too() -> None:
+    assert {"queryrout", "queri", "router"} <= set(terms("`QueryRouter` scores each question"))
+    assert {"semant", "cach"} <= set(terms("SemanticCache"))
+    # Names with a short capitalised prefix stay whole: "Mc" and "Mac" are no words.
+    assert terms("McDonald MacArthur NASA Paris") == ["mcdonald", "macarthur", "nasa", "pari"]
 
 
 def test_profile_folds_accents_and_plurals_and_finds_names_and_numbers() -> None:

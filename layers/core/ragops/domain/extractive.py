@@ -301,9 +301,28 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
+_CAMEL_PART = re.compile(r"[A-Z][a-z]{2,}|[a-z]{3,}(?=[A-Z])")
+
+
+def _identifier_parts(word: str) -> list[str]:
+    """The words of a CamelCase identifier ("QueryRouter": "Query", "Router"), so that a
+    question about "the router" meets it; [] for any other word."""
+    if (word[:1].isupper() and word[1:].islower()) or word.islower() or word.isupper():
+        return []
+    parts = _CAMEL_PART.findall(word)
+    return parts if len(parts) >= 2 and all(len(p) >= 4 for p in parts) else []
+
+
 def terms(text: str) -> list[str]:
-    """Content terms: folded, stemmed, stop words out."""
-    return [_stem(w) for w in (_fold(w) for w in words(text)) if w not in _STOP]
+    """Content terms: folded, stemmed, stop words out; an identifier written in CamelCase
+    counts as its parts too."""
+    found = []
+    for word in words(text):
+        for part in (word, *_identifier_parts(word)):
+            folded = _fold(part)
+            if folded not in _STOP:
+                found.append(_stem(folded))
+    return found
 
 
 def _names(tokens: list[str]) -> set[str]:
