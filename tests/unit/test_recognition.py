@@ -185,6 +185,34 @@ def test_a_word_document_without_text_or_readable_pictures_says_so():
         )
 
 
+def test_a_word_document_with_text_has_its_large_pictures_read_too():
+    import docx
+    from PIL import Image
+
+    from tests.samples import image_bytes, render_text_page
+
+    scan = image_bytes(render_text_page("table"))  # 1700 x 2200: a pasted scan
+    logo = image_bytes(Image.new("L", (200, 80), 255))  # a logo: not worth a call
+    document = docx.Document()
+    document.add_paragraph("The survey measured three glaciers in 2019.")
+    document.add_picture(io.BytesIO(logo))
+    document.add_picture(io.BytesIO(scan))
+    out = io.BytesIO()
+    document.save(out)
+    ocr = PictureReader({scan: "Rhone 7.8 km, Aletsch 22.6 km", logo: "ACME"})
+    parsed, (finding,) = parse_or_recognize("survey.docx", out.getvalue(), max_bytes=10**8, ocr=ocr)
+    assert ocr.calls == ["image/png"]  # the scan only
+    assert [(s.text, s.section) for s in parsed.sections][-1] == (
+        "Rhone 7.8 km, Aletsch 22.6 km",
+        "Picture 1",
+    )
+    assert parsed.sections[0].text.strip() == "The survey measured three glaciers in 2019."
+    assert "(fake-ocr, 1 picture)" in finding.message
+    # Without OCR the document is its text, as before.
+    plain, findings = parse_or_recognize("survey.docx", out.getvalue(), max_bytes=10**8, ocr=None)
+    assert findings == [] and [s.text for s in plain.sections] == [parsed.sections[0].text]
+
+
 @pytest.mark.parametrize("name", ["empty.txt", "blank.md", "page.html"])
 def test_a_text_file_without_text_is_not_handed_to_ocr(name):
     """OCR reads pictures: an empty text, Markdown or HTML file keeps the parser's own

@@ -555,11 +555,14 @@ OCR_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/tiff"})
 """The picture formats OCR reads (Tesseract through Pillow, and Textract)."""
 
 
-def docx_images(data: bytes) -> list[tuple[str, bytes]]:
+def docx_images(data: bytes, *, min_pixels: int = 0) -> list[tuple[str, bytes]]:
     """The pictures of a Word document, in the order the body shows them (inline and
     floating, each once), as ``(content_type, bytes)``, in the formats OCR reads: what a
-    scan pasted into Word holds. Drawings (EMF, WMF) and other formats are left out."""
+    scan pasted into Word holds. Drawings (EMF, WMF) and other formats are left out, and
+    so are pictures of fewer than ``min_pixels`` pixels (width x height, from the image's
+    header; one whose header cannot be read is kept)."""
     import docx
+    from docx.image.image import Image
     from docx.oxml.ns import qn
 
     document = docx.Document(io.BytesIO(data))
@@ -570,8 +573,16 @@ def docx_images(data: bytes) -> list[tuple[str, bytes]]:
         if part is None or part.partname in found:
             continue
         content_type = str(part.content_type)
-        if content_type in OCR_IMAGE_TYPES:
-            found[part.partname] = (content_type, part.blob)
+        if content_type not in OCR_IMAGE_TYPES:
+            continue
+        if min_pixels:
+            try:
+                header = Image.from_blob(part.blob)
+            except Exception:  # any header python-docx cannot read: OCR decides
+                header = None
+            if header is not None and header.px_width * header.px_height < min_pixels:
+                continue
+        found[part.partname] = (content_type, part.blob)
     return list(found.values())
 
 

@@ -1,7 +1,8 @@
 """A file's text for ingestion: parsed where it has a text layer, read by OCR where it has
 none (an image, a scanned PDF, a Word document holding only pasted scans) and, in a PDF
 that has text on some pages only, for the pages without it (a scanned appendix, a signed
-page scanned back in), so that no page is indexed as nothing while OCR is configured. A
+page scanned back in), so that no page is indexed as nothing while OCR is configured; a
+Word document's large pictures are read too, where it has text as well. A
 page that paints nothing at all (a blank separator page) is not sent: OCR would find
 nothing there, at a call's cost.
 
@@ -39,6 +40,12 @@ logger = logging.getLogger(__name__)
 DOCX = SUPPORTED_TYPES[".docx"]
 PAGE_BY_PAGE_LIMIT = 10
 """Pages without text read one by one; above it (for a stored file) one job reads them all."""
+PICTURE_MIN_PIXELS = 300 * 300
+"""In a Word document that has text, a picture this large or larger is read by OCR too (a
+pasted scan, a screenshot of a table); a smaller one (a logo, an icon) costs a call and
+holds little."""
+MAX_PICTURES_READ = 20
+"""At most this many pictures of a Word document that has text are read by OCR."""
 
 
 def ocr_reads(content_type: str) -> bool:
@@ -71,6 +78,8 @@ def parse_or_recognize(
     else:
         if ocr is None:
             return parsed, []
+        if content_type == DOCX:
+            return _with_docx_pictures(ocr, name, data, parsed)
         return _recognize_textless_pages(ocr, source, data, parsed, stored_key)
     read = ocr.recognize(name, data, content_type, stored_key=stored_key)
     paged = content_type == "application/pdf" or len(read.pages) > 1
@@ -94,6 +103,22 @@ def _recognize_docx_pictures(
     sections = [Section(text=p.text) for p in read.pages]
     finding = ocr_finding(read.engine, read.confidence, len(read.pages), unit="picture")
     return ParsedDocument(title=None, sections=sections, content_type=DOCX), [finding]
+
+
+def _with_docx_pictures(
+    ocr: TextRecognizer, name: str, data: bytes, parsed: ParsedDocument
+) -> tuple[ParsedDocument, list[QualityFinding]]:
+    """``parsed`` (a Word document with text) with the text OCR reads in its large
+    pictures, each a section after the text ("Picture 2"), and the finding that says so;
+    unchanged when it has none or OCR reads nothing in them."""
+    pictures = docx_images(data, min_pixels=PICTURE_MIN_PIXELS)[:MAX_PICTURES_READ]
+    parts = [(kind, lambda p=picture: p, n) for n, (kind, picture) in enumerate(pictures, 1)]
+    read = _read_each(ocr, name, parts)
+    if not read.pages:
+        return parsed, []
+    pictured = [Section(text=p.text, section=f"Picture {p.page}") for p in read.pages]
+    finding = ocr_finding(read.engine, read.confidence, len(read.pages), unit="picture")
+    return replace(parsed, sections=[*parsed.sections, *pictured]), [finding]
 
 
 def _recognize_textless_pages(
