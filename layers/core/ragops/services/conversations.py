@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from ragops.domain.conversations import (
     CONTEXT_TURNS,
@@ -33,6 +34,8 @@ from ragops.repositories.conversations import ConversationRepository
 from ragops.services.answering import AnswerDelta, screen_question, validate_question
 from ragops.services.observability import report_blocked
 from ragops.services.queries import QueryContext, ask, ask_streaming
+
+_Answered = TypeVar("_Answered", Answer, Iterator[AnswerDelta | Answer])
 
 
 @dataclass(frozen=True)
@@ -145,17 +148,7 @@ def ask_in_conversation(
     """Answer ``question`` as the next turn of ``conversation_id`` (a new conversation
     without one); the answer carries the conversation's id and, for a rewritten
     follow-up, the standalone question that was answered."""
-    turn = _begin(ctx, tenant, user, question, conversation_id, top_k)
-    return ask(
-        ctx.query,
-        tenant=tenant,
-        question=turn.rewrite.question,
-        top_k=top_k,
-        mode=mode,
-        user=user,
-        context_key=turn.context_key,
-        finish=_finisher(ctx, turn),
-    )
+    return _as_turn(ask, ctx, tenant, user, question, conversation_id, top_k, mode)
 
 
 def ask_in_conversation_streaming(
@@ -170,8 +163,23 @@ def ask_in_conversation_streaming(
 ) -> Iterator[AnswerDelta | Answer]:
     """``ask_in_conversation`` as ``ask_streaming``'s stream; the turn is kept when the
     final answer is reached."""
+    return _as_turn(ask_streaming, ctx, tenant, user, question, conversation_id, top_k, mode)
+
+
+def _as_turn(
+    answer_with: Callable[..., _Answered],
+    ctx: ConversationContext,
+    tenant: str,
+    user: str | None,
+    question: str,
+    conversation_id: str | None,
+    top_k: int | None,
+    mode: SearchMode,
+) -> _Answered:
+    """``answer_with`` (``ask`` or ``ask_streaming``) asked the turn's standalone question,
+    in the conversation's cache context, keeping the turn when the answer is final."""
     turn = _begin(ctx, tenant, user, question, conversation_id, top_k)
-    return ask_streaming(
+    return answer_with(
         ctx.query,
         tenant=tenant,
         question=turn.rewrite.question,
