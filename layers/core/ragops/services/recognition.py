@@ -93,9 +93,7 @@ def _recognize_docx_pictures(
 ) -> tuple[ParsedDocument, list[QualityFinding]]:
     """A Word document without text: its pictures, read by OCR in the body's order (a
     scan pasted into Word), each a section. ``NoTextExtracted`` when none holds text."""
-    pictures = docx_images(data)
-    parts = [(kind, lambda p=picture: p, n) for n, (kind, picture) in enumerate(pictures, 1)]
-    read = _read_each(ocr, name, parts)
+    read = _read_pictures(ocr, name, docx_images(data))
     if not read.pages:
         raise NoTextExtracted(
             name, "the Word document has no text, and OCR found none in its pictures"
@@ -112,13 +110,21 @@ def _with_docx_pictures(
     pictures, each a section after the text ("Picture 2"), and the finding that says so;
     unchanged when it has none or OCR reads nothing in them."""
     pictures = docx_images(data, min_pixels=PICTURE_MIN_PIXELS)[:MAX_PICTURES_READ]
-    parts = [(kind, lambda p=picture: p, n) for n, (kind, picture) in enumerate(pictures, 1)]
-    read = _read_each(ocr, name, parts)
+    read = _read_pictures(ocr, name, pictures)
     if not read.pages:
         return parsed, []
     pictured = [Section(text=p.text, section=f"Picture {p.page}") for p in read.pages]
     finding = ocr_finding(read.engine, read.confidence, len(read.pages), unit="picture")
     return replace(parsed, sections=[*parsed.sections, *pictured]), [finding]
+
+
+def _read_pictures(
+    ocr: TextRecognizer, name: str, pictures: list[tuple[str, bytes]]
+) -> RecognizedText:
+    """What OCR reads in a Word document's ``(content_type, bytes)`` pictures, each a
+    page numbered from 1 in the order given (those it reads nothing in left out)."""
+    parts = [(kind, lambda p=picture: p, n) for n, (kind, picture) in enumerate(pictures, 1)]
+    return _read_each(ocr, name, parts)
 
 
 def _recognize_textless_pages(
