@@ -216,7 +216,8 @@ def relevant_passages(
     threshold). BM25 alone has no calibrated scale, so every keyword match counts there."""
     if mode is SearchMode.BM25:
         return hits
-    if not any(h.vector_score is not None and h.vector_score >= min_relevance for h in hits):
+    best = best_similarity(hits)
+    if best is None or best < min_relevance:
         return []
     floor = RELEVANCE_FLOOR_SHARE * min_relevance
     return [h for h in hits if h.vector_score is not None and h.vector_score >= floor]
