@@ -46,7 +46,7 @@ _ABBREVIATION_WORDS = (
 _ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[`*]?[A-Z0-9])")
 _TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|?\s*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+_FENCE = re.compile(r"^\s*(```|~~~)(.*)")  # the fence, then its info string (language)
 _COMMAND_OPTION = re.compile(r"(?:^|\s)--[a-z][\w-]*(?:=\S*)?(?=\s|$)")
 """A bare command-line option (``--tenant``): prose writes one in backticks."""
 _CODE_SPAN = re.compile(r"`[^`]*`")
@@ -94,16 +94,13 @@ def _opens_in_code(lines: list[str]) -> bool:
     """Whether a passage starts inside a fenced code block (a chunk cut within one): its
     first fence is a bare closing one after lines that end no sentence (a fence opening a
     block usually names its language, and prose before one ends a sentence or a colon)."""
-    before = []
+    seen = ended = False  # lines before the first fence; one of them ending a sentence
     for line in lines:
-        fence = _FENCE.match(line)
-        if fence:
-            bare = not line.strip()[len(fence.group(1)) :].strip()
-            return (
-                bare and bool(before) and not any(b.endswith((".", "!", "?", ":")) for b in before)
-            )
+        if fence := _FENCE.match(line):
+            return not fence.group(2).strip() and seen and not ended
         if line.strip() and not line.lstrip().startswith("#"):
-            before.append(line.rstrip())
+            seen = True
+            ended = ended or line.rstrip().endswith((".", "!", "?", ":"))
     return False
 
 
@@ -131,7 +128,7 @@ def _line_units(text: str) -> list[tuple[str, str, str, bool]]:
     for raw in lines:
         if fence := _FENCE.match(raw):
             fenced = not fenced
-            shell = fenced and raw.strip()[len(fence.group(1)) :].strip() in _SHELL_BLOCKS
+            shell = fenced and fence.group(2).strip() in _SHELL_BLOCKS
             broken = True
             continue
         line = raw.strip()
