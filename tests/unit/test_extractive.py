@@ -99,6 +99,13 @@ def test_profile_folds_accents_and_plurals_and_finds_names_and_numbers() -> None
     assert profile_question("Who did not sign the treaty?").negated
 
 
+def test_light_verbs_are_not_terms_a_sentence_must_hold() -> None:
+    # A term no candidate holds weighs most; "use" would decline "Can I use X as Y?"
+    # beside the sentence naming X as a Y.
+    assert profile_question("Can I use Ollama as the generator?").terms == {"ollama", "generat"}
+    assert profile_question("Which tools were used by the Normans?").terms == {"tool", "norman"}
+
+
 def _evidence(question: str, sentences: list[str], cosines: list[float] | None = None):
     candidates = sentence_candidates([" ".join(sentences)])
     cosines = cosines or [0.5] * len(candidates)

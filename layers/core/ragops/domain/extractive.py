@@ -229,7 +229,8 @@ _STOP_WORDS = (
     "no into than then there their they them these those he she his her him i we you your "
     "our us been being also such if but about after before over under between during "
     "through while would should may might will shall very more most some any each other "
-    "all one s many much name named called done doing happen happens happened work works"
+    "all one s many much name named called done doing happen happens happened work works "
+    "use uses used using"
 )
 _STOP = frozenset(_STOP_WORDS.split())
 _NEGATION = re.compile(r"\b(?:not|never|no|none|nor|neither|without|cannot)\b|n't\b", re.I)
