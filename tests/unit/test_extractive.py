@@ -246,6 +246,15 @@ def test_a_shell_command_explained_by_its_comment_is_a_candidate() -> None:
         "make run # installs, ingests the docs, serves the API",
         "make test # lints and runs every test",
     ]
+    # A chunk opening or ending with the block: its first command opens in lower case and
+    # its last ends without a full stop, yet neither was cut by the chunk's boundary.
+    prose = "Run them from the repository root of a fresh clone."
+    for chunk in (f"{block}\n{prose}", f"{prose}\n{block}"):
+        assert {c.text for c in sentence_candidates([chunk])} == {
+            "make run # installs, ingests the docs, serves the API",
+            "make test # lints and runs every test",
+            prose,
+        }
 
 
 BANKING = "Global Banking Annual Review 2025: Why precision, not heft, defines banking"

@@ -397,8 +397,11 @@ _ENDS = re.compile(r"[.!?:;\"'\u201d\u2019)\]`*]$")
 def _cut(sentences: list[str], position: int) -> bool:
     """A sentence a chunk boundary cut: the passage's first, starting in lower case, or
     its last, ending without punctuation (the neighbouring chunk, which overlaps this one,
-    holds it whole)."""
+    holds it whole). A shell block's explained command ("make run # install, serve") is a
+    line of its own, whole however it begins and ends."""
     sentence = sentences[position]
+    if _EXPLAINED_COMMAND.match(sentence):
+        return False
     if position == 0 and not _OPENS.match(sentence):
         return True
     return position == len(sentences) - 1 and not _ENDS.search(sentence)
