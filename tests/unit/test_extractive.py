@@ -22,6 +22,7 @@ from ragops.domain.extractive import (
     split_sentences,
     terms,
     without_header,
+    without_page_chrome,
 )
 
 
@@ -479,3 +480,22 @@ def test_a_blank_line_ends_a_line_that_ends_no_sentence() -> None:
         "A wrapped line of a long paragraph that goes on and on past the wrapping width "
         "Continues here on the next line.",
     ]
+
+
+def test_a_saved_pages_buttons_and_link_lists_are_not_read_as_sentences() -> None:
+    page = (
+        "Subscribe to our Climate Change and Sustainability E-Alert. Manage Subscriptions "
+        "Subscribe Durable carbon dioxide removal is necessary to reach net zero by 2050. "
+        "The team thanks its editors for their work. Explore a career with us Related "
+        "Articles Report What would it take to scale critical climate technologies?"
+    )
+    assert [c.text for c in sentence_candidates([page])] == [
+        "Durable carbon dioxide removal is necessary to reach net zero by 2050.",
+        "The team thanks its editors for their work.",
+    ]
+    # A sentence's own first word is kept, though it names a button.
+    shares = "Share prices rose sharply in the third quarter of the year."
+    assert without_page_chrome(shares) == shares
+    assert without_page_chrome("Share Print Save It For Later Sales rose by a third.") == (
+        "Sales rose by a third."
+    )

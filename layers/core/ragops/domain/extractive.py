@@ -465,6 +465,35 @@ def without_header(sentence: str, title: str | None) -> str | None:
     return rest if lower >= MIN_PROSE_SHARE * len(initials) else None
 
 
+_CHROME = (
+    # A saved web page's buttons and boxes, as its text keeps them between sentences.
+    r"Save It For Later|Saved To My Saved Content|Download Article|Link copied|"
+    r"Manage Subscriptions|Sign up for our newsletter|Subscribe to (?:our )?newsletter|"
+    r"Subscribe to our (?:(?:[A-Z][\w&'-]*|and|&),? )+E-Alert\.?|Back to location|"
+    r"Explore a career with us|Share|Subscribe|Print|Save"
+)
+_CHROME_RUN = re.compile(rf"^(?:(?:{_CHROME})\s+)+")
+_CHROME_TAIL = re.compile(r"\s(?:Explore a career with us|Related Articles)\s")
+
+
+def without_page_chrome(sentence: str) -> str | None:
+    """``sentence`` less a web page's buttons pasted before it ("Manage Subscriptions
+    Subscribe Durable carbon removal is ...") and the list of links after it ("... Related
+    Articles Report ..."); None when nothing of it is left to read. A lone "Share" or
+    "Print" opening a sentence stays: it may be the sentence's own word."""
+    if _CHROME_RUN.fullmatch(sentence + " "):
+        return None
+    rest = sentence
+    if tail := _CHROME_TAIL.search(rest):
+        rest = rest[: tail.start()].rstrip()
+    run = _CHROME_RUN.match(rest)
+    if run and len(run.group(0).split()) > 1 and rest[run.end() :][:1].isupper():
+        rest = rest[run.end() :]
+    if rest == sentence:
+        return sentence
+    return rest if len(words(rest)) >= MIN_SENTENCE_WORDS else None
+
+
 def sentence_candidates(
     passages: Sequence[str], titles: Sequence[str | None] | None = None
 ) -> list[SentenceCandidate]:
@@ -474,7 +503,11 @@ def sentence_candidates(
     before a sentence is left out of it (``without_header``)."""
     found = []
     for number, passage in enumerate(passages):
-        led = led_sentences(passage)
+        led = [
+            (sentence, lead)
+            for text, lead in led_sentences(passage)
+            if (sentence := without_page_chrome(text)) is not None
+        ]
         if titles is not None and titles[number]:
             title = titles[number]
             kept = [(without_header(sentence, title), lead) for sentence, lead in led]
