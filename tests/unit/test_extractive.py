@@ -98,6 +98,9 @@ def test_profile_folds_accents_and_plurals_and_finds_names_and_numbers() -> None
     assert profile.numbers == {"1191"}
     assert not profile.negated
     assert profile_question("Who did not sign the treaty?").negated
+    # A quoted message is asked about, not denied.
+    assert not profile_question('What does "the text is not valid UTF-8" mean?').negated
+    assert not profile_question("Why does `ragops ask` say \u201cno passage\u201d?").negated
 
 
 def test_light_verbs_are_not_terms_a_sentence_must_hold() -> None:
@@ -356,6 +359,25 @@ def test_a_table_of_sentences_is_read_cell_by_cell_and_questions_are_not_answers
         "While the tier is not usable, queries answer 503 and uploads are stored.",
         "`RAGOPS_CACHE` | `local` | where cached answers live",
         "Every answer cites its passage.",
+    ]
+
+
+def test_a_two_column_row_reads_as_what_it_explains_and_its_explanation() -> None:
+    table = (
+        "| symptom | cause and fix |\n|---|---|\n"
+        '| answer "The documents do not seem to answer this..." | answerability declined: '
+        "passages were found, but the best sentence scored under the threshold |\n"
+        "| `IngestFunction` | one SQS message is one S3 event; indexes created objects. |\n"
+        "| `ApiFunction` | the API |\n"
+        "| Is OCR on by default? | Yes, where Tesseract is installed, and a scan is read. |\n"
+    )
+    assert split_sentences(table) == [
+        'answer "The documents do not seem to answer this...": answerability declined: '
+        "passages were found, but the best sentence scored under the threshold",
+        "`IngestFunction`: one SQS message is one S3 event; indexes created objects.",
+        # A question's row stays cells: its question is not part of the answer.
+        "Is OCR on by default?",
+        "Yes, where Tesseract is installed, and a scan is read.",
     ]
 
 

@@ -146,10 +146,22 @@ def _line_units(text: str) -> list[tuple[str, str, str, bool]]:
         if line.startswith("|"):
             cells = [c.strip() for c in line.strip("|").split("|")]
             cells = [c for c in cells if c]
+            key = cells[0] if len(cells) == 2 else ""
+            if (
+                key
+                and not key.endswith("?")
+                and len(key.split()) <= MAX_LEAD_WORDS
+                and sum(1 for w in cells[1].split() if _LETTER.search(w)) >= PROSE_CELL_WORDS
+            ):
+                # A term, a symptom or a setting and its explanation: the explanation
+                # alone loses what it explains ("re-save the file as UTF-8").
+                units.append(("item", " ".join(f"{key}: {cells[1]}".split()), "", True))
+                broken = False
+                continue
             if any(_is_prose(c) or c.endswith("?") for c in cells):
-                # A table of sentences or questions (a question and its answer, a term
-                # and its explanation): each cell reads on its own, the row as one would
-                # not, and a question's row would answer the question with itself.
+                # A table of sentences or questions (a question and its answer): each
+                # cell reads on its own, the row as one would not, and a question's row
+                # would answer the question with itself.
                 units.extend(
                     ("cell", " ".join(c.split()), "", True) for c in cells if _LETTER.search(c)
                 )
@@ -362,6 +374,9 @@ def question_kind(question: str) -> str:
     return "other"
 
 
+_QUOTED = re.compile(r'"[^"]*"|\u201c[^\u201d]*\u201d|`[^`]*`')
+
+
 def profile_question(question: str) -> QuestionProfile:
     tokens = words(question)
     return QuestionProfile(
@@ -370,7 +385,9 @@ def profile_question(question: str) -> QuestionProfile:
         names=frozenset(_names(tokens)),
         numbers=frozenset(t for t in tokens if t[0].isdigit()),
         kind=question_kind(question),
-        negated=bool(_NEGATION.search(question)),
+        # A quoted message ("What does 'the text is not valid' mean?") is asked about,
+        # not denied.
+        negated=bool(_NEGATION.search(_QUOTED.sub(" ", question))),
     )
 
 
