@@ -61,19 +61,27 @@ def test_a_question_the_docs_do_not_answer_is_declined(docs_container):
 # to chunking or to the docs themselves (a doc quoting one of these questions becomes the
 # passage found first) shows here as a citation of another section.
 DOCS_FIVE = [
-    ("How does ragops keep tenants apart?", "security.md", "Tenant isolation"),
-    ("What happens to queries while the tier is paused?", "architecture.md", "On AWS Lambda"),
-    ("How is hybrid fusion done?", "architecture.md", "Retrieval"),
-    ("Which embedding model is used locally?", "architecture.md", "Answering"),
-    ("What does the rehydrate command do?", "architecture.md", "The vector tier on EKS"),
+    # Two sections answer the first, and their sentences score within 0.1 of each other:
+    # an edit of any doc may tip it (docs/evaluation.md, "The product's own docs").
+    (
+        "How does ragops keep tenants apart?",
+        {
+            ("security.md", "Tenant isolation"),
+            ("architecture.md", "Authentication, tenants and limits"),
+        },
+    ),
+    ("What happens to queries while the tier is paused?", {("architecture.md", "On AWS Lambda")}),
+    ("How is hybrid fusion done?", {("architecture.md", "Retrieval")}),
+    ("Which embedding model is used locally?", {("architecture.md", "Answering")}),
+    ("What does the rehydrate command do?", {("architecture.md", "The vector tier on EKS")}),
 ]
 
 
-@pytest.mark.parametrize(("question", "source", "section"), DOCS_FIVE)
+@pytest.mark.parametrize(("question", "sections"), DOCS_FIVE)
 def test_the_answers_issue_questions_are_answered_from_their_section(
-    docs_container, question, source, section
+    docs_container, question, sections
 ):
     answer = answer_question(docs_container.answer_context(), tenant="docs", question=question)
     assert not answer.abstained and answer.fallback is None
     first = answer.citations[0]
-    assert (first.source, first.section) == (source, section), answer.answer
+    assert (first.source, first.section) in sections, answer.answer
