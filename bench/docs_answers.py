@@ -6,7 +6,9 @@ off) and counts as answered from an expected section when its first citation lie
 the sections listed for it (a file and a heading-path prefix), answered elsewhere, or
 declined. The sets: ``issue`` (the answers issue's five), ``earlier`` (written in earlier
 sessions while reading the answers; docs and reader were mended for several) and ``fresh``
-(written in a later session before their answers were read; a few answers were mended after).
+(written in a later session before their answers were read; a few answers were mended after)
+and ``held_out`` (written with their sections in that session, and only counted, never read
+or tuned on: the check that what was mended for the others holds).
 A section is a coarse check: an answer from the right section may still quote a sentence
 beside the point, so ``--show`` prints every answer to read.
 

@@ -12,6 +12,7 @@ from ragops.domain.extractive import (
     SENTENCE_FEATURES,
     AnswerModel,
     LogisticModel,
+    answerability_features,
     compose,
     extract,
     led_sentences,
@@ -425,6 +426,18 @@ def test_a_lead_naming_the_question_term_outranks_and_makes_it_answerable() -> N
     assert unled.ranked[0].candidate.text.startswith("Modes")
 
 
+def test_a_lead_that_is_its_whole_sentence_is_a_heading_and_earns_no_bonus() -> None:
+    model = _model(weighted_overlap=1.0)
+    passage = "1. **Embedding the title with each chunk.** A passage then names its subject.\n"
+    candidates = sentence_candidates([passage])
+    evidence = extract(
+        model, profile_question("What is the chunk size?"), candidates, [0.5, 0.5], [1.0], [0.6]
+    ).ranked
+    heading = next(e for e in evidence if e.candidate.text.startswith("Embedding"))
+    assert heading.candidate.lead == "Embedding the title with each chunk"
+    assert not heading.lead_match
+
+
 def test_a_sentence_held_twice_by_overlapping_chunks_is_not_repeated() -> None:
     model = _model(weighted_overlap=4.0)
     whole = "Logs: the masking filter, installed on every handler, masks personal data in logs."
@@ -521,3 +534,17 @@ def test_a_saved_pages_buttons_and_link_lists_are_not_read_as_sentences() -> Non
     assert without_page_chrome("Share Print Save It For Later Sales rose by a third.") == (
         "Sales rose by a third."
     )
+
+
+def test_a_negation_the_best_sentence_says_too_is_not_the_questions_twist() -> None:
+    def negated(question: str, sentence: str) -> float:
+        candidates = sentence_candidates([sentence])
+        profile = profile_question(question)
+        evidence = sentence_evidence(profile, candidates, [0.5], [1.0], [0.5])
+        row = answerability_features(profile, evidence)
+        return row[ANSWERABILITY_FEATURES.index("question_negated")]
+
+    said = "The truce did not hold because the barons rose again in the spring."
+    assert negated("Why did the truce not hold?", said) == 0.0
+    assert negated("Why did the truce not last?", said) == 1.0
+    assert negated("Why did the truce hold?", said) == 0.0

@@ -672,7 +672,13 @@ def sentence_evidence(
             float(cosines[index]) * overlap,
         )
         missing = tuple(sorted(asked - passage_terms[candidate.passage]))
-        lead_match = bool(candidate.lead) and bool(asked & set(terms(candidate.lead)))
+        # A lead that is the whole sentence ("**Embedding the title with each chunk.**")
+        # is a heading of what follows, not an item that explains its subject.
+        lead_match = (
+            bool(candidate.lead)
+            and bool(asked & set(terms(candidate.lead)))
+            and len(words(candidate.text)) > len(words(candidate.lead))
+        )
         evidence.append(Evidence(candidate, features, missing_terms=missing, lead_match=lead_match))
     return evidence
 
@@ -697,6 +703,18 @@ ANSWERABILITY_FEATURES = (
 )
 
 
+_NEGATED_WORD = re.compile(r"\b(?:not|no|never|without|cannot)\s+[^\W_]+", re.I)
+
+
+def _echoes_negation(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` says every negated phrase of ``question`` as it is ("no
+    extractable text"): the question then asks about what the sentence denies, and its
+    negation is not the twist of a question the passage cannot answer."""
+    phrases = [" ".join(m.group(0).lower().split()) for m in _NEGATED_WORD.finditer(question)]
+    said = " ".join(sentence.lower().split())
+    return bool(phrases) and all(phrase in said for phrase in phrases)
+
+
 def answerability_features(profile: QuestionProfile, ranked: Sequence[Evidence]) -> list[float]:
     """The evidence that the best sentence answers the question (``ranked`` best first)."""
     best = ranked[0]
@@ -716,7 +734,7 @@ def answerability_features(profile: QuestionProfile, ranked: Sequence[Evidence])
         f["answer_type"],
         f["passage_cosine"],
         f["negation_mismatch"],
-        float(profile.negated),
+        float(profile.negated and not _echoes_negation(profile.text, best.candidate.text)),
         float(len(profile.terms)),
         float(missing_names),
         f["fused_z"],
