@@ -548,3 +548,22 @@ def test_a_negation_the_best_sentence_says_too_is_not_the_questions_twist() -> N
     assert negated("Why did the truce not hold?", said) == 0.0
     assert negated("Why did the truce not last?", said) == 1.0
     assert negated("Why did the truce hold?", said) == 0.0
+
+
+def test_a_sentence_saying_the_opposite_of_the_question_is_flagged() -> None:
+    def opposite(question: str, sentence: str) -> float:
+        profile = profile_question(question)
+        candidates = sentence_candidates([sentence])
+        evidence = sentence_evidence(profile, candidates, [0.5], [1.0], [0.5])
+        row = answerability_features(profile, evidence)
+        return row[ANSWERABILITY_FEATURES.index("antonym_mismatch")]
+
+    # A word and its opposite; a word and its negating affix, either way round.
+    assert opposite("What is the largest city of Normandy?", "Evreux is the smallest city.")
+    assert opposite("Who played an unimportant role?", "The barons played an important role.")
+    assert opposite("Which law concerns zero velocity?", "The law concerns non-zero velocity.")
+    assert opposite("What did objects in motion do?", "Motionless objects stayed where they were.")
+    # The same word, or a word that merely starts like a negation, is no twist.
+    assert not opposite("What is the largest city?", "Rouen is the largest city, not the smallest.")
+    assert not opposite("What is the information age?", "The information age began with computers.")
+    assert not opposite("Who discovered oxygen?", "Priestley discovered oxygen in 1774.")

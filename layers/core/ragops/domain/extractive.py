@@ -700,6 +700,7 @@ ANSWERABILITY_FEATURES = (
     "question_terms",
     "missing_names",
     "fused_z",
+    "antonym_mismatch",
 )
 
 
@@ -713,6 +714,74 @@ def _echoes_negation(question: str, sentence: str) -> bool:
     phrases = [" ".join(m.group(0).lower().split()) for m in _NEGATED_WORD.finditer(question)]
     said = " ".join(sentence.lower().split())
     return bool(phrases) and all(phrase in said for phrase in phrases)
+
+
+_OPPOSITES = (
+    "large small, largest smallest, larger smaller, big small, biggest smallest, high low, "
+    "highest lowest, higher lower, long short, longest shortest, longer shorter, first last, "
+    "early late, earliest latest, earlier later, before after, most least, more less, "
+    "best worst, better worse, increase decrease, increased decreased, rise fall, rose fell, "
+    "gain loss, win lose, won lost, major minor, maximum minimum, positive negative, "
+    "north south, east west, northern southern, eastern western, inside outside, "
+    "begin end, start end, open close, opened closed, accept reject, accepted rejected, "
+    "allow forbid, allowed forbidden, legal illegal, public private, old new, oldest newest, "
+    "older younger, strong weak, strongest weakest, success failure, successful unsuccessful, "
+    "support oppose, supported opposed, agree disagree, true false, upper lower, "
+    "above below, import export, imports exports, birth death, born died, heavy light, "
+    "fast slow, fastest slowest, rich poor, richest poorest, wide narrow, hot cold, "
+    "common rare, same different, internal external, include exclude, included excluded, "
+    "give take, gave took, given taken, lose won, lost win, few many, fewest most, "
+    "fewer more, always never, ally enemy, allies enemies, friend enemy, victory defeat, "
+    "buy sell, bought sold, add remove, added removed, similar different, ancient modern, "
+    "male female, men women, permanent temporary, full empty, cheap expensive, top bottom, "
+    "inner outer, attack defend, attacked defended, enter leave, entered left, "
+    "arrive depart, arrived departed, refuse agree, refused agreed, import export"
+)
+_OPPOSITE: dict[str, set[str]] = {}
+for _pair in _OPPOSITES.split(", "):
+    _one, _other = (_stem(w) for w in _pair.split())
+    _OPPOSITE.setdefault(_one, set()).add(_other)
+    _OPPOSITE.setdefault(_other, set()).add(_one)
+
+
+_NEGATING_PREFIX = re.compile(r"^(?:non|un|dis|in|im|ir|il)(?=[a-z]{4})")
+_NEGATING_SUFFIX = "less"
+
+
+def _plain_and_negated(text: str) -> tuple[set[str], set[str]]:
+    """The stems of ``text``'s words, and of the words it negates by an affix: "unimportant",
+    "non-zero" and "non shared" negate "important", "zero" and "shared", "motionless"
+    negates "motion"."""
+    tokens = [_fold(w) for w in words(text)]
+    plain, negated = set(), set()
+    skip = False
+    for at, token in enumerate(tokens):
+        if skip:
+            skip = False
+            continue
+        if token == "non" and at + 1 < len(tokens):
+            negated.add(_stem(tokens[at + 1]))
+            skip = True
+            continue
+        plain.add(_stem(token))
+        if prefix := _NEGATING_PREFIX.match(token):
+            negated.add(_stem(token[prefix.end() :]))
+        elif token.endswith(_NEGATING_SUFFIX) and len(token) >= len(_NEGATING_SUFFIX) + 4:
+            negated.add(_stem(token[: -len(_NEGATING_SUFFIX)]))
+    return plain, negated
+
+
+def _says_the_opposite(profile: QuestionProfile, sentence: str) -> bool:
+    """Whether ``sentence`` says the opposite of one of the question's words and not the
+    word itself: "the smallest" for "What is the largest ...?", "important" for "an
+    unimportant role", "non-zero" for "zero", "motionless" for "in motion". The twist of a
+    question written to look answerable."""
+    asked, asked_negated = _plain_and_negated(profile.text)
+    held, held_negated = _plain_and_negated(sentence)
+    opposite_word = any(word not in held and held & _OPPOSITE.get(word, set()) for word in asked)
+    # A word the question negates that the sentence states plainly, or the other way.
+    flipped = ((asked_negated & held) - held_negated) or ((held_negated & asked) - asked_negated)
+    return opposite_word or bool(flipped)
 
 
 def answerability_features(profile: QuestionProfile, ranked: Sequence[Evidence]) -> list[float]:
@@ -738,6 +807,7 @@ def answerability_features(profile: QuestionProfile, ranked: Sequence[Evidence])
         float(len(profile.terms)),
         float(missing_names),
         f["fused_z"],
+        float(_says_the_opposite(profile, best.candidate.text)),
     ]
 
 
