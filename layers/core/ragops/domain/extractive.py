@@ -737,11 +737,18 @@ _OPPOSITES = (
     "inner outer, attack defend, attacked defended, enter leave, entered left, "
     "arrive depart, arrived departed, refuse agree, refused agreed, import export"
 )
-_OPPOSITE: dict[str, set[str]] = {}
-for _pair in _OPPOSITES.split(", "):
-    _one, _other = (_stem(w) for w in _pair.split())
-    _OPPOSITE.setdefault(_one, set()).add(_other)
-    _OPPOSITE.setdefault(_other, set()).add(_one)
+
+
+@lru_cache(maxsize=1)
+def _opposite_stems() -> dict[str, frozenset[str]]:
+    """``_OPPOSITES`` by stem, both ways; built on first use, as stemming imports the
+    stemmer (nothing heavier than the module itself at import time)."""
+    found: dict[str, set[str]] = {}
+    for pair in _OPPOSITES.split(", "):
+        one, other = (_stem(w) for w in pair.split())
+        found.setdefault(one, set()).add(other)
+        found.setdefault(other, set()).add(one)
+    return {word: frozenset(others) for word, others in found.items()}
 
 
 _NEGATING_PREFIX = re.compile(r"^(?:non|un|dis|in|im|ir|il)(?=[a-z]{4})")
@@ -778,7 +785,10 @@ def _says_the_opposite(profile: QuestionProfile, sentence: str) -> bool:
     question written to look answerable."""
     asked, asked_negated = _plain_and_negated(profile.text)
     held, held_negated = _plain_and_negated(sentence)
-    opposite_word = any(word not in held and held & _OPPOSITE.get(word, set()) for word in asked)
+    opposites = _opposite_stems()
+    opposite_word = any(
+        word not in held and held & opposites.get(word, frozenset()) for word in asked
+    )
     # A word the question negates that the sentence states plainly, or the other way.
     flipped = ((asked_negated & held) - held_negated) or ((held_negated & asked) - asked_negated)
     return opposite_word or bool(flipped)
