@@ -735,7 +735,7 @@ _OPPOSITES = (
     "buy sell, bought sold, add remove, added removed, similar different, ancient modern, "
     "male female, men women, permanent temporary, full empty, cheap expensive, top bottom, "
     "inner outer, attack defend, attacked defended, enter leave, entered left, "
-    "arrive depart, arrived departed, refuse agree, refused agreed, import export"
+    "arrive depart, arrived departed, refuse agree, refused agreed"
 )
 
 
