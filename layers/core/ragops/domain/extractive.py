@@ -71,9 +71,13 @@ PROSE_CELL_WORDS = 8
 cells, each on its own."""
 
 
+def _worded(text: str) -> int:
+    """How many of ``text``'s whitespace-separated words hold a letter."""
+    return sum(1 for w in text.split() if _LETTER.search(w))
+
+
 def _is_prose(cell: str) -> bool:
-    worded = sum(1 for w in cell.split() if _LETTER.search(w))
-    return worded >= PROSE_CELL_WORDS and bool(_PROSE_END.search(cell))
+    return _worded(cell) >= PROSE_CELL_WORDS and bool(_PROSE_END.search(cell))
 
 
 _LEAD = re.compile(r"^(?:\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__)")
@@ -158,7 +162,7 @@ def _line_units(text: str) -> list[tuple[str, str, str, bool]]:
                 key
                 and not key.endswith("?")
                 and len(key.split()) <= MAX_LEAD_WORDS
-                and sum(1 for w in cells[1].split() if _LETTER.search(w)) >= PROSE_CELL_WORDS
+                and _worded(cells[1]) >= PROSE_CELL_WORDS
             ):
                 # A term, a symptom or a setting and its explanation: the explanation
                 # alone loses what it explains ("re-save the file as UTF-8").
@@ -176,10 +180,7 @@ def _line_units(text: str) -> list[tuple[str, str, str, bool]]:
                 continue
             line, kind = " | ".join(cells), "row"
             worded = sum(1 for c in cells if _LETTER.search(c))
-            if (
-                2 * worded < len(cells)
-                or sum(1 for w in line.split() if _LETTER.search(w)) < MIN_ROW_WORDS
-            ):
+            if 2 * worded < len(cells) or _worded(line) < MIN_ROW_WORDS:
                 continue
         elif _LIST_ITEM.match(line):
             line, kind = _LIST_ITEM.sub("", line), "item"
