@@ -60,6 +60,20 @@ HELD_OUT_DOC_QUESTIONS = [
 ]
 
 
+def docs_container(data_dir: Path):
+    """A container over the scratch ``data_dir`` (cache and tracking off, the settings'
+    pipeline) with docs/*.md ingested as tenant ``docs``, as ``make run`` serves them."""
+    settings = Settings(data_dir=data_dir, cache="off", tracking="off", pipeline_source="settings")
+    container = build_container(settings)
+    docs = sorted((ROOT / "docs").glob("*.md"))
+    ingest_files(
+        container.ingest_context(),
+        tenant="docs",
+        files=[UploadedFile(p.name, p.read_bytes()) for p in docs],
+    )
+    return container
+
+
 def timed(ctx, tenant: str, questions: list[str]) -> list[dict]:
     rows = []
     for question in questions:
@@ -99,18 +113,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="ragops-bench-answers-") as scratch:
-        settings = Settings(
-            data_dir=Path(scratch), cache="off", tracking="off", pipeline_source="settings"
-        )
-        container = build_container(settings)
-        ingest = container.ingest_context()
-        docs = sorted((ROOT / "docs").glob("*.md"))
-        ingest_files(
-            ingest,
-            tenant="docs",
-            files=[UploadedFile(p.name, p.read_bytes()) for p in docs],
-        )
-        squad_tenant, squad = index_paragraphs(ingest, args.squad)
+        container = docs_container(Path(scratch))
+        squad_tenant, squad = index_paragraphs(container.ingest_context(), args.squad)
         asked = [q.question for q in squad[: args.questions]]
 
         extractive = replace(container.answer_context(), answer_mode="extractive")

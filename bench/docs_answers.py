@@ -26,12 +26,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from ragops.bootstrap import build_container
-from ragops.services.answering import answer_question
-from ragops.services.ingestion import UploadedFile, ingest_files
-from ragops.settings import Settings
+from answers import docs_container  # bench/answers.py, beside this script
 
-ROOT = Path(__file__).resolve().parent.parent
+from ragops.services.answering import answer_question
+
 QUESTIONS = Path(__file__).resolve().parent / "docs_questions.json"
 
 
@@ -57,17 +55,7 @@ def main() -> None:
     chosen = {name: rows for name, rows in sets.items() if not args.set or name in args.set}
 
     with tempfile.TemporaryDirectory(prefix="ragops-bench-docs-") as scratch:
-        settings = Settings(
-            data_dir=Path(scratch), cache="off", tracking="off", pipeline_source="settings"
-        )
-        container = build_container(settings)
-        docs = sorted((ROOT / "docs").glob("*.md"))
-        ingest_files(
-            container.ingest_context(),
-            tenant="docs",
-            files=[UploadedFile(p.name, p.read_bytes()) for p in docs],
-        )
-        ctx = container.answer_context()
+        ctx = docs_container(Path(scratch)).answer_context()
         results: dict[str, list[dict]] = {}
         for name, rows in chosen.items():
             results[name] = []
