@@ -337,6 +337,43 @@ def test_sentences_a_chunk_boundary_cut_are_not_candidates() -> None:
     assert [c.text for c in only] == ["and the rest of a long sentence without an end"]
 
 
+def test_a_first_sentence_under_the_passages_heading_is_whole_in_lower_case() -> None:
+    # A name written in lower case opens the page's first sentence: no boundary cut it.
+    passage = (
+        "# Architecture\n\nragops is a document question-answering platform for teams. "
+        "The same code runs on a laptop and on AWS."
+    )
+    assert [c.text for c in sentence_candidates([passage])] == [
+        "ragops is a document question-answering platform for teams.",
+        "The same code runs on a laptop and on AWS.",
+    ]
+    unheaded = passage.removeprefix("# Architecture\n\n")
+    assert [c.text for c in sentence_candidates([unheaded])] == [
+        "The same code runs on a laptop and on AWS."
+    ]
+
+
+def test_the_sentence_defining_what_a_question_asks_about_outranks_mentions() -> None:
+    # Both sentences hold the question's one term; the definition opens with it and "is".
+    model = _model(weighted_overlap=1.0)
+    passage = (
+        "Deploying the stack starts ragops with its defaults on a small machine. "
+        "The `ragops` package is a document question-answering platform."
+    )
+    candidates = sentence_candidates([passage])
+    for question, defining in (
+        ("What is the ragops package?", True),
+        ("Who is ragops?", False),  # "the" opens the sentence, not "ragops is"
+        ("How is ragops deployed?", False),
+    ):
+        extraction = extract(
+            model, profile_question(question), candidates, [0.5, 0.5], [1.0], [0.6]
+        )
+        top = extraction.ranked[0]
+        assert top.lead_match is defining, question
+        assert top.candidate.text.startswith("The `ragops`") is defining, question
+
+
 def test_a_table_of_sentences_is_read_cell_by_cell_and_questions_are_not_answers() -> None:
     table = (
         "| question | answer | verdict |\n|---|---|---|\n"

@@ -419,15 +419,17 @@ _OPENS = re.compile(r"^[\"'\u201c\u2018(\[`*]?[A-Z0-9]")
 _ENDS = re.compile(r"[.!?:;\"'\u201d\u2019)\]`*]$")
 
 
-def _cut(sentences: list[str], position: int) -> bool:
+def _cut(sentences: list[str], position: int, *, after_heading: bool = False) -> bool:
     """A sentence a chunk boundary cut: the passage's first, starting in lower case, or
     its last, ending without punctuation (the neighbouring chunk, which overlaps this one,
     holds it whole). A shell block's explained command ("make run # install, serve") is a
-    line of its own, whole however it begins and ends."""
+    line of its own, whole however it begins and ends, and so is a first sentence under
+    the passage's opening heading (one that opens with a name written in lower case,
+    "ragops is ...")."""
     sentence = sentences[position]
     if _EXPLAINED_COMMAND.match(sentence):
         return False
-    if position == 0 and not _OPENS.match(sentence):
+    if position == 0 and not after_heading and not _OPENS.match(sentence):
         return True
     return position == len(sentences) - 1 and not _ENDS.search(sentence)
 
@@ -544,7 +546,10 @@ def sentence_candidates(
             if len(words(sentence)) >= MIN_SENTENCE_WORDS
             and not sentence.rstrip("\"')]\u201d\u2019*`").endswith("?")
         ]
-        whole = [p for p in long_enough if not _cut(sentences, p)] or long_enough
+        after_heading = passage.lstrip().startswith("#")
+        whole = [
+            p for p in long_enough if not _cut(sentences, p, after_heading=after_heading)
+        ] or long_enough
         found.extend(
             SentenceCandidate(number, position, len(sentences), *led[position])
             for position in whole
@@ -586,7 +591,8 @@ class Evidence:
     missing_terms: tuple[str, ...] = ()
     """Question terms found in neither this sentence's passage nor its neighbours."""
     lead_match: bool = False
-    """The sentence's lead (``SentenceCandidate.lead``) names one of the question's terms."""
+    """The sentence's lead (``SentenceCandidate.lead``) names one of the question's terms,
+    or the sentence is the definition a "What is X?" question asks for (``_defines``)."""
 
 
 def _has_answer_type(kind: str, sentence: str, tokens: list[str], asked: frozenset[str]) -> float:
@@ -679,9 +685,29 @@ def sentence_evidence(
             bool(candidate.lead)
             and bool(asked & set(terms(candidate.lead)))
             and len(words(candidate.text)) > len(words(candidate.lead))
-        )
+        ) or _defines(profile.text, candidate.text)
         evidence.append(Evidence(candidate, features, missing_terms=missing, lead_match=lead_match))
     return evidence
+
+
+_DEFINITION_QUESTION = re.compile(
+    r"^\s*(?:what|who)\s+(?:is|are)\s+(?:(?:an?|the)\s+)?(?P<subject>[^?]{1,60}?)\s*\?*\s*$",
+    re.I,
+)
+_MARKUP = re.compile(r"[`*_]")
+
+
+def _defines(question: str, sentence: str) -> bool:
+    """Whether ``sentence`` is the definition "What is X?" asks for: it opens with X and
+    "is" or "are" ("ragops is a document question-answering platform ..."). A document
+    defines its subject once, where the word it is named by opens the sentence; other
+    sentences only mention it."""
+    asked = _DEFINITION_QUESTION.match(question)
+    if asked is None:
+        return False
+    subject = re.escape(_fold(asked["subject"]))
+    opening = _fold(_MARKUP.sub("", sentence))
+    return re.match(rf"(?:(?:an?|the)\s+)?{subject}\s+(?:is|are)\s", opening) is not None
 
 
 ANSWERABILITY_FEATURES = (
@@ -931,9 +957,10 @@ LEAD_MATCH_BONUS = 3.0
 """Log-odds added, in both models, for a sentence that opens with a lead naming one of the
 question's terms ("**Fusion**: z-score ..." for "How is hybrid fusion done?"): in technical
 Markdown the answer to "what is X" or "how is X done" is often the item that X leads, whose
-words the question does not otherwise share. Set by hand, not fitted: SQuAD, which fitted
-the rest, has no leads (so its figures do not move); docs/evaluation.md shows the effect on
-the product's own docs, with questions it was not set on."""
+words the question does not otherwise share. The same for the sentence that defines what
+"What is X?" asks about ("X is ..."). Set by hand, not fitted: SQuAD, which fitted the rest,
+has no leads and few definitions (its figures moved by 0.2 point at most); docs/evaluation.md
+shows the effect on the product's own docs, with questions it was not set on."""
 
 
 @dataclass(frozen=True)
