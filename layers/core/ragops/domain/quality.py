@@ -154,8 +154,9 @@ def ocr_finding(
 
 
 def detect_language(text: str) -> str | None:
-    """An ISO 639-1 code (``en``), or None for too little text or no detector installed
-    (py3langid, which ships its model; the API function has none and skips this)."""
+    """The language's code (ISO 639-1, ``en``, where it has one; ``yue`` where not), or
+    None for too little text or no detector installed (py3langid, which ships its model;
+    the API function has none and skips this)."""
     if sum(1 for c in text if not c.isspace()) < LANGUAGE_MIN_CHARACTERS:
         return None
     try:
