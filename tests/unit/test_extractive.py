@@ -64,6 +64,26 @@ def test_markdown_headings_code_table_rules_and_headers_are_not_sentences() -> N
     ]
 
 
+def test_a_sentence_opening_in_bold_and_a_line_ending_a_sentence_without_letters() -> None:
+    # "**Scanned documents**" opens a sentence of its own, after the one that "(422)."
+    # ends on a line of its own; neither runs on into the other.
+    text = (
+        "1. **Parse**: every refusal names the file and the reason, over the size limit\n"
+        "   (413), no extractable text\n"
+        "   (422).\n"
+        "   **Scanned documents**: a PDF without text is handed to OCR. **Images** too.\n"
+    )
+    assert led_sentences(text) == [
+        (
+            "Parse: every refusal names the file and the reason, over the size limit "
+            "(413), no extractable text (422).",
+            "Parse",
+        ),
+        ("Scanned documents: a PDF without text is handed to OCR.", "Scanned documents"),
+        ("Images too.", ""),
+    ]
+
+
 @pytest.mark.parametrize(
     ("question", "kind"),
     [
@@ -585,6 +605,10 @@ def test_a_negation_the_best_sentence_says_too_is_not_the_questions_twist() -> N
     assert negated("Why did the truce not hold?", said) == 0.0
     assert negated("Why did the truce not last?", said) == 1.0
     assert negated("Why did the truce hold?", said) == 0.0
+    # Denied in other words: "no extractable text" and "without extractable text".
+    scanned = "A PDF without extractable text is handed to the OCR engine page by page."
+    assert negated("Why does a PDF have no extractable text?", scanned) == 0.0
+    assert negated("Why does a PDF have no pages?", scanned) == 1.0
 
 
 def test_a_sentence_saying_the_opposite_of_the_question_is_flagged() -> None:

@@ -44,7 +44,10 @@ _ABBREVIATION_WORDS = (
     "sept oct nov dec"
 )
 _ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
-_BOUNDARY = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[`*]?[A-Z0-9])")
+# A sentence may open with bold ("**Scanned documents** ..."): two marks before its capital.
+_BOUNDARY = re.compile(
+    r"(?<=[.!?])[\"'\u201d\u2019)\]]*\s+(?=(?:\*\*|[\"'\u201c\u2018(\[`*])?[A-Z0-9])"
+)
 _TABLE_RULE = re.compile(r"^\s*\|?[\s:|-]+\|?\s*$")
 _FENCE = re.compile(r"^\s*(```|~~~)(.*)")  # the fence, then its info string (language)
 _COMMAND_OPTION = re.compile(r"(?:^|\s)--[a-z][\w-]*(?:=\S*)?(?=\s|$)")
@@ -189,6 +192,16 @@ def _line_units(text: str) -> list[tuple[str, str, str, bool]]:
         if _LETTER.search(line):
             units.append((kind, " ".join(line.split()), lead if kind != "row" else "", broken))
             broken = False
+        elif kind == "text" and not broken and units and units[-1][0] in ("text", "item"):
+            # The end of a wrapped sentence with no letter in it ("(422)."): without it the
+            # sentence would run on into the next line's.
+            before_kind, before, before_lead, before_broken = units[-1]
+            units[-1] = (
+                before_kind,
+                f"{before} {' '.join(line.split())}",
+                before_lead,
+                before_broken,
+            )
     return units
 
 
@@ -731,16 +744,17 @@ ANSWERABILITY_FEATURES = (
 )
 
 
-_NEGATED_WORD = re.compile(r"\b(?:not|no|never|without|cannot)\s+[^\W_]+", re.I)
+_NEGATED_WORD = re.compile(r"\b(?:not|no|never|without|cannot)\s+([^\W_]+)", re.I)
 
 
 def _echoes_negation(question: str, sentence: str) -> bool:
-    """Whether ``sentence`` says every negated phrase of ``question`` as it is ("no
-    extractable text"): the question then asks about what the sentence denies, and its
-    negation is not the twist of a question the passage cannot answer."""
-    phrases = [" ".join(m.group(0).lower().split()) for m in _NEGATED_WORD.finditer(question)]
-    said = " ".join(sentence.lower().split())
-    return bool(phrases) and all(phrase in said for phrase in phrases)
+    """Whether ``sentence`` denies every word ``question`` denies, in its own words or
+    others ("no extractable text" and "a PDF without extractable text"): the question then
+    asks about what the sentence denies, and its negation is not the twist of a question
+    the passage cannot answer."""
+    asked = {m.group(1).lower() for m in _NEGATED_WORD.finditer(question)}
+    denied = {m.group(1).lower() for m in _NEGATED_WORD.finditer(sentence)}
+    return bool(asked) and asked <= denied
 
 
 _OPPOSITES = (

@@ -26,10 +26,7 @@ from ragops.entrypoints.cli.common import (
     out,
 )
 
-eval_app = typer.Typer(
-    help="Measure retrieval, answers, declines, follow-ups, routing, the cache and PII detection.",
-    no_args_is_help=True,
-)
+eval_app = typer.Typer(help="Measure answers, retrieval, routing, cache, PII", no_args_is_help=True)
 
 
 @eval_app.command("retrieval")
