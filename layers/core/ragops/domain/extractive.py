@@ -605,7 +605,7 @@ class Evidence:
     """Question terms found in neither this sentence's passage nor its neighbours."""
     lead_match: bool = False
     """The sentence's lead (``SentenceCandidate.lead``) names one of the question's terms,
-    or the sentence is the definition a "What is X?" question asks for (``_defines``)."""
+    or the sentence is the definition a "What is X?" question asks for (``_definition_of``)."""
 
 
 def _has_answer_type(kind: str, sentence: str, tokens: list[str], asked: frozenset[str]) -> float:
@@ -646,6 +646,7 @@ def sentence_evidence(
     asked = profile.terms
     weight = {t: idf(t) * (2.0 if t in profile.names else 1.0) for t in asked}
     weight_total = sum(weight.values()) or 1.0
+    definition = _definition_of(profile.text)
     by_passage: dict[int, list[int]] = {}
     for index, candidate in enumerate(candidates):
         by_passage.setdefault(candidate.passage, []).append(index)
@@ -698,7 +699,7 @@ def sentence_evidence(
             bool(candidate.lead)
             and bool(asked & set(terms(candidate.lead)))
             and len(words(candidate.text)) > len(words(candidate.lead))
-        ) or _defines(profile.text, candidate.text)
+        ) or _defines(definition, candidate.text)
         evidence.append(Evidence(candidate, features, missing_terms=missing, lead_match=lead_match))
     return evidence
 
@@ -710,17 +711,21 @@ _DEFINITION_QUESTION = re.compile(
 _MARKUP = re.compile(r"[`*_]")
 
 
-def _defines(question: str, sentence: str) -> bool:
-    """Whether ``sentence`` is the definition "What is X?" asks for: it opens with X and
-    "is" or "are" ("ragops is a document question-answering platform ..."). A document
-    defines its subject once, where the word it is named by opens the sentence; other
-    sentences only mention it."""
+def _definition_of(question: str) -> re.Pattern[str] | None:
+    """The opening of the sentence that defines what "What is X?" asks about: X and "is"
+    or "are" ("ragops is a document question-answering platform ..."); None for any other
+    question. A document defines its subject once, where the word it is named by opens
+    the sentence; other sentences only mention it."""
     asked = _DEFINITION_QUESTION.match(question)
     if asked is None:
-        return False
+        return None
     subject = re.escape(_fold(asked["subject"]))
-    opening = _fold(_MARKUP.sub("", sentence))
-    return re.match(rf"(?:(?:an?|the)\s+)?{subject}\s+(?:is|are)\s", opening) is not None
+    return re.compile(rf"(?:(?:an?|the)\s+)?{subject}\s+(?:is|are)\s")
+
+
+def _defines(definition: re.Pattern[str] | None, sentence: str) -> bool:
+    """Whether ``sentence`` opens as ``definition`` (``_definition_of``) says."""
+    return definition is not None and bool(definition.match(_fold(_MARKUP.sub("", sentence))))
 
 
 ANSWERABILITY_FEATURES = (
